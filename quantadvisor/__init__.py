@@ -1,0 +1,85 @@
+"""quantadvisor: which quantized build of a local LLM to run on this hardware, and why.
+
+Public names load lazily (PEP 562) so `import quantadvisor` and the CLI start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DatasetError",
+    "HardwareDetectionError",
+    "HubError",
+    "InvalidRequestError",
+    "MemoryEstimate",
+    "ModelResolutionError",
+    "ModelSpec",
+    "NothingFitsError",
+    "QuantAdvisorError",
+    "QuantOption",
+    "Recommendation",
+    "__version__",
+    "detect_hardware",
+    "estimate_memory",
+    "load_dataset",
+    "load_model_spec",
+    "pick_file",
+    "rank_files",
+    "recommend",
+]
+
+_LAZY = {
+    "DatasetError": "errors",
+    "HardwareDetectionError": "errors",
+    "HubError": "errors",
+    "InvalidRequestError": "errors",
+    "ModelResolutionError": "errors",
+    "NothingFitsError": "errors",
+    "QuantAdvisorError": "errors",
+    "MemoryEstimate": "memory",
+    "estimate_memory": "memory",
+    "ModelSpec": "architecture",
+    "load_model_spec": "architecture",
+    "QuantOption": "api",
+    "Recommendation": "api",
+    "recommend": "api",
+    "rank_files": "api",
+    "pick_file": "api",
+    "detect_hardware": "hardware",
+    "load_dataset": "dataset",
+}
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from .api import QuantOption, Recommendation, pick_file, rank_files, recommend
+    from .architecture import ModelSpec, load_model_spec
+    from .dataset import load_dataset
+    from .errors import (
+        DatasetError,
+        HardwareDetectionError,
+        HubError,
+        InvalidRequestError,
+        ModelResolutionError,
+        NothingFitsError,
+        QuantAdvisorError,
+    )
+    from .hardware import detect_hardware
+    from .memory import MemoryEstimate, estimate_memory

@@ -1,0 +1,283 @@
+"""Find, parse, validate and cache the bundled data/ (plus an optional override directory)."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import DatasetError, InvalidRequestError
+from .models import (
+    GPU,
+    Architecture,
+    EvidenceRecord,
+    Format,
+    GGMLType,
+    Resident,
+    Rule,
+    Source,
+)
+
+__all__ = ["DATA_ENV_VAR", "Dataset", "bundled_data_dir", "closest_names", "load_dataset"]
+
+DATA_ENV_VAR = "QUANTADVISOR_DATA"
+SCHEMA_VERSION = 1
+
+# Top-level list key → record class and the field that identifies a record.
+_SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
+    "sources": (Source, "id"),
+    "ggml_types": (GGMLType, "name"),
+    "formats": (Format, "name"),
+    "evidence": (EvidenceRecord, "id"),
+    "gpus": (GPU, "name"),
+    "architectures": (Architecture, "shorthand"),
+    "residents": (Resident, "name"),
+    "rules": (Rule, "id"),
+}
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Every validated record, by section, in file order (overrides replace records in place)."""
+
+    sources: dict[str, Source]
+    ggml_types: dict[str, GGMLType]
+    formats: dict[str, Format]
+    evidence: dict[str, EvidenceRecord]
+    gpus: dict[str, GPU]
+    architectures: dict[str, Architecture]
+    residents: dict[str, Resident]
+    rules: dict[str, Rule]
+    files: tuple[Path, ...] = field(default=())
+
+    def format(self, name: str) -> Format:
+        """Return the format called `name` (case-insensitive, aliases allowed)."""
+        found = self.find_format(name)
+        if found is None:
+            raise InvalidRequestError(
+                f"unknown format {name!r}",
+                hint=_did_you_mean(name, self.formats),
+            )
+        return found
+
+    def find_format(self, name: str) -> Format | None:
+        """Return the format called `name`, or None."""
+        wanted = name.strip().casefold()
+        for fmt in self.formats.values():
+            if wanted == fmt.name.casefold() or wanted in (a.casefold() for a in fmt.aliases):
+                return fmt
+        return None
+
+    def source(self, source_id: str) -> Source:
+        """Return the bibliography entry `source_id`."""
+        try:
+            return self.sources[source_id]
+        except KeyError:
+            raise InvalidRequestError(
+                f"unknown source {source_id!r}", hint=_did_you_mean(source_id, self.sources)
+            ) from None
+
+
+def closest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to `n` candidates that look like `name` (for 'did you mean' hints)."""
+    pool = list(candidates)
+    lowered = {c.casefold(): c for c in pool}
+    hits = difflib.get_close_matches(name.casefold(), list(lowered), n=n, cutoff=0.5)
+    return [lowered[h] for h in hits]
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    close = closest_names(name, candidates)
+    return f"did you mean {', '.join(close)}?" if close else None
+
+
+def bundled_data_dir() -> Path:
+    """Return the directory holding the bundled YAML: inside the wheel, or <repo>/data when editable."""
+    packaged = resources.files("quantadvisor") / "_data"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    repo_data = Path(__file__).resolve().parent.parent / "data"
+    if repo_data.is_dir():
+        return repo_data
+    raise DatasetError(
+        "the bundled data directory is missing (neither quantadvisor/_data nor <repo>/data exists)",
+        hint="reinstall quantadvisor: pip install --force-reinstall quantadvisor",
+    )
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
+
+
+def _display(path: Path) -> str:
+    """Name a data file the way a user would look for it (data/evidence.yaml)."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc) or "(record)"
+
+
+def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
+    """Read one YAML file and validate every record; errors name file, record and field."""
+    where = _display(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DatasetError(f"{where}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{where}: not UTF-8 text: {exc.reason}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DatasetError(f"{where}: invalid YAML{at}: {problem}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{where}: the top level must be a mapping of section names to lists")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise DatasetError(
+            f"{where}: schema_version is {version!r}, this quantadvisor reads {SCHEMA_VERSION}"
+        )
+    parsed: dict[str, list[tuple[int, BaseModel]]] = {}
+    for key, value in raw.items():
+        if key == "schema_version":
+            continue
+        if key not in _SECTIONS:
+            raise DatasetError(
+                f"{where}: unknown section {key!r}; expected one of {', '.join(sorted(_SECTIONS))}"
+            )
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise DatasetError(f"{where}: section {key!r} must be a list of records")
+        cls, id_field = _SECTIONS[key]
+        records: list[tuple[int, BaseModel]] = []
+        for index, item in enumerate(value, start=1):
+            label = f"record {index}"
+            if isinstance(item, dict) and id_field in item:
+                label += f" ({id_field} {item[id_field]!r})"
+            if not isinstance(item, dict):
+                raise DatasetError(f"{where}: {key} {label}: must be a mapping")
+            try:
+                records.append((index, cls.model_validate(item)))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                more = len(exc.errors()) - 1
+                extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+                raise DatasetError(
+                    f"{where}: {key} {label}: field '{_field_path(first['loc'])}': {first['msg']}{extra}"
+                ) from exc
+        parsed[key] = records
+    return parsed
+
+
+def _merge(
+    files: Sequence[Path], *, override_from: int
+) -> dict[str, dict[str, BaseModel]]:
+    """Merge sections of all files; an id defined twice is an error unless the later file overrides."""
+    merged: dict[str, dict[str, BaseModel]] = {key: {} for key in _SECTIONS}
+    origin: dict[tuple[str, str], Path] = {}
+    for position, path in enumerate(files):
+        is_override = position >= override_from
+        for key, records in _parse_file(path).items():
+            id_field = _SECTIONS[key][1]
+            for index, record in records:
+                ident = str(getattr(record, id_field))
+                previous = origin.get((key, ident))
+                if previous is not None and not is_override:
+                    raise DatasetError(
+                        f"{_display(path)}: {key} record {index} ({id_field} {ident!r}): "
+                        f"already defined in {_display(previous)}"
+                    )
+                merged[key][ident] = record
+                origin[(key, ident)] = path
+    return merged
+
+
+def _check_references(merged: dict[str, dict[str, Any]]) -> None:
+    """Every record's source must exist in the bibliography; formats must name real ggml types."""
+    sources = merged["sources"]
+    for key in ("ggml_types", "formats", "evidence", "gpus", "architectures", "residents"):
+        for ident, record in merged[key].items():
+            if record.source not in sources:
+                raise DatasetError(
+                    f"{key} {ident!r}: field 'source': {record.source!r} is not in the bibliography",
+                    hint=_did_you_mean(record.source, sources),
+                )
+    for ident, fmt in merged["formats"].items():
+        for measured in fmt.measured_bpw:
+            if measured.source not in sources:
+                raise DatasetError(
+                    f"formats {ident!r}: field 'measured_bpw.source': {measured.source!r} is not in the bibliography"
+                )
+        if fmt.family == "gguf":
+            missing = [b for b in fmt.block_types if b not in merged["ggml_types"]]
+            if missing:
+                raise DatasetError(
+                    f"formats {ident!r}: field 'block_types': unknown ggml type(s) {', '.join(missing)}"
+                )
+    for ident, rule in merged["rules"].items():
+        for source_id in rule.source:
+            if source_id not in sources:
+                raise DatasetError(
+                    f"rules {ident!r}: field 'source': {source_id!r} is not in the bibliography"
+                )
+    for ident, record in merged["evidence"].items():
+        # KV-cache records name the cache ("KV-q8_0") or weights plus cache ("Q8_0+KV-q8_0").
+        weights = record.format.split("+KV-")[0]
+        if not weights.startswith("KV-") and weights not in merged["formats"]:
+            raise DatasetError(
+                f"evidence {ident!r}: field 'format': {record.format!r} is not a known format",
+                hint=_did_you_mean(record.format, merged["formats"]),
+            )
+
+
+def _resolve_extra_dir(extra_dir: str | os.PathLike[str] | None) -> Path | None:
+    chosen = extra_dir if extra_dir is not None else os.environ.get(DATA_ENV_VAR) or None
+    if chosen is None:
+        return None
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        origin = "--data" if extra_dir is not None else DATA_ENV_VAR
+        raise DatasetError(f"{origin} names {str(path)!r}, which is not a directory")
+    return path
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(extra_dir: Path | None) -> Dataset:
+    bundled = _yaml_files(bundled_data_dir())
+    extra = _yaml_files(extra_dir) if extra_dir is not None else []
+    merged = _merge([*bundled, *extra], override_from=len(bundled))
+    _check_references(merged)
+    return Dataset(
+        sources=merged["sources"],  # type: ignore[arg-type]
+        ggml_types=merged["ggml_types"],  # type: ignore[arg-type]
+        formats=merged["formats"],  # type: ignore[arg-type]
+        evidence=merged["evidence"],  # type: ignore[arg-type]
+        gpus=merged["gpus"],  # type: ignore[arg-type]
+        architectures=merged["architectures"],  # type: ignore[arg-type]
+        residents=merged["residents"],  # type: ignore[arg-type]
+        rules=merged["rules"],  # type: ignore[arg-type]
+        files=(*bundled, *extra),
+    )
+
+
+def load_dataset(extra_dir: str | os.PathLike[str] | None = None) -> Dataset:
+    """Load and validate the bundled data, extended or overridden by `extra_dir` or $QUANTADVISOR_DATA.
+
+    The result is cached per directory: later calls cost nothing.
+    """
+    return _load_cached(_resolve_extra_dir(extra_dir))

@@ -1,0 +1,219 @@
+"""Pydantic records shared by every module: the dataset's schema and the results' shapes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Architecture",
+    "EvidenceModel",
+    "EvidenceRecord",
+    "Format",
+    "GGMLType",
+    "GPU",
+    "MeasuredBpw",
+    "Provenance",
+    "Resident",
+    "Rule",
+    "Source",
+    "TaskCategory",
+]
+
+Provenance = Literal["primary", "secondary", "derived"]
+"""primary: read in the paper, its data release or the repository; secondary: a summary of a
+source; derived: computed here from other records (the formula is stored)."""
+
+TaskCategory = Literal[
+    "code",
+    "math",
+    "reasoning",
+    "chat",
+    "qa",
+    "summarization",
+    "translation",
+    "rag",
+    "language-modelling",
+]
+"""Task categories the evidence and the decision flow speak of. `chat` covers commonsense
+and conversational benchmarks (HellaSwag and similar); `qa` is knowledge QA (MMLU and similar)."""
+
+FormatKind = Literal["weight-only", "weight+activation", "unquantized"]
+
+
+class Record(BaseModel):
+    """Base for every dataset record: frozen, and a typo in YAML is an error, not a silent default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _require_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class Source(Record):
+    """One entry of the bibliography."""
+
+    id: str
+    title: str
+    authors: list[str]
+    year: int
+    arxiv: str | None = None
+    url: str | None = None
+    repository: str | None = None
+    commit: str | None = None
+    path: str | None = None
+    note: str | None = None
+
+    _check_id = field_validator("id", "title")(_require_text)
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Source:
+        if not (self.arxiv or self.url or self.repository):
+            raise ValueError("a source needs an arxiv id, a url or a repository")
+        return self
+
+
+class GGMLType(Record):
+    """A ggml block type: how many weights share a block and how many bytes the block takes."""
+
+    name: str
+    type_id: int
+    block_size: int = Field(gt=0)
+    bytes_per_block: int = Field(gt=0)
+    source: str
+    note: str | None = None
+
+    @property
+    def bits_per_weight(self) -> float:
+        """8 × bytes per block ÷ weights per block, as ggml's type_traits imply."""
+        return 8 * self.bytes_per_block / self.block_size
+
+
+class MeasuredBpw(Record):
+    """A published effective bits-per-weight of a whole GGUF mix, measured on one model."""
+
+    model: str
+    bits_per_weight: float = Field(gt=0)
+    source: str
+    note: str | None = None
+
+
+class Format(Record):
+    """A quantization format: a llama.cpp GGUF file type (mix) or a serving format."""
+
+    name: str
+    family: Literal["gguf", "serving"]
+    kind: FormatKind
+    description: str
+    block_types: list[str]
+    block_bits_per_weight: float = Field(gt=0)
+    weight_bits: float | None = None
+    activation_bits: float | None = None
+    measured_bpw: list[MeasuredBpw] = []
+    needs_imatrix: bool = False
+    min_compute_capability: float | None = None
+    runtimes: list[str]
+    aliases: list[str] = []
+    source: str
+    note: str | None = None
+
+
+class EvidenceModel(Record):
+    """The model an evidence record was measured on."""
+
+    family: str
+    name: str
+    params_billions: float = Field(gt=0)
+    active_params_billions: float | None = None
+
+
+class EvidenceRecord(Record):
+    """One quality measurement (or a cited range) of a format against its unquantized baseline."""
+
+    id: str
+    source: str
+    provenance: Provenance
+    model: EvidenceModel | None = None
+    model_size_range_billions: tuple[float, float] | None = None
+    format: str
+    imatrix: bool | None = None
+    task: TaskCategory
+    benchmark: str
+    metric: str
+    higher_is_better: bool
+    baseline: float | None = None
+    quantized: float | None = None
+    relative_change: float | None = None
+    relative_change_range: tuple[float, float] | None = None
+    locator: str
+    formula: str | None = None
+    note: str | None = None
+
+    _check_id = field_validator("id", "locator")(_require_text)
+
+    @model_validator(mode="after")
+    def _has_a_value(self) -> EvidenceRecord:
+        if self.quantized is None and self.relative_change is None and self.relative_change_range is None:
+            raise ValueError("a record needs 'quantized', 'relative_change' or 'relative_change_range'")
+        if self.provenance == "derived" and not self.formula:
+            raise ValueError("a derived record must store its formula")
+        if self.model is None and self.model_size_range_billions is None:
+            raise ValueError("a record needs 'model' or 'model_size_range_billions'")
+        return self
+
+
+class GPU(Record):
+    """One GPU or accelerator of the catalog."""
+
+    name: str
+    vendor: Literal["nvidia", "amd", "intel", "apple"]
+    aliases: list[str] = []
+    memory_gib: float = Field(gt=0)
+    memory_type: str | None = None
+    memory_bandwidth_gbps: float = Field(gt=0)
+    architecture: str
+    compute_capability: float | None = None
+    native_formats: list[str]
+    unified_memory: bool = False
+    segment: Literal["consumer", "workstation", "datacenter", "laptop", "soc"]
+    source: str
+    note: str | None = None
+
+
+class Architecture(Record):
+    """A reference architecture for a size shorthand ("8b", "30b-a3b"), standing for a real model."""
+
+    shorthand: str
+    aliases: list[str] = []
+    stands_for: str
+    hf_repo: str
+    source: str
+    config: dict[str, Any]
+    note: str | None = None
+
+
+class Resident(Record):
+    """Something else that lives in VRAM next to the LLM (an embedding model for RAG, say)."""
+
+    name: str
+    aliases: list[str] = []
+    params_millions: float = Field(gt=0)
+    vram_bytes: int = Field(gt=0)
+    source: str
+    note: str
+
+
+class Rule(Record):
+    """One step of the decision flow; see rules.py for what `when` and `then` may hold."""
+
+    id: str
+    question: Literal["Q1-task", "Q2-size", "Q3-budget", "gate", "hazard"]
+    when: dict[str, Any]
+    then: dict[str, Any]
+    says: str
+    source: list[str]
+    provenance: Provenance
