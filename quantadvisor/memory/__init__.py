@@ -1,0 +1,183 @@
+"""Memory model: GGUF file sizes per tensor, llama.cpp runtime memory, and fitting a VRAM budget.
+
+`estimate_memory()` is the stable entry point; the submodules hold the pure arithmetic:
+tensors (shapes), mixes (which type each tensor gets), runtime (placement and buffers), fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidRequestError
+from .mixes import GGUF_FILE_TYPES, assign_types
+from .runtime import (
+    CACHE_TYPES,
+    DEFAULTS,
+    MemoryEstimate,
+    RuntimeConstants,
+    TypedTensor,
+    kv_cache_bytes,
+    plan_runtime,
+    validate_cache_types,
+)
+from .tensors import Tensor, tensor_inventory
+
+if TYPE_CHECKING:
+    from ..architecture import ModelSpec
+    from ..dataset import Dataset
+
+__all__ = [
+    "CACHE_TYPES",
+    "GGUF_FILE_TYPES",
+    "MemoryEstimate",
+    "RuntimeConstants",
+    "Tensor",
+    "TypedTensor",
+    "checkpoint_bytes",
+    "estimate_memory",
+    "gguf_file_bytes",
+    "kv_cache_bytes",
+    "type_sizes",
+    "typed_tensors",
+]
+
+# Checkpoint formats served outside llama.cpp: bits per weight of the quantized linear layers.
+# Embeddings, the LM head and norms stay in BF16 in ModelOpt / compressed-tensors checkpoints.
+_CHECKPOINT_FORMATS = {"NVFP4", "MXFP4", "FP8", "W8A16-INT", "W4A16-INT", "W4A8", "W8A8-INT", "BF16-safetensors", "FP16"}
+
+
+def type_sizes(dataset: Dataset | None = None) -> dict[str, tuple[int, int]]:
+    """ggml type name → (weights per block, bytes per block), from data/formats.yaml."""
+    from ..dataset import load_dataset
+
+    ds = dataset or load_dataset()
+    return {name: (t.block_size, t.bytes_per_block) for name, t in ds.ggml_types.items()}
+
+
+def _tensor_bytes(ggml_type: str, shape: tuple[int, ...], sizes: Mapping[str, tuple[int, int]]) -> int:
+    block, nbytes = sizes[ggml_type]
+    rows = 1
+    for dim in shape[1:]:
+        rows *= dim
+    return rows * (shape[0] // block) * nbytes
+
+
+def typed_tensors(
+    spec: ModelSpec, file_type: str, sizes: Mapping[str, tuple[int, int]], *, imatrix: bool = False
+) -> list[TypedTensor]:
+    """Every tensor of a `file_type` GGUF of `spec` with its ggml type and exact byte size."""
+    ft = _gguf_name(file_type)
+    tensors = tensor_inventory(spec)
+    block_sizes = {name: block for name, (block, _) in sizes.items()}
+    types = assign_types(spec, tensors, ft, block_sizes, imatrix=imatrix)
+    return [TypedTensor(t, ty, _tensor_bytes(ty, t.shape, sizes)) for t, ty in zip(tensors, types, strict=True)]
+
+
+def _gguf_name(file_type: str) -> str:
+    wanted = file_type.strip().upper()
+    aliases = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M", "FP16": "F16", "FP32": "F32"}
+    wanted = aliases.get(wanted, wanted)
+    if wanted not in GGUF_FILE_TYPES:
+        from ..dataset import closest_names
+
+        close = closest_names(file_type, GGUF_FILE_TYPES)
+        raise InvalidRequestError(
+            f"{file_type!r} is not a GGUF file type",
+            hint=f"did you mean {', '.join(close)}?" if close else f"use one of {', '.join(GGUF_FILE_TYPES)}",
+        )
+    return wanted
+
+
+def gguf_file_bytes(
+    typed: list[TypedTensor], spec: ModelSpec, constants: RuntimeConstants = DEFAULTS
+) -> int:
+    """GGUF file size: metadata (mostly the tokenizer) + tensor infos + 32-byte-aligned tensor data."""
+    data = sum(-(-t.nbytes // 32) * 32 for t in typed)
+    infos = sum(len(t.tensor.name) + 8 + 4 + 8 * len(t.tensor.shape) + 4 + 8 for t in typed)
+    return constants.header_bytes_per_token * spec.n_vocab + infos + data
+
+
+def checkpoint_bytes(spec: ModelSpec, fmt: str, sizes: Mapping[str, tuple[int, int]] | None = None) -> int:
+    """Size of a safetensors checkpoint in a serving format (NVFP4, FP8, W4A16-INT, BF16 …).
+
+    Linear layers take the format's storage bits (NVFP4 4.5, MXFP4 4.25, FP8/INT8 8, INT4 with
+    group-128 FP16 scales 4.125); embeddings, LM head and norms stay BF16, as ModelOpt and
+    compressed-tensors checkpoints keep them.
+    """
+    bits = {
+        "NVFP4": 4.5, "MXFP4": 4.25, "FP8": 8.0, "W8A16-INT": 8.0, "W8A8-INT": 8.0,
+        "W4A16-INT": 4.125, "W4A8": 4.125, "BF16-safetensors": 16.0, "FP16": 16.0,
+    }  # fmt: skip
+    if fmt not in bits:
+        raise InvalidRequestError(f"{fmt!r} is not a checkpoint format", hint=", ".join(bits))
+    total = 0.0
+    for t in tensor_inventory(spec):
+        if t.quantizable and t.role not in {"token_embd", "output"}:
+            total += t.n_elements * bits[fmt] / 8
+        else:
+            total += t.n_elements * 2
+    return int(total)
+
+
+def estimate_memory(
+    model: str | Path | dict[str, Any] | ModelSpec,
+    quant: str,
+    *,
+    context_tokens: int = 4096,
+    gpu_layers: int | None = None,
+    cache_type_k: str = "f16",
+    cache_type_v: str = "f16",
+    flash_attn: bool = False,
+    n_ubatch: int = 512,
+    n_cpu_moe: int = 0,
+    n_gpus: int = 1,
+    imatrix: bool | None = None,
+    gpu_present: bool = True,
+    dataset: Dataset | None = None,
+    constants: RuntimeConstants = DEFAULTS,
+) -> MemoryEstimate:
+    """Predict what llama.cpp allocates for `model` as a `quant` GGUF.
+
+    Args:
+        model: a size shorthand ("8b", "30b-a3b"), a config.json (dict, file or folder), a .gguf
+            file (exact tensor types are read from its header), or a ModelSpec.
+        quant: a GGUF file type (Q4_K_M, IQ4_XS, Q8_0, …).
+        gpu_layers: llama.cpp's -ngl: the output layer plus N-1 repeating layers; None = all.
+        imatrix: whether the file was made with an importance matrix (changes a few tensor types
+            in IQ4_*, IQ3_XXS and Q4_0/Q5_0); None assumes one for the types that need it.
+        n_cpu_moe: llama.cpp's --n-cpu-moe: keep the experts of the first N layers in host RAM.
+
+    Returns:
+        A MemoryEstimate with integer byte fields; total_bytes is the GPU footprint.
+    """
+    from ..architecture import load_model_spec
+    from ..dataset import load_dataset
+
+    if isinstance(context_tokens, bool) or not isinstance(context_tokens, int) or context_tokens <= 0:
+        raise InvalidRequestError(f"context_tokens must be a positive integer, not {context_tokens!r}")
+    if n_ubatch <= 0:
+        raise InvalidRequestError(f"n_ubatch must be positive, not {n_ubatch!r}")
+    if n_gpus < 1:
+        raise InvalidRequestError(f"n_gpus must be 1 or more, not {n_gpus!r}")
+    k, v = validate_cache_types(cache_type_k, cache_type_v, flash_attn=flash_attn)
+    ds = dataset or load_dataset()
+    sizes = type_sizes(ds)
+    gguf_path = Path(str(model)) if isinstance(model, (str, Path)) and str(model).endswith(".gguf") else None
+    if gguf_path is not None and gguf_path.is_file():
+        from .gguf_file import typed_tensors_from_gguf
+
+        spec, typed, file_bytes, quant_name = typed_tensors_from_gguf(gguf_path, sizes)
+    else:
+        spec = load_model_spec(model, ds)
+        quant_name = _gguf_name(quant)
+        fmt = ds.find_format(quant_name)
+        use_imatrix = bool(fmt.needs_imatrix) if imatrix is None and fmt is not None else bool(imatrix)
+        typed = typed_tensors(spec, quant_name, sizes, imatrix=use_imatrix)
+        file_bytes = gguf_file_bytes(typed, spec, constants)
+    return plan_runtime(
+        spec, typed, sizes, quant=quant_name, file_bytes=file_bytes, context_tokens=context_tokens,
+        gpu_layers=gpu_layers, cache_type_k=k, cache_type_v=v, flash_attn=flash_attn, n_ubatch=n_ubatch,
+        n_cpu_moe=n_cpu_moe, n_gpus=n_gpus, gpu_present=gpu_present, constants=constants,
+    )  # fmt: skip

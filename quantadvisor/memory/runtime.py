@@ -1,0 +1,340 @@
+"""What llama.cpp allocates at run time: weights per device, KV cache, compute buffers, CUDA context.
+
+Pure arithmetic on a ModelSpec and a per-tensor type plan; see docs/methodology.md for the
+equations and the calibration rows each constant came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from ..architecture import ModelSpec
+from ..errors import InvalidRequestError
+from .tensors import Tensor
+
+__all__ = [
+    "CACHE_TYPES",
+    "RuntimeConstants",
+    "MemoryEstimate",
+    "TypedTensor",
+    "kv_cache_bytes",
+    "plan_runtime",
+]
+
+MIB = 1024 * 1024
+
+# llama.cpp's --cache-type-k/-ctk and -ctv accept exactly these (common/arg.cpp kv_cache_types).
+CACHE_TYPES: dict[str, str] = {
+    "f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q4_0": "Q4_0",
+    "q4_1": "Q4_1", "iq4_nl": "IQ4_NL", "q5_0": "Q5_0", "q5_1": "Q5_1",
+}  # fmt: skip
+_UNQUANTIZED_CACHE = {"f32", "f16", "bf16"}
+
+
+@dataclass(frozen=True)
+class RuntimeConstants:
+    """Constants not derivable from shapes, each measured (see docs/methodology.md for the rows).
+
+    cuda_context_bytes: NVML footprint minus llama.cpp's buffers with -ngl 0 (528 MiB, H100,
+    CUDA 13, llama.cpp 0c1e57098). offload_runtime_bytes: the extra seen whenever layers run on
+    the GPU (595-602 MiB in all 27 offloaded runs, so 597 - 528 = 69 MiB). kv_pad: llama.cpp pads
+    the cache length to 256 cells. header_bytes_per_token: GGUF metadata, mostly the tokenizer,
+    measured as file size minus tensor bytes over n_vocab (61 B/token, Llama-3.1 BPE tokenizer).
+    """
+
+    cuda_context_bytes: int = 528 * MIB
+    offload_runtime_bytes: int = 69 * MIB
+    kv_pad: int = 256
+    header_bytes_per_token: int = 61
+
+
+DEFAULTS = RuntimeConstants()
+
+
+@dataclass(frozen=True)
+class TypedTensor:
+    """A tensor with the ggml type it is stored in and its exact size in bytes."""
+
+    tensor: Tensor
+    ggml_type: str
+    nbytes: int
+
+
+class MemoryEstimate(BaseModel):
+    """What llama.cpp will hold, in bytes. GPU figures cover every GPU used; host is system RAM.
+
+    `n_layers` counts llama.cpp's offloadable layers (repeating layers + the output layer), as its
+    "offloaded 33/33 layers" log line does; `gpu_layers` is the matching -ngl value.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    quant: str
+    file_bytes: int
+    weights_bytes: int
+    kv_cache_bytes: int
+    compute_bytes: int
+    overhead_bytes: int
+    total_bytes: int
+    host_bytes: int
+    host_weights_bytes: int
+    host_kv_cache_bytes: int
+    host_compute_bytes: int
+    gpu_layers: int
+    n_layers: int
+    n_cpu_moe: int = 0
+    per_gpu_bytes: list[int] = []
+    context_tokens: int
+    cache_type_k: str
+    cache_type_v: str
+    flash_attn: bool
+    n_ubatch: int
+    approximate: bool
+    notes: list[str] = []
+
+    @property
+    def total_gib(self) -> float:
+        """GPU total in GiB."""
+        return self.total_bytes / 2**30
+
+
+def _row_bytes(ggml_type: str, n: int, sizes: Mapping[str, tuple[int, int]]) -> float:
+    block, nbytes = sizes[ggml_type]
+    return n / block * nbytes
+
+
+def _pad(value: int, to: int) -> int:
+    return -(-value // to) * to
+
+
+def validate_cache_types(cache_type_k: str, cache_type_v: str, *, flash_attn: bool) -> tuple[str, str]:
+    """Normalise cache types; a quantized V cache needs flash attention, as in llama.cpp."""
+    k, v = cache_type_k.strip().lower(), cache_type_v.strip().lower()
+    for label, value in (("cache_type_k", k), ("cache_type_v", v)):
+        if value not in CACHE_TYPES:
+            raise InvalidRequestError(
+                f"{label} {value!r} is not a llama.cpp cache type", hint=f"use one of {', '.join(CACHE_TYPES)}"
+            )
+    if v not in _UNQUANTIZED_CACHE and not flash_attn:
+        raise InvalidRequestError(
+            f"a quantized V cache ({v}) requires flash attention in llama.cpp",
+            hint="add --flash-attn (llama.cpp: -fa on), or keep -ctv f16",
+        )
+    return k, v
+
+
+def kv_cells(spec: ModelSpec, layer: int, context_tokens: int, n_ubatch: int, pad: int = 256) -> int:
+    """Cache cells for one layer: the padded context, or the window plus a ubatch for SWA layers."""
+    full = _pad(context_tokens, pad)
+    if spec.is_swa(layer) and spec.sliding_window:
+        return min(full, _pad(spec.sliding_window + n_ubatch, pad))
+    return full
+
+
+def kv_layer_bytes(
+    spec: ModelSpec,
+    layer: int,
+    context_tokens: int,
+    cache_type_k: str,
+    cache_type_v: str,
+    sizes: Mapping[str, tuple[int, int]],
+    *,
+    n_ubatch: int = 512,
+    pad: int = 256,
+) -> int:
+    """Bytes of one layer's K and V cache: cells × (n_embd_k_gqa × K bytes + n_embd_v_gqa × V bytes)."""
+    if not spec.has_attention(layer):
+        return 0
+    if spec.uses_mla:
+        # llama.cpp caches the compressed latent (kv_lora_rank) plus the RoPE part for K, and the
+        # latent for V, with a single KV head.
+        k_dim, v_dim = spec.kv_lora_rank + spec.qk_rope_head_dim, spec.kv_lora_rank
+    else:
+        k_dim, v_dim = spec.n_head_kv * spec.head_dim_k, spec.n_head_kv * spec.head_dim_v
+    cells = kv_cells(spec, layer, context_tokens, n_ubatch, pad)
+    k = _row_bytes(CACHE_TYPES[cache_type_k], k_dim, sizes)
+    v = _row_bytes(CACHE_TYPES[cache_type_v], v_dim, sizes)
+    return int(cells * (k + v))
+
+
+def kv_cache_bytes(
+    spec: ModelSpec,
+    context_tokens: int,
+    cache_type_k: str,
+    cache_type_v: str,
+    sizes: Mapping[str, tuple[int, int]],
+    *,
+    n_ubatch: int = 512,
+) -> int:
+    """KV cache of the whole model at `context_tokens`."""
+    return sum(
+        kv_layer_bytes(spec, il, context_tokens, cache_type_k, cache_type_v, sizes, n_ubatch=n_ubatch)
+        for il in range(spec.n_layers)
+    )
+
+
+def compute_buffer_bytes(
+    spec: ModelSpec,
+    context_tokens: int,
+    *,
+    flash_attn: bool,
+    n_ubatch: int,
+    output_on_gpu: bool,
+    staged_weight_bytes: int = 0,
+    pad: int = 256,
+) -> int:
+    """The GPU compute buffer: the largest set of f32 activations alive at once in the graph.
+
+    ggml's graph allocator reuses memory, so the buffer is the peak over the graph, not a sum:
+    the logits (reserved for a full ubatch of outputs), the attention scores without flash
+    attention (n_head × n_ctx × ubatch), or the FFN intermediates. It does not depend on how many
+    layers are offloaded. When layers are on the CPU, large-batch matmuls are still offloaded and
+    their weights staged in this buffer (op offload).
+    """
+    ub, f32 = n_ubatch, 4
+    n_ctx = _pad(context_tokens, pad)
+    logits = ub * (spec.n_vocab + spec.n_embd) * f32
+    q_dim = spec.n_head * spec.head_dim_k
+    kv_dim = spec.n_head_kv * (spec.head_dim_k + spec.head_dim_v)
+    # Residual stream, Q, attention output and K/V of the ubatch live beside the scores.
+    attn_scratch = ub * f32 * (spec.n_embd + 3 * q_dim + kv_dim)
+    if flash_attn:
+        attn = ub * n_ctx * 2 + attn_scratch  # f16 KQ mask
+    else:
+        attn = ub * n_ctx * (spec.n_head * f32 + f32) + attn_scratch  # f32 scores + f32 mask
+    if spec.is_moe:
+        ffn = ub * f32 * (spec.n_embd + spec.n_expert + 2 * spec.n_expert_used * spec.n_ff_exp + 2 * spec.n_ff_shexp)
+    else:
+        ffn = ub * f32 * (spec.n_embd + 2 * spec.n_ff)
+    peak = max(attn, ffn, logits if output_on_gpu else 0)
+    if staged_weight_bytes:
+        peak = max(peak, staged_weight_bytes + logits)
+    return int(peak)
+
+
+def host_compute_bytes(spec: ModelSpec, context_tokens: int, *, flash_attn: bool, n_ubatch: int) -> int:
+    """The pinned host compute buffer: input embeddings of a ubatch and the KQ mask."""
+    n_ctx = _pad(context_tokens, 256)
+    mask = n_ctx * n_ubatch * (2 if flash_attn else 4)
+    return 2 * n_ubatch * spec.n_embd * 4 + mask
+
+
+def plan_runtime(
+    spec: ModelSpec,
+    typed: Sequence[TypedTensor],
+    sizes: Mapping[str, tuple[int, int]],
+    *,
+    quant: str,
+    file_bytes: int,
+    context_tokens: int,
+    gpu_layers: int | None,
+    cache_type_k: str,
+    cache_type_v: str,
+    flash_attn: bool,
+    n_ubatch: int,
+    n_cpu_moe: int = 0,
+    n_gpus: int = 1,
+    gpu_present: bool = True,
+    constants: RuntimeConstants = DEFAULTS,
+) -> MemoryEstimate:
+    """Place every tensor, KV cell and buffer on the GPU(s) or the host for a given -ngl."""
+    n_offloadable = spec.n_layers + 1
+    ngl = n_offloadable if gpu_layers is None else gpu_layers
+    if ngl < 0:
+        raise InvalidRequestError(f"gpu_layers must be 0 or more, not {ngl}")
+    ngl = min(ngl, n_offloadable)
+    if not gpu_present:
+        ngl = 0
+    if n_cpu_moe < 0:
+        raise InvalidRequestError(f"n_cpu_moe must be 0 or more, not {n_cpu_moe}")
+    output_on_gpu = ngl >= 1
+    first_gpu_layer = spec.n_layers - max(0, ngl - 1)  # -ngl N: output layer + the last N-1 layers
+
+    gpu_weights = host_weights = 0
+    largest_host_matrix = 0
+    for item in typed:
+        t = item.tensor
+        if t.role == "token_embd":
+            host_weights += item.nbytes  # get_rows on the input embedding runs on the CPU
+            if spec.tied_embeddings and output_on_gpu:
+                gpu_weights += item.nbytes  # the output layer holds its own copy of a tied embedding
+            continue
+        if t.layer is None:
+            on_gpu = output_on_gpu and t.role != "rope_freqs"
+        else:
+            on_gpu = t.layer >= first_gpu_layer and not (t.is_expert and t.layer < n_cpu_moe)
+        if on_gpu:
+            gpu_weights += item.nbytes
+        else:
+            host_weights += item.nbytes
+            if len(t.shape) >= 2:
+                largest_host_matrix = max(largest_host_matrix, item.nbytes)
+
+    gpu_kv = host_kv = 0
+    for il in range(spec.n_layers):
+        layer_kv = kv_layer_bytes(
+            spec, il, context_tokens, cache_type_k, cache_type_v, sizes, n_ubatch=n_ubatch, pad=constants.kv_pad
+        )
+        if il >= first_gpu_layer:
+            gpu_kv += layer_kv
+        else:
+            host_kv += layer_kv
+
+    notes: list[str] = []
+    if gpu_present:
+        # With the output layer on the CPU, op offload stages its weight in the GPU buffer.
+        staged = largest_host_matrix if not output_on_gpu else 0
+        compute = compute_buffer_bytes(
+            spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch,
+            output_on_gpu=output_on_gpu, staged_weight_bytes=staged, pad=constants.kv_pad,
+        )  # fmt: skip
+        per_gpu_overhead = constants.cuda_context_bytes + (constants.offload_runtime_bytes if ngl else 0)
+        used_gpus = max(1, min(n_gpus, ngl)) if ngl else 1
+        overhead = per_gpu_overhead * used_gpus
+        compute *= used_gpus  # each GPU reserves the graph's peak for its own split
+    else:
+        compute = overhead = 0
+        used_gpus = 0
+    host_compute = host_compute_bytes(spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch)
+    output_buffer = spec.n_vocab * 4  # logits of one decoded token, in pinned host memory
+    total = gpu_weights + gpu_kv + compute + overhead
+    per_gpu = _split_per_gpu(gpu_weights + gpu_kv, compute, overhead, used_gpus)
+    if spec.approximate:
+        notes.append(f"shape of {spec.stands_for or spec.name} used for a size shorthand: approximate")
+    return MemoryEstimate(
+        model=spec.name,
+        quant=quant,
+        file_bytes=file_bytes,
+        weights_bytes=gpu_weights,
+        kv_cache_bytes=gpu_kv,
+        compute_bytes=compute,
+        overhead_bytes=overhead,
+        total_bytes=total,
+        host_bytes=host_weights + host_kv + host_compute + output_buffer,
+        host_weights_bytes=host_weights,
+        host_kv_cache_bytes=host_kv,
+        host_compute_bytes=host_compute,
+        gpu_layers=ngl,
+        n_layers=n_offloadable,
+        n_cpu_moe=n_cpu_moe,
+        per_gpu_bytes=per_gpu,
+        context_tokens=context_tokens,
+        cache_type_k=cache_type_k,
+        cache_type_v=cache_type_v,
+        flash_attn=flash_attn,
+        n_ubatch=n_ubatch,
+        approximate=spec.approximate,
+        notes=notes,
+    )
+
+
+def _split_per_gpu(layer_bytes: int, compute: int, overhead: int, n: int) -> list[int]:
+    """Share layer-resident bytes evenly (llama.cpp's default tensor split is by free memory)."""
+    if n <= 0:
+        return []
+    share = layer_bytes // n
+    return [share + (compute + overhead) // n for _ in range(n)]

@@ -1,0 +1,128 @@
+"""The tensors of a model, named and shaped as llama.cpp's GGUF converter writes them. Pure arithmetic."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..architecture import ModelSpec
+
+__all__ = ["Tensor", "tensor_inventory"]
+
+# Roles whose weights stay in F32 whatever the file type: norms, biases, the MoE router.
+_F32_ROLES = frozenset({"ffn_gate_inp", "ffn_gate_inp_shexp", "rope_freqs"})
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One GGUF tensor. `shape` is in ggml order: shape[0] is the row length (the input dimension)."""
+
+    name: str
+    role: str
+    layer: int | None
+    shape: tuple[int, ...]
+
+    @property
+    def n_elements(self) -> int:
+        """Number of weights in the tensor."""
+        return math.prod(self.shape)
+
+    @property
+    def is_expert(self) -> bool:
+        """True for the stacked 3-D expert tensors of an MoE layer (what --n-cpu-moe moves to the CPU)."""
+        return len(self.shape) == 3 and self.shape[2] > 1
+
+    @property
+    def quantizable(self) -> bool:
+        """llama-quantize only quantizes 2-D+ weights, and never norms or the MoE router."""
+        return (
+            len(self.shape) >= 2
+            and self.name.endswith(".weight")
+            and "norm" not in self.role
+            and self.role not in _F32_ROLES
+        )
+
+
+def tensor_inventory(spec: ModelSpec) -> list[Tensor]:
+    """List every tensor of `spec` in file order (global input tensors, then layer by layer, then output)."""
+    out: list[Tensor] = [Tensor("token_embd.weight", "token_embd", None, (spec.n_embd, spec.n_vocab))]
+    if spec.rope_freqs:
+        out.append(Tensor("rope_freqs.weight", "rope_freqs", None, (spec.rope_freqs,)))
+    for il in range(spec.n_layers):
+        out.extend(_layer_tensors(spec, il))
+    out.append(Tensor("output_norm.weight", "output_norm", None, (spec.n_embd,)))
+    if not spec.tied_embeddings:
+        out.append(Tensor("output.weight", "output", None, (spec.n_embd, spec.n_vocab)))
+    return out
+
+
+def _layer_tensors(spec: ModelSpec, il: int) -> list[Tensor]:
+    def t(role: str, *shape: int, suffix: str = "weight") -> Tensor:
+        return Tensor(f"blk.{il}.{role}.{suffix}", role, il, tuple(shape))
+
+    e = spec.n_embd
+    out = [t("attn_norm", e)]
+    if spec.has_attention(il):
+        out.extend(_attention_tensors(spec, il, t))
+    else:
+        out.extend(_linear_attention_tensors(spec, t))
+    out.append(t("ffn_norm", e))
+    if spec.norms_per_layer >= 4:
+        out.extend([t("post_attention_norm", e), t("post_ffw_norm", e)])
+    if spec.is_moe_layer(il):
+        x, ff = spec.n_expert, spec.n_ff_exp
+        out.append(t("ffn_gate_inp", e, x))
+        out.extend([t("ffn_gate_exps", e, ff, x), t("ffn_up_exps", e, ff, x), t("ffn_down_exps", ff, e, x)])
+        if spec.n_ff_shexp:
+            sh = spec.n_ff_shexp
+            out.extend([t("ffn_gate_shexp", e, sh), t("ffn_up_shexp", e, sh), t("ffn_down_shexp", sh, e)])
+    elif spec.fused_gate_up:
+        out.extend([t("ffn_up", e, 2 * spec.n_ff), t("ffn_down", spec.n_ff, e)])
+    else:
+        ff = spec.n_ff
+        out.extend([t("ffn_gate", e, ff), t("ffn_up", e, ff), t("ffn_down", ff, e)])
+    return out
+
+
+def _attention_tensors(spec: ModelSpec, il: int, t: _Maker) -> list[Tensor]:
+    e, hk, hv = spec.n_embd, spec.head_dim_k, spec.head_dim_v
+    q_dim, k_dim, v_dim = spec.n_head * hk, spec.n_head_kv * hk, spec.n_head_kv * hv
+    if spec.uses_mla:
+        # DeepSeek-style latent attention: Q through an optional low-rank pair, KV through the latent.
+        rope, lora = spec.qk_rope_head_dim, spec.kv_lora_rank
+        out = []
+        if spec.q_lora_rank:
+            out += [t("attn_q_a", e, spec.q_lora_rank), t("attn_q_a_norm", spec.q_lora_rank)]
+            out.append(t("attn_q_b", spec.q_lora_rank, spec.n_head * hk))
+        else:
+            out.append(t("attn_q", e, spec.n_head * hk))
+        out += [t("attn_kv_a_mqa", e, lora + rope), t("attn_kv_a_norm", lora)]
+        out.append(t("attn_kv_b", lora, spec.n_head * (hk - rope + hv)))
+        out.append(t("attn_output", spec.n_head * hv, e))
+        return out
+    if spec.fused_qkv:
+        out = [t("attn_qkv", e, q_dim + k_dim + v_dim)]
+    else:
+        out = [t("attn_q", e, q_dim), t("attn_k", e, k_dim), t("attn_v", e, v_dim)]
+    if spec.attn_bias:
+        out += [t("attn_q", q_dim, suffix="bias"), t("attn_k", k_dim, suffix="bias"), t("attn_v", v_dim, suffix="bias")]
+    if spec.qk_norm:
+        out += [t("attn_q_norm", hk), t("attn_k_norm", hk)]
+    out.append(t("attn_output", spec.n_head * hv, e))
+    return out
+
+
+def _linear_attention_tensors(spec: ModelSpec, t: _Maker) -> list[Tensor]:
+    """Hybrid models' linear-attention layers, sized like a full attention block (an approximation)."""
+    e = spec.n_embd
+    q_dim = spec.n_head * spec.head_dim_k
+    return [t("ssm_in", e, 2 * q_dim + 2 * spec.n_head_kv * spec.head_dim_k), t("ssm_out", q_dim, e)]
+
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Maker(Protocol):
+        def __call__(self, role: str, *shape: int, suffix: str = "weight") -> Tensor: ...
