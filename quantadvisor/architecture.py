@@ -25,6 +25,14 @@ KNOWN_MODEL_TYPES = frozenset(
     }
 )  # fmt: skip
 
+# Defaults of transformers' configuration classes for keys real config.json files often omit
+# (Gemma3TextConfig, Gemma2Config): without them such configs could not be read.
+_MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gemma3_text": {"vocab_size": 262208, "head_dim": 256, "tie_word_embeddings": True, "sliding_window_pattern": 6},
+    "gemma3": {"vocab_size": 262208, "head_dim": 256, "tie_word_embeddings": True, "sliding_window_pattern": 6},
+    "gemma2": {"vocab_size": 256000, "head_dim": 256, "tie_word_embeddings": True},
+}
+
 _CORE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
 
 
@@ -124,6 +132,7 @@ def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mode
         merged.setdefault("model_type", text.get("model_type", config.get("model_type")))
         config = merged
     model_type = str(config.get("model_type") or "unknown")
+    config = {**_MODEL_TYPE_DEFAULTS.get(model_type, {}), **config}
     missing = [f for f in _CORE_FIELDS if _get(config, f) is None]
     is_moe = _get(config, "num_experts", "num_local_experts", "n_routed_experts", default=0) > 1
     if not is_moe and _get(config, "intermediate_size") is None:

@@ -146,6 +146,8 @@ class EvidenceRecord(Record):
     metric: str
     higher_is_better: bool
     baseline: float | None = None
+    baseline_format: str | None = None
+    """The format of the baseline when it is itself quantized (e.g. Q8_0); None = unquantized."""
     quantized: float | None = None
     relative_change: float | None = None
     relative_change_range: tuple[float, float] | None = None
@@ -211,7 +213,7 @@ class Rule(Record):
     """One step of the decision flow; see rules.py for what `when` and `then` may hold."""
 
     id: str
-    question: Literal["Q1-task", "Q2-size", "Q3-budget", "gate", "hazard"]
+    question: Literal["Q0-model", "Q1-task", "Q2-size", "Q3-budget", "gate", "hazard"]
     when: dict[str, Any]
     then: dict[str, Any]
     says: str

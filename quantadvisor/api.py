@@ -1,0 +1,549 @@
+"""recommend() and friends: fill in missing inputs (hardware, model), run the rules, rank options."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .architecture import ModelSpec, load_model_spec
+from .errors import InvalidRequestError, ModelResolutionError, NothingFitsError
+from .memory import MemoryEstimate, estimate_memory, type_sizes, typed_tensors
+from .memory.fit import fit_gpu_layers, fit_moe_offload
+from .quality import ExpectedLoss, effective_params, expected_loss
+from .rules import (
+    LADDER,
+    FiredRule,
+    Policy,
+    Prefer,
+    evaluate_format_rules,
+    evaluate_request_rules,
+    preference_order,
+)
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .hardware import Budget
+
+__all__ = ["TASKS", "HardwareUsed", "QuantOption", "Recommendation", "SizeChoice", "normalise_task", "recommend"]
+
+GIB = 2**30
+TASKS = ("code", "math", "reasoning", "chat", "qa", "summarization", "translation", "rag")
+_TASK_ALIASES = {
+    "coding": "code", "programming": "code", "maths": "math", "mathematics": "math",
+    "reason": "reasoning", "thinking": "reasoning", "conversation": "chat", "assistant": "chat",
+    "general": "chat", "knowledge": "qa", "question-answering": "qa", "knowledge-qa": "qa",
+    "summarize": "summarization", "summarise": "summarization", "summarisation": "summarization",
+    "translate": "translation", "retrieval": "rag",
+}  # fmt: skip
+Fit = Literal["gpu", "partial", "moe-offload", "none"]
+# Serving formats offered beside GGUF when the GPU generation is known (gated by the rules).
+_SERVING = ("NVFP4", "FP8", "W4A16-INT", "W8A8-INT")
+# Runtime settings tried, cheapest in quality first, until an option fits (flash attention on, as
+# llama.cpp's default -fa auto does on CUDA): f16 KV, then q8_0 KV, then a smaller ubatch.
+_KNOBS = (("f16", "f16", 512), ("q8_0", "q8_0", 512), ("q8_0", "q8_0", 256))
+# Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
+_HOST_BANDWIDTH_GBPS = 76.8
+
+
+class HardwareUsed(BaseModel):
+    """The budget the recommendation planned with, and where each figure came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vram_bytes: int
+    llm_vram_bytes: int
+    ram_bytes: int | None
+    gpu_name: str | None
+    n_gpus: int
+    compute_capability: float | None
+    bandwidth_gbps: float | None
+    reserved_bytes: int = 0
+    reserved_for: str | None = None
+    source: str
+    steps: list[str]
+
+
+class LossRange(BaseModel):
+    """Expected relative loss on the task's benchmarks (fractions) and what it rests on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mid: float
+    low: float
+    high: float
+    estimate: bool
+    records: list[str]
+
+
+class QuantOption(BaseModel):
+    """One way to run the model: a quant, how it fits, its expected loss and how to launch it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    quant: str
+    family: Literal["gguf", "serving"]
+    kind: str
+    model: str
+    bits_per_weight: float
+    memory: MemoryEstimate
+    fit: Fit
+    gpu_layers: int
+    n_cpu_moe: int = 0
+    expected_loss: LossRange
+    evidence: list[str]
+    notes: list[str]
+    runner_flags: list[str]
+    native: bool = True
+    meets_target: bool
+    below_floor: bool
+    headroom_bytes: int
+    slowdown: float | None = None
+    file: str | None = None
+
+
+class SizeChoice(BaseModel):
+    """The best option for one reference model size (the no-model matrix)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    size: str
+    stands_for: str
+    params_billions: float
+    active_params_billions: float | None
+    best: QuantOption | None
+
+
+class Recommendation(BaseModel):
+    """The ranked options (best first), the rules that fired, and the hardware budget used."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    prefer: str
+    context_tokens: int
+    model: str | None
+    model_approximate: bool
+    target: str
+    floor: str
+    hardware: HardwareUsed
+    options: list[QuantOption]
+    by_size: list[SizeChoice] = []
+    trace: list[FiredRule]
+    notes: list[str]
+
+    @property
+    def pick(self) -> QuantOption | None:
+        """The top option, or None when nothing can run."""
+        return self.options[0] if self.options and self.options[0].fit != "none" else None
+
+
+def normalise_task(task: str) -> str:
+    """Map a task name or alias to one of TASKS."""
+    if not isinstance(task, str):
+        raise InvalidRequestError(f"task must be a string, not {type(task).__name__}")
+    key = task.strip().lower().replace("_", "-").replace(" ", "-")
+    key = _TASK_ALIASES.get(key, key)
+    if key not in TASKS:
+        from .dataset import closest_names
+
+        close = closest_names(key, [*TASKS, *_TASK_ALIASES])
+        raise InvalidRequestError(
+            f"unknown task {task!r}",
+            hint=f"use one of {', '.join(TASKS)}" + (f" (did you mean {close[0]}?)" if close else ""),
+        )
+    return key
+
+
+def _check_number(value: float | None, name: str, *, allow_zero: bool = True) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestError(f"{name} must be a number, not {value!r}")
+    if math.isnan(value) or math.isinf(value) or value < 0 or (value == 0 and not allow_zero):
+        raise InvalidRequestError(f"{name} must be a finite number {'≥' if allow_zero else '>'} 0, not {value}")
+    return float(value)
+
+
+def _model_params(spec: ModelSpec) -> tuple[float, float | None]:
+    from .memory.tensors import tensor_inventory
+
+    total = active = 0.0
+    for t in tensor_inventory(spec):
+        total += t.n_elements
+        share = spec.n_expert_used / spec.n_expert if t.is_expert and spec.n_expert else 1.0
+        active += t.n_elements * share
+    return total / 1e9, (active / 1e9 if spec.is_moe else None)
+
+
+def _budget(
+    *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, dataset: Dataset
+) -> Budget:
+    from .hardware import detect_hardware, hardware_from_overrides, planning_budget
+
+    if vram_gib is not None or gpu is not None:
+        report = hardware_from_overrides(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=dataset)
+    else:
+        report = detect_hardware()
+        if ram_gib is not None:
+            report = report.model_copy(
+                update={"host_ram_bytes": int(ram_gib * GIB), "host_ram_source": "--ram"}
+            )
+    return planning_budget(report)
+
+
+def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
+    if family == "serving":
+        return ["vllm", "serve", f"<a {quant} checkpoint>", "--max-model-len", str(est.context_tokens)]
+    flags = ["-ngl", str(est.gpu_layers if est.gpu_layers < est.n_layers else 99), "-c", str(est.context_tokens)]
+    flags += ["-fa", "on" if est.flash_attn else "off"]
+    if est.cache_type_k != "f16" or est.cache_type_v != "f16":
+        flags += ["-ctk", est.cache_type_k, "-ctv", est.cache_type_v]
+    if est.n_ubatch != 512:
+        flags += ["-ub", str(est.n_ubatch)]
+    if fit == "moe-offload":
+        flags += ["--n-cpu-moe", str(est.n_cpu_moe)]
+    return flags
+
+
+def _slowdown(est: MemoryEstimate, spec: ModelSpec, gpu_bw: float | None) -> float | None:
+    """Decode slowdown vs all-GPU: bytes read per token from host RAM at host bandwidth (an estimate)."""
+    if not gpu_bw:
+        return None
+    share = spec.n_expert_used / spec.n_expert if spec.is_moe and est.n_cpu_moe else 1.0
+    host = est.host_weights_bytes * share
+    gpu_bytes = est.weights_bytes + (est.host_weights_bytes if spec.is_moe else 0) * 0
+    full = (gpu_bytes + est.host_weights_bytes * (share if spec.is_moe else 1.0)) / (gpu_bw * 1e9)
+    split = gpu_bytes / (gpu_bw * 1e9) + host / (_HOST_BANDWIDTH_GBPS * 1e9)
+    return round(split / full, 2) if full > 0 else None
+
+
+class _Planner:
+    """Fits one model's options to a budget; one instance per request."""
+
+    def __init__(
+        self, spec: ModelSpec, *, task: str, context: int, budget_bytes: int, ram_bytes: int | None,
+        cc: float | None, gpu_bw: float | None, n_gpus: int, policy: Policy, prefer: Prefer, dataset: Dataset,
+    ) -> None:  # fmt: skip
+        self.spec, self.task, self.context, self.budget = spec, task, context, budget_bytes
+        self.ram, self.cc, self.gpu_bw, self.n_gpus = ram_bytes, cc, gpu_bw, n_gpus
+        self.policy, self.prefer, self.ds = policy, prefer, dataset
+        self.sizes = type_sizes(dataset)
+        self.params, self.active = _model_params(spec)
+        self.eff = effective_params(self.params, self.active)
+        self.trace: list[FiredRule] = []
+
+    def _estimate(self, quant: str, **kw: Any) -> MemoryEstimate:
+        return estimate_memory(
+            self.spec, quant, context_tokens=self.context, n_gpus=self.n_gpus, gpu_present=self.budget > 0,
+            dataset=self.ds, **kw,
+        )  # fmt: skip
+
+    def _fit(self, quant: str) -> tuple[MemoryEstimate, Fit]:
+        if self.budget <= 0:
+            est = self._estimate(quant, flash_attn=True)
+            return est, ("partial" if self.ram is None or est.host_bytes <= self.ram else "none")
+        for k, v, ub in _KNOBS:
+            est = self._estimate(quant, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub)
+            if est.total_bytes <= self.budget:
+                return est, "gpu"
+        k, v, ub = _KNOBS[1]
+
+        def estimator(**kw: Any) -> MemoryEstimate:
+            return self._estimate(quant, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub, **kw)
+
+        if self.spec.is_moe:
+            moe = fit_moe_offload(estimator, self.spec.n_layers, self.budget)
+            if moe is not None and (self.ram is None or moe.host_bytes <= self.ram):
+                return moe, "moe-offload"
+        partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, self.budget)
+        if partial is not None and (self.ram is None or partial.host_bytes <= self.ram):
+            return partial, "partial"
+        return estimator(), "none"
+
+    def option(self, quant: str, family: Literal["gguf", "serving"]) -> QuantOption | None:
+        fmt = self.ds.find_format(quant) if family == "gguf" else self.ds.formats.get(quant)
+        verdict = evaluate_format_rules(self.ds.rules.values(), fmt=quant, task=self.task, params=self.eff, cc=self.cc)
+        self.trace.extend(r for r in verdict.fired if r.id not in {t.id for t in self.trace})
+        if verdict.exclude:
+            return None
+        if family == "serving":
+            est = self._serving_estimate(quant)
+            fit: Fit = "gpu" if self.budget > 0 and est.total_bytes <= self.budget else "none"
+        else:
+            est, fit = self._fit(quant)
+        loss = expected_loss(
+            quant, self.task, params_billions=self.params, active_params_billions=self.active, dataset=self.ds
+        )
+        bpw = est.file_bytes * 8 / (self.params * 1e9)
+        notes = [*verdict.flags, *loss.notes, *est.notes]
+        slow = _slowdown(est, self.spec, self.gpu_bw) if fit in {"partial", "moe-offload"} else None
+        if fit == "partial":
+            notes.append(f"{est.gpu_layers} of {est.n_layers} layers on the GPU" + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else ""))
+        if fit == "moe-offload":
+            notes.append(f"experts of the first {est.n_cpu_moe} layers in host RAM (--n-cpu-moe)" + (f"; decode about {slow}x slower (estimate)" if slow else ""))
+        in_ladder = quant in LADDER
+        t_index, f_index = LADDER.index(self.policy.target), LADDER.index(self.policy.floor)
+        q_index = LADDER.index(quant) if in_ladder else _nearest_ladder_index(loss, self.task, self)
+        return QuantOption(
+            quant=quant, family=family, kind=fmt.kind if fmt else "weight-only", model=self.spec.name,
+            bits_per_weight=round(bpw, 3), memory=est, fit=fit, gpu_layers=est.gpu_layers, n_cpu_moe=est.n_cpu_moe,
+            expected_loss=LossRange(mid=loss.mid, low=loss.low, high=loss.high, estimate=loss.estimate, records=loss.evidence),
+            evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
+            meets_target=q_index <= t_index, below_floor=q_index > f_index,
+            headroom_bytes=self.budget - est.total_bytes, slowdown=slow,
+        )  # fmt: skip
+
+    def _serving_estimate(self, quant: str) -> MemoryEstimate:
+        """A serving checkpoint (vLLM/TensorRT-LLM): checkpoint weights + KV + the same runtime overheads."""
+        from .memory import checkpoint_bytes
+
+        base = self._estimate("BF16", flash_attn=True)
+        ckpt = checkpoint_bytes(self.spec, quant)
+        bf16 = checkpoint_bytes(self.spec, "BF16-safetensors")
+        weights = max(0, base.weights_bytes - (bf16 - ckpt))
+        total = weights + base.kv_cache_bytes + base.compute_bytes + base.overhead_bytes
+        return base.model_copy(
+            update={
+                "quant": quant, "file_bytes": ckpt, "weights_bytes": weights, "total_bytes": total,
+                "notes": [*base.notes, "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated with llama.cpp's buffers (approximate)"],
+            }
+        )  # fmt: skip
+
+    def options(self) -> list[QuantOption]:
+        out = [o for q in LADDER if (o := self.option(q, "gguf")) is not None]
+        if self.cc is not None:
+            out += [o for q in _SERVING if q in self.ds.formats and (o := self.option(q, "serving")) is not None]
+        order = {q: i for i, q in enumerate(preference_order(self.policy, self.prefer))}
+
+        def key(o: QuantOption) -> tuple[float, float, float]:
+            tier = {"gpu": 0.0, "partial": 1.0, "moe-offload": 1.0, "none": 4.0}[o.fit]
+            if o.fit == "gpu" and o.below_floor:
+                tier = 3.0
+            if not o.native:
+                tier += 0.5
+            if o.quant in order:
+                pref = float(order[o.quant])
+            else:
+                pref = _serving_preference(o, out, order)
+            if tier == 4.0:
+                return (tier, o.memory.total_bytes, pref)
+            return (tier, pref, -o.headroom_bytes)
+
+        return sorted(out, key=key)
+
+
+def _nearest_ladder_index(loss: ExpectedLoss, task: str, planner: _Planner) -> int:
+    """Place a serving format on the GGUF ladder at the first type with at least its expected loss."""
+    for i, q in enumerate(LADDER):
+        other = expected_loss(q, task, params_billions=planner.params, active_params_billions=planner.active, dataset=planner.ds)
+        if not math.isnan(loss.mid) and other.mid >= loss.mid - 1e-12:
+            return i
+    return len(LADDER) - 1
+
+
+def _serving_preference(option: QuantOption, options: list[QuantOption], order: dict[str, int]) -> float:
+    """Rank a serving format just after the GGUF type whose expected loss it matches."""
+    best, best_gap = len(order), math.inf
+    for other in options:
+        if other.family != "gguf" or other.quant not in order:
+            continue
+        gap = abs(other.expected_loss.mid - option.expected_loss.mid)
+        if gap < best_gap:
+            best, best_gap = order[other.quant], gap
+    return best + 0.5
+
+
+def _resolve_model(model: str | Path | dict[str, Any] | ModelSpec, ds: Dataset) -> ModelSpec:
+    if isinstance(model, str) and "/" in model and not Path(model).expanduser().exists() and not model.endswith(".json"):
+        from .hub import spec_for_repo
+
+        return spec_for_repo(model)
+    try:
+        return load_model_spec(model, ds)
+    except ModelResolutionError as exc:
+        raise InvalidRequestError(exc.message, hint=exc.hint) from exc
+
+
+def _reserved(embedding_model: str | bool | None, ds: Dataset) -> tuple[int, str | None]:
+    if not embedding_model:
+        return 0, None
+    name = "bge-m3" if embedding_model is True else str(embedding_model)
+    wanted = name.strip().casefold()
+    for r in ds.residents.values():
+        if wanted == r.name.casefold() or wanted in (a.casefold() for a in r.aliases):
+            return r.vram_bytes, r.name
+    from .dataset import closest_names
+
+    close = closest_names(name, [r.name for r in ds.residents.values()])
+    raise InvalidRequestError(
+        f"unknown embedding model {name!r}", hint=f"known: {', '.join(r.name for r in ds.residents.values())}" + (f" (closest: {close[0]})" if close else "")
+    )
+
+
+def recommend(
+    task: str,
+    *,
+    model: str | Path | dict[str, Any] | ModelSpec | None = None,
+    vram_gib: float | None = None,
+    gpu: str | None = None,
+    gpus: int = 1,
+    context_tokens: int = 4096,
+    ram_gib: float | None = None,
+    embedding_model: str | bool | None = None,
+    prefer: Prefer = "balanced",
+    dataset: Dataset | None = None,
+) -> Recommendation:
+    """Rank the quantized builds of `model` (or of every reference size) for `task` on this hardware.
+
+    Args:
+        task: code, math, reasoning, chat, qa, summarization, translation or rag (aliases accepted).
+        model: a size shorthand ("9b", "30b-a3b"), a config.json (dict, file or folder), a .gguf file,
+            a Hub repo id, or None to compare the reference sizes (3B-70B, dense and MoE).
+        vram_gib / gpu: plan for this much VRAM (GiB) or this catalog GPU; neither = detect (NVML).
+        context_tokens: the context the model will run with (llama.cpp -c).
+        embedding_model: a resident embedding model for RAG (True = BGE-M3) whose VRAM is reserved.
+        prefer: "quality", "balanced" (default) or "speed".
+
+    Example:
+        >>> rec = recommend("code", vram_gib=8, model="9b")       # doctest: +SKIP
+        >>> rec.options[0].quant, rec.options[0].fit               # doctest: +SKIP
+        ('Q5_K_M', 'gpu')
+    """
+    from .dataset import load_dataset
+
+    ds = dataset or load_dataset()
+    task = normalise_task(task)
+    if prefer not in ("quality", "balanced", "speed"):
+        raise InvalidRequestError(f"unknown preference {prefer!r}", hint="use quality, balanced or speed")
+    if isinstance(context_tokens, bool) or not isinstance(context_tokens, int) or context_tokens <= 0:
+        raise InvalidRequestError(f"context must be a positive number of tokens, not {context_tokens!r}")
+    vram_gib = _check_number(vram_gib, "VRAM (GiB)")
+    ram_gib = _check_number(ram_gib, "RAM (GiB)")
+    if not isinstance(gpus, int) or gpus < 1:
+        raise InvalidRequestError(f"gpus must be 1 or more, not {gpus!r}")
+    if task == "rag" and embedding_model is None:
+        embedding_model = None  # RAG without a named resident: the user may serve embeddings elsewhere
+    reserve, reserved_for = _reserved(embedding_model, ds)
+    budget = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
+    llm_budget = max(0, budget.vram_bytes - reserve) if budget.vram_bytes > 0 else 0
+    gpu_bw = _bandwidth(budget, ds)
+    hardware = HardwareUsed(
+        vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
+        n_gpus=max(1, len(budget.per_gpu_bytes)), compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
+        reserved_bytes=reserve, reserved_for=reserved_for, source=budget.source,
+        steps=[*budget.steps, *([f"reserve {reserved_for}: {reserve / GIB:.2f} GiB → {llm_budget / GIB:.2f} GiB for the LLM"] if reserve else [])],
+    )  # fmt: skip
+    common = {
+        "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
+        "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
+    }  # fmt: skip
+    rag = bool(reserve) or task == "rag" and embedding_model is not None
+    if model is not None:
+        spec = _resolve_model(model, ds)
+        params, active = _model_params(spec)
+        policy = evaluate_request_rules(ds.rules.values(), task=task, params=effective_params(params, active), rag=rag)
+        planner = _Planner(spec, policy=policy, **common)  # type: ignore[arg-type]
+        options = planner.options()
+        return Recommendation(
+            task=task, prefer=prefer, context_tokens=context_tokens, model=spec.name, model_approximate=spec.approximate,
+            target=policy.target, floor=policy.floor, hardware=hardware, options=options,
+            trace=[*policy.fired, *planner.trace], notes=_notes(options, spec),
+        )  # fmt: skip
+    return _compare_sizes(task, rag, hardware, common, ds, prefer, context_tokens)
+
+
+def _compare_sizes(
+    task: str, rag: bool, hardware: HardwareUsed, common: dict[str, Any], ds: Dataset, prefer: str, context: int
+) -> Recommendation:
+    rows: list[SizeChoice] = []
+    best: list[tuple[QuantOption, float]] = []
+    trace: list[FiredRule] = []
+    first_policy: Policy | None = None
+    for arch in sorted(ds.architectures.values(), key=lambda a: _size_key(a.shorthand)):
+        spec = load_model_spec(arch.shorthand, ds)
+        params, active = _model_params(spec)
+        eff = effective_params(params, active)
+        policy = evaluate_request_rules(ds.rules.values(), task=task, params=eff, rag=rag, no_model=True)
+        first_policy = first_policy or policy
+        trace.extend(r for r in policy.fired if r.id not in {t.id for t in trace})
+        planner = _Planner(spec, policy=policy, **{**common, "cc": None})
+        options = planner.options()
+        top = options[0] if options and options[0].fit != "none" else None
+        rows.append(SizeChoice(size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
+                               active_params_billions=round(active, 2) if active else None, best=top))  # fmt: skip
+        if top is not None:
+            best.append((top, eff))
+
+    def overall(item: tuple[QuantOption, float]) -> tuple[int, float, float]:
+        o, eff = item
+        good = o.fit in {"gpu", "moe-offload"} and not o.below_floor and o.bits_per_weight >= 3.5
+        return (0 if good else 1 if o.fit == "partial" and not o.below_floor else 2, -eff if good else 0.0, o.expected_loss.mid)
+
+    ranked = [o for o, _ in sorted(best, key=overall)]
+    policy = first_policy or Policy()
+    if not ranked:
+        notes = ["no reference size fits this budget, even partially offloaded"]
+    else:
+        notes = [f"overall pick: {ranked[0].model} as {ranked[0].quant} (largest size at ≥3.5 bpw that meets the task's floor)"]
+    return Recommendation(
+        task=task, prefer=prefer, context_tokens=context, model=None, model_approximate=True, target=policy.target,
+        floor=policy.floor, hardware=hardware, options=ranked, by_size=rows, trace=trace, notes=notes,
+    )  # fmt: skip
+
+
+def _size_key(shorthand: str) -> float:
+    digits = "".join(ch if ch.isdigit() or ch == "." else " " for ch in shorthand).split()
+    if "x" in shorthand:
+        return float(digits[0]) * float(digits[1])
+    return float(digits[0]) if digits else 0.0
+
+
+def _bandwidth(budget: Budget, ds: Dataset) -> float | None:
+    if budget.gpu_name:
+        from .hardware import lookup_gpu
+
+        try:
+            return lookup_gpu(budget.gpu_name.split(" + ")[0], ds).memory_bandwidth_gbps
+        except InvalidRequestError:
+            return None
+    return None
+
+
+def _notes(options: list[QuantOption], spec: ModelSpec) -> list[str]:
+    notes = []
+    if spec.approximate:
+        notes.append(f"size shorthand: shapes of {spec.stands_for} (approximate for other models of this size)")
+    if not options or options[0].fit == "none":
+        notes.append("nothing fits this budget; the smallest options are listed with what they would need")
+    return notes
+
+
+def raise_if_nothing_fits(rec: Recommendation) -> Recommendation:
+    """Raise NothingFitsError when no option can run (for callers that want an exception)."""
+    if rec.pick is None:
+        raise NothingFitsError(
+            f"no quantization of {rec.model or 'any reference size'} fits {rec.hardware.llm_vram_bytes / GIB:.1f} GiB",
+            hint="lower --context, add --ram for partial offload, or pick a smaller model",
+        )
+    return rec
+
+
+# rank_files / pick_file live with the Hub code; re-exported here for the public API.
+def rank_files(*args: Any, **kwargs: Any) -> Any:
+    """Rank the GGUF files of a Hub repo (or a list of (name, size) pairs) for this task and machine."""
+    from .files import rank_files as _rank
+
+    return _rank(*args, **kwargs)
+
+
+def pick_file(*args: Any, **kwargs: Any) -> Any:
+    """Return the one GGUF file to fetch, or raise NothingFitsError saying why none fits."""
+    from .files import pick_file as _pick
+
+    return _pick(*args, **kwargs)
+
+
+_ = typed_tensors  # re-exported for files.py

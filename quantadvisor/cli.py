@@ -1,0 +1,266 @@
+"""Command-line interface: argparse, main(argv) -> int, known errors → one line and an exit code.
+
+Heavy modules (pydantic models, yaml, rich, pynvml, huggingface_hub) are imported inside the
+command handlers so that `quantadvisor --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .errors import ExitCode, QuantAdvisorError
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+
+__all__ = ["build_parser", "main"]
+
+TASK_HELP = "code, math, reasoning, chat, qa, summarization, translation, rag"
+
+
+def _gib(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GiB") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("k", "000").replace("K", "000"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree: one sub-command per job."""
+    parser = argparse.ArgumentParser(
+        prog="quantadvisor",
+        description="Which quantized build of a local LLM to run on this hardware, and why.",
+    )
+    parser.add_argument("--version", action="version", version=f"quantadvisor {__version__}")
+    parser.add_argument("--data", metavar="DIR", help="extra YAML data directory (overrides bundled records)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for known errors too")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("suggest", help="rank quantizations for a task, model and machine")
+    s.add_argument("--task", required=True, help=TASK_HELP)
+    s.add_argument("--model", help="size (9b, 30b-a3b), config.json, folder, .gguf file or Hub repo id")
+    s.add_argument("--vram", type=_gib, metavar="GIB", help="plan for this much VRAM instead of detecting it")
+    s.add_argument("--gpu", metavar="NAME", help='plan for a catalog GPU, e.g. "RTX 4060"')
+    s.add_argument("--gpus", type=_positive_int, default=1, help="number of identical GPUs (default 1)")
+    s.add_argument("--ram", type=_gib, metavar="GIB", help="host RAM for offload planning")
+    s.add_argument("--context", type=_positive_int, default=4096, metavar="N", help="context tokens (default 4096)")
+    s.add_argument("--rag", nargs="?", const="bge-m3", metavar="EMBEDDING_MODEL",
+                   help="reserve VRAM for a resident embedding model (default BGE-M3)")  # fmt: skip
+    s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced")
+    s.add_argument("--explain", action="store_true", help="print the rules that fired, with citations")
+    s.add_argument("--all", action="store_true", help="show every option, not the top ten")
+    s.add_argument("--json", action="store_true", help="print the Recommendation as JSON")
+
+    m = sub.add_parser("memory", help="predict llama.cpp memory for a model and quant")
+    m.add_argument("--model", required=True, help="size shorthand, config.json, folder or .gguf file")
+    m.add_argument("--quant", required=True, help="GGUF type (Q4_K_M …) or 'all'")
+    m.add_argument("--context", type=_positive_int, default=4096, metavar="N")
+    m.add_argument("--cache-type-k", default="f16")
+    m.add_argument("--cache-type-v", default="f16")
+    m.add_argument("--flash-attn", action="store_true")
+    m.add_argument("--gpu-layers", type=int, metavar="N", help="llama.cpp -ngl (default: all)")
+    m.add_argument("--n-cpu-moe", type=int, default=0, metavar="N")
+    m.add_argument("--ubatch", type=_positive_int, default=512)
+    m.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("detect", help="show the GPUs and memory found, and the planning budget")
+    d.add_argument("--json", action="store_true")
+
+    f = sub.add_parser("formats", help="list quantization formats")
+    f.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("evidence", help="list the cited quality evidence")
+    e.add_argument("--format", help="only records of this format")
+    e.add_argument("--task", help="only records of this task category")
+    e.add_argument("--source", help="only records from this source id")
+    e.add_argument("--json", action="store_true")
+
+    g = sub.add_parser("gpus", help="list the GPU catalog")
+    g.add_argument("--search", help="filter by name")
+    g.add_argument("--json", action="store_true")
+    return parser
+
+
+def _dataset(args: argparse.Namespace) -> Dataset:
+    from .dataset import load_dataset
+
+    return load_dataset(args.data)
+
+
+def _print_json(payload: object) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from .api import recommend
+    from .render import render_recommendation
+
+    ds = _dataset(args)
+    model = args.model
+    if model is not None and "/" in model and not os.path.exists(model):
+        from .render import spinner
+
+        with spinner(f"fetching {model} from the Hugging Face Hub"):
+            rec = _recommend(recommend, args, ds)
+    else:
+        rec = _recommend(recommend, args, ds)
+    if args.json:
+        payload = rec.model_dump(mode="json")
+        payload["pick"] = rec.pick.model_dump(mode="json") if rec.pick else None
+        _print_json(payload)
+    else:
+        render_recommendation(rec, ds, explain=args.explain, show_all=args.all)
+    return ExitCode.OK if rec.pick is not None else ExitCode.NOTHING_FITS
+
+
+def _recommend(recommend: object, args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untyped-def]
+    from .api import recommend as rec_fn
+
+    return rec_fn(
+        args.task, model=args.model, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
+        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, dataset=ds,
+    )  # fmt: skip
+
+
+def _cmd_memory(args: argparse.Namespace) -> int:
+    from .memory import GGUF_FILE_TYPES, estimate_memory
+    from .render import render_memory
+
+    ds = _dataset(args)
+    quants = list(GGUF_FILE_TYPES) if args.quant.lower() == "all" else [args.quant]
+    estimates = [
+        estimate_memory(
+            args.model, q, context_tokens=args.context, gpu_layers=args.gpu_layers, cache_type_k=args.cache_type_k,
+            cache_type_v=args.cache_type_v, flash_attn=args.flash_attn, n_ubatch=args.ubatch, n_cpu_moe=args.n_cpu_moe,
+            dataset=ds,
+        )
+        for q in quants
+    ]  # fmt: skip
+    if args.json:
+        dumped = [e.model_dump(mode="json") for e in estimates]
+        _print_json(dumped[0] if len(dumped) == 1 else dumped)
+    else:
+        render_memory(estimates)
+    return ExitCode.OK
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from .hardware import detect_hardware, planning_budget
+    from .render import render_detect
+
+    report = detect_hardware()
+    budget = planning_budget(report)
+    if args.json:
+        _print_json({"report": report.model_dump(mode="json"), "budget": budget.model_dump(mode="json")})
+    else:
+        render_detect(report, budget)
+    return ExitCode.OK
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    from .render import render_formats
+
+    ds = _dataset(args)
+    if args.json:
+        _print_json([f.model_dump(mode="json") for f in ds.formats.values()])
+    else:
+        render_formats(ds)
+    return ExitCode.OK
+
+
+def _cmd_evidence(args: argparse.Namespace) -> int:
+    from .errors import InvalidRequestError
+    from .render import render_evidence
+
+    ds = _dataset(args)
+    records = list(ds.evidence.values())
+    if args.format:
+        fmt = ds.format(args.format)
+        records = [r for r in records if r.format == fmt.name or r.format.startswith(fmt.name + "+")]
+    if args.task:
+        tasks = sorted({r.task for r in ds.evidence.values()})
+        if args.task not in tasks:
+            from .dataset import closest_names
+
+            close = closest_names(args.task, tasks)
+            raise InvalidRequestError(
+                f"no evidence task {args.task!r}", hint=f"use one of {', '.join(tasks)}" + (f" (closest: {close[0]})" if close else "")
+            )
+        records = [r for r in records if r.task == args.task]
+    if args.source:
+        ds.source(args.source)
+        records = [r for r in records if r.source == args.source]
+    if args.json:
+        _print_json([{**r.model_dump(mode="json"), "citation": ds.sources[r.source].model_dump(mode="json")} for r in records])
+    else:
+        render_evidence(records, ds)
+    return ExitCode.OK
+
+
+def _cmd_gpus(args: argparse.Namespace) -> int:
+    from .render import render_gpus
+
+    ds = _dataset(args)
+    gpus = list(ds.gpus.values())
+    if args.search:
+        needle = args.search.casefold().replace(" ", "")
+        gpus = [g for g in gpus if needle in (g.name + "".join(g.aliases)).casefold().replace(" ", "")]
+    if args.json:
+        _print_json([g.model_dump(mode="json") for g in gpus])
+    else:
+        render_gpus(gpus, ds)
+    return ExitCode.OK
+
+
+_COMMANDS = {
+    "suggest": _cmd_suggest,
+    "memory": _cmd_memory,
+    "detect": _cmd_detect,
+    "formats": _cmd_formats,
+    "evidence": _cmd_evidence,
+    "gpus": _cmd_gpus,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return ExitCode.USAGE
+    debug = args.debug or os.environ.get("QUANTADVISOR_DEBUG") == "1"
+    try:
+        return int(_COMMANDS[args.command](args))
+    except QuantAdvisorError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"Error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"Hint: {exc.hint}\n")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.OK)

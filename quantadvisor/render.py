@@ -1,0 +1,227 @@
+"""Rich tables for the CLI. The only module that imports rich."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from .api import QuantOption, Recommendation
+    from .dataset import Dataset
+    from .hardware import Budget, HardwareReport
+    from .memory import MemoryEstimate
+    from .models import GPU, EvidenceRecord
+
+__all__ = [
+    "render_detect", "render_evidence", "render_formats", "render_gpus", "render_memory",
+    "render_recommendation", "spinner",
+]  # fmt: skip
+
+GIB = 2**30
+
+
+def _console() -> Console:
+    import sys
+
+    # Pipes and CI logs get a 100-column layout instead of rich's 80-column default.
+    width = None if sys.stdout.isatty() else 100
+    return Console(highlight=False, soft_wrap=False, width=width)
+
+
+def _gib(value: int | None) -> str:
+    return "–" if value is None else f"{value / GIB:.2f}"
+
+
+def _pct(value: float) -> str:
+    return "?" if math.isnan(value) else f"{value * 100:.1f}%"
+
+
+def _bar(used: int, budget: int, width: int = 12) -> str:
+    if budget <= 0:
+        return ""
+    filled = min(width, round(width * used / budget))
+    over = used > budget
+    return ("[red]" if over else "[green]") + "█" * filled + "[/]" + "░" * (width - filled)
+
+
+@contextlib.contextmanager
+def spinner(message: str) -> Iterator[None]:
+    """Show a spinner on stderr while something slow (the Hub) runs."""
+    console = Console(stderr=True)
+    with console.status(message):
+        yield
+
+
+def _loss(o: QuantOption) -> str:
+    e = o.expected_loss
+    if math.isnan(e.mid):
+        return "unknown"
+    text = f"{e.mid * 100:.1f}% ({e.low * 100:.0f}–{e.high * 100:.0f})"
+    return text + ("*" if e.estimate else "")
+
+
+def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = False, show_all: bool = False) -> None:
+    """Print the ranked options, the pick with its command line, and optionally the fired rules."""
+    console = _console()
+    hw = rec.hardware
+    where = hw.gpu_name or "planned budget"
+    console.print(
+        f"[bold]{rec.task}[/] on {where}: {hw.llm_vram_bytes / GIB:.2f} GiB VRAM for the model"
+        + (f", {hw.ram_bytes / GIB:.0f} GiB RAM" if hw.ram_bytes else "")
+        + f", context {rec.context_tokens} · target {rec.target}, floor {rec.floor}"
+    )
+    if rec.by_size:
+        table = Table(title="Best option per model size", title_justify="left")
+        for col in ("size", "stands for", "quant", "bpw", "GPU GiB", "fit", "expected loss"):
+            table.add_column(col, justify="right" if col in {"bpw", "GPU GiB"} else "left")
+        for row in rec.by_size:
+            b = row.best
+            if b is None:
+                table.add_row(row.size, row.stands_for, "–", "", "", "[red]does not fit[/]", "")
+            else:
+                table.add_row(row.size, row.stands_for, b.quant, f"{b.bits_per_weight:.2f}", _gib(b.memory.total_bytes),
+                              _fit(b), _loss(b))  # fmt: skip
+        console.print(table)
+    else:
+        table = Table(title=f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""), title_justify="left")
+        for col in ("#", "quant", "bpw", "GPU GiB", "of budget", "fit", "expected loss %"):
+            table.add_column(col, justify="right" if col in {"#", "bpw", "GPU GiB"} else "left", no_wrap=True)
+        shown = rec.options if show_all else rec.options[:10]
+        for i, o in enumerate(shown, 1):
+            table.add_row(str(i), o.quant + ("" if o.native else " (fallback)"), f"{o.bits_per_weight:.2f}",
+                          _gib(o.memory.total_bytes), _bar(o.memory.total_bytes, hw.llm_vram_bytes), _fit(o), _loss(o))  # fmt: skip
+        console.print(table)
+        if len(rec.options) > len(shown):
+            console.print(f"[dim]{len(rec.options) - len(shown)} more options: --all[/]")
+        console.print("[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; "
+                      "* = carried over from other formats or sizes, not measured directly[/]")  # fmt: skip
+    pick = rec.pick
+    if pick is None:
+        console.print("[red]Nothing fits.[/] " + " ".join(rec.notes))
+    else:
+        command = "llama-server -m <model>-" + pick.quant + ".gguf " + " ".join(pick.runner_flags)
+        if pick.family == "serving":
+            command = " ".join(pick.runner_flags)
+        console.print(f"[bold green]Pick:[/] {pick.model} {pick.quant} — {_fit(pick)}, "
+                      f"{pick.memory.total_bytes / GIB:.2f} GiB on the GPU, expected loss {_loss(pick)}")  # fmt: skip
+        console.print(f"  [cyan]{command}[/]")
+        for note in pick.notes:
+            console.print(f"  [dim]· {note}[/]")
+    for note in rec.notes:
+        console.print(f"[dim]{note}[/]")
+    if explain:
+        console.print("\n[bold]Why[/] (rules in the order they fired):")
+        for rule in rec.trace:
+            cites = ", ".join(_cite(ds, s) for s in rule.source)
+            scope = f" [{rule.applies_to}]" if rule.applies_to else ""
+            console.print(f"  {rule.id}{scope}: {rule.says}\n    [dim]{rule.provenance}; {cites}[/]")
+        console.print("\n[bold]Budget[/]: " + "; ".join(hw.steps))
+
+
+def _cite(ds: Dataset, source_id: str) -> str:
+    s = ds.sources.get(source_id)
+    if s is None:
+        return source_id
+    where = f"arXiv:{s.arxiv}" if s.arxiv else (s.url or s.repository or "")
+    return f"{source_id} ({where})"
+
+
+def _fit(o: QuantOption) -> str:
+    if o.fit == "gpu":
+        return "[green]GPU[/]" + (" (below floor)" if o.below_floor else "")
+    if o.fit == "partial":
+        return f"[yellow]partial {o.gpu_layers}/{o.memory.n_layers}[/]"
+    if o.fit == "moe-offload":
+        return f"[yellow]MoE offload ({o.n_cpu_moe})[/]"
+    return "[red]no[/]"
+
+
+def render_memory(estimates: Sequence[MemoryEstimate]) -> None:
+    """Print a GPU/host breakdown per estimate."""
+    console = _console()
+    first = estimates[0]
+    console.print(
+        f"{first.model}: context {first.context_tokens}, KV {first.cache_type_k}/{first.cache_type_v}, "
+        f"flash attention {'on' if first.flash_attn else 'off'}, ubatch {first.n_ubatch}"
+        + (" (approximate shape)" if first.approximate else "")
+    )
+    table = Table()
+    for col in ("quant", "file GiB", "weights", "KV", "compute", "overhead", "GPU total", "-ngl", "host GiB"):
+        table.add_column(col, justify="left" if col == "quant" else "right")
+    for e in estimates:
+        table.add_row(e.quant, _gib(e.file_bytes), _gib(e.weights_bytes), _gib(e.kv_cache_bytes), _gib(e.compute_bytes),
+                      _gib(e.overhead_bytes), f"[bold]{_gib(e.total_bytes)}[/]", f"{e.gpu_layers}/{e.n_layers}",
+                      _gib(e.host_bytes))  # fmt: skip
+    console.print(table)
+
+
+def render_detect(report: HardwareReport, budget: Budget) -> None:
+    """Print the GPUs found, their memory, and the planning budget with its arithmetic."""
+    console = _console()
+    table = Table(title=f"Hardware (source: {report.source})", title_justify="left")
+    for col in ("#", "name", "total GiB", "free GiB", "CC", "bandwidth GB/s", "source"):
+        table.add_column(col)
+    for g in report.gpus:
+        table.add_row(str(g.index), g.name, _gib(g.total_bytes), _gib(g.free_bytes),
+                      "–" if g.compute_capability is None else f"{g.compute_capability:.1f}",
+                      "–" if g.peak_bandwidth_gbps is None else f"{g.peak_bandwidth_gbps:.0f}", g.source)  # fmt: skip
+    console.print(table)
+    console.print(f"Host RAM: {_gib(report.host_ram_bytes)} GiB ({report.host_ram_source or 'unknown'})")
+    console.print(f"[bold]Planning budget:[/] {budget.vram_bytes / GIB:.2f} GiB VRAM")
+    for step in budget.steps:
+        console.print(f"  {step}")
+    for note in report.notes:
+        console.print(f"[dim]{note}[/]")
+
+
+def render_formats(ds: Dataset) -> None:
+    """Print every format with kind, block bpw, measured bpw and hardware needs."""
+    table = Table()
+    for col in ("name", "family", "kind", "block bpw", "measured bpw", "imatrix", "needs", "runtimes"):
+        table.add_column(col)
+    for f in ds.formats.values():
+        measured = next((f"{m.bits_per_weight:.2f} ({m.model})" for m in f.measured_bpw), "–")
+        needs = f"CC ≥ {f.min_compute_capability}" if f.min_compute_capability else "any"
+        table.add_row(f.name, f.family, f.kind, f"{f.block_bits_per_weight:g}", measured, "yes" if f.needs_imatrix else "",
+                      needs, ", ".join(f.runtimes))  # fmt: skip
+    _console().print(table)
+
+
+def render_evidence(records: Sequence[EvidenceRecord], ds: Dataset) -> None:
+    """Print evidence records with their citations."""
+    table = Table()
+    for col in ("id", "format", "task", "model", "metric", "baseline", "quantized / change", "prov.", "source"):
+        table.add_column(col)
+    for r in records:
+        if r.quantized is not None:
+            value = f"{r.quantized:g}"
+        elif r.relative_change is not None:
+            value = f"{r.relative_change * 100:+.1f}%"
+        else:
+            lo, hi = r.relative_change_range or (0.0, 0.0)
+            value = f"{lo * 100:+.0f}…{hi * 100:+.0f}%"
+        model = r.model.name if r.model else f"{r.model_size_range_billions}B"
+        table.add_row(r.id, r.format, r.task, model, r.metric, "–" if r.baseline is None else f"{r.baseline:g}", value,
+                      r.provenance, _cite(ds, r.source))  # fmt: skip
+    console = _console()
+    console.print(table)
+    console.print(f"{len(records)} records")
+
+
+def render_gpus(gpus: Sequence[GPU], ds: Dataset) -> None:
+    """Print catalog GPUs with memory, bandwidth, compute capability and native formats."""
+    table = Table()
+    for col in ("name", "vendor", "memory GiB", "GB/s", "arch", "CC", "native formats", "source"):
+        table.add_column(col)
+    for g in gpus:
+        table.add_row(g.name, g.vendor, f"{g.memory_gib:g}", f"{g.memory_bandwidth_gbps:g}", g.architecture,
+                      "–" if g.compute_capability is None else f"{g.compute_capability:g}", ", ".join(g.native_formats),
+                      g.source)  # fmt: skip
+    console = _console()
+    console.print(table)
+    console.print(f"{len(gpus)} GPUs")
