@@ -167,7 +167,7 @@ def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mode
     }
     if model_type == "qwen2" or model_type == "qwen2_moe" or _get(config, "attention_bias", default=False):
         fields["attn_bias"] = True
-    if model_type in {"qwen3", "qwen3_moe", "gemma3", "gemma3_text", "qwen3_next", "qwen3_5", "qwen3_5_moe"}:
+    if model_type.startswith(("qwen3", "gemma3")):  # every Qwen3/3.5 and Gemma 3 variant normalises q and k
         fields["qk_norm"] = True
     if model_type in {"gemma2", "gemma3", "gemma3_text"}:
         fields["norms_per_layer"] = 4  # pre- and post-norms around attention and FFN

@@ -184,12 +184,15 @@ def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
     return parsed
 
 
+Origin = dict[tuple[str, str], tuple[Path, int]]
+
+
 def _merge(
     files: Sequence[Path], *, override_from: int
-) -> dict[str, dict[str, BaseModel]]:
+) -> tuple[dict[str, dict[str, BaseModel]], Origin]:
     """Merge sections of all files; an id defined twice is an error unless the later file overrides."""
     merged: dict[str, dict[str, BaseModel]] = {key: {} for key in _SECTIONS}
-    origin: dict[tuple[str, str], Path] = {}
+    origin: Origin = {}
     for position, path in enumerate(files):
         is_override = position >= override_from
         for key, records in _parse_file(path).items():
@@ -200,47 +203,53 @@ def _merge(
                 if previous is not None and not is_override:
                     raise DatasetError(
                         f"{_display(path)}: {key} record {index} ({id_field} {ident!r}): "
-                        f"already defined in {_display(previous)}"
+                        f"already defined in {_display(previous[0])}"
                     )
                 merged[key][ident] = record
-                origin[(key, ident)] = path
-    return merged
+                origin[(key, ident)] = (path, index)
+    return merged, origin
 
 
-def _check_references(merged: dict[str, dict[str, Any]]) -> None:
+def _check_references(merged: dict[str, dict[str, Any]], origin: Origin) -> None:
     """Every record's source must exist in the bibliography; formats must name real ggml types."""
     sources = merged["sources"]
+
+    def where(key: str, ident: str) -> str:
+        path, index = origin[(key, ident)]
+        id_field = _SECTIONS[key][1]
+        return f"{_display(path)}: {key} record {index} ({id_field} {ident!r})"
+
     for key in ("ggml_types", "formats", "evidence", "gpus", "architectures", "residents"):
         for ident, record in merged[key].items():
             if record.source not in sources:
                 raise DatasetError(
-                    f"{key} {ident!r}: field 'source': {record.source!r} is not in the bibliography",
+                    f"{where(key, ident)}: field 'source': {record.source!r} is not in the bibliography",
                     hint=_did_you_mean(record.source, sources),
                 )
     for ident, fmt in merged["formats"].items():
         for measured in fmt.measured_bpw:
             if measured.source not in sources:
                 raise DatasetError(
-                    f"formats {ident!r}: field 'measured_bpw.source': {measured.source!r} is not in the bibliography"
+                    f"{where('formats', ident)}: field 'measured_bpw.source': {measured.source!r} is not in the bibliography"
                 )
         if fmt.family == "gguf":
             missing = [b for b in fmt.block_types if b not in merged["ggml_types"]]
             if missing:
                 raise DatasetError(
-                    f"formats {ident!r}: field 'block_types': unknown ggml type(s) {', '.join(missing)}"
+                    f"{where('formats', ident)}: field 'block_types': unknown ggml type(s) {', '.join(missing)}"
                 )
     for ident, rule in merged["rules"].items():
         for source_id in rule.source:
             if source_id not in sources:
                 raise DatasetError(
-                    f"rules {ident!r}: field 'source': {source_id!r} is not in the bibliography"
+                    f"{where('rules', ident)}: field 'source': {source_id!r} is not in the bibliography"
                 )
     for ident, record in merged["evidence"].items():
         # KV-cache records name the cache ("KV-q8_0") or weights plus cache ("Q8_0+KV-q8_0").
         weights = record.format.split("+KV-")[0]
         if not weights.startswith("KV-") and weights not in merged["formats"]:
             raise DatasetError(
-                f"evidence {ident!r}: field 'format': {record.format!r} is not a known format",
+                f"{where('evidence', ident)}: field 'format': {record.format!r} is not a known format",
                 hint=_did_you_mean(record.format, merged["formats"]),
             )
 
@@ -260,8 +269,8 @@ def _resolve_extra_dir(extra_dir: str | os.PathLike[str] | None) -> Path | None:
 def _load_cached(extra_dir: Path | None) -> Dataset:
     bundled = _yaml_files(bundled_data_dir())
     extra = _yaml_files(extra_dir) if extra_dir is not None else []
-    merged = _merge([*bundled, *extra], override_from=len(bundled))
-    _check_references(merged)
+    merged, origin = _merge([*bundled, *extra], override_from=len(bundled))
+    _check_references(merged, origin)
     return Dataset(
         sources=merged["sources"],  # type: ignore[arg-type]
         ggml_types=merged["ggml_types"],  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Fakes at the boundary: stand-ins for third-party modules, injected through sys.modules."""
