@@ -44,6 +44,8 @@ _SERVING = ("NVFP4", "FP8", "W4A16-INT", "W8A8-INT")
 # Runtime settings tried, cheapest in quality first, until an option fits (flash attention on, as
 # llama.cpp's default -fa auto does on CUDA): f16 KV, then q8_0 KV, then a smaller ubatch.
 _KNOBS = (("f16", "f16", 512), ("q8_0", "q8_0", 512), ("q8_0", "q8_0", 256))
+# The no-model matrix compares sizes on the common rungs of the ladder only.
+_MATRIX_QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_M")
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
 _HOST_BANDWIDTH_GBPS = 76.8
 
@@ -312,9 +314,9 @@ class _Planner:
             }
         )  # fmt: skip
 
-    def options(self) -> list[QuantOption]:
-        out = [o for q in LADDER if (o := self.option(q, "gguf")) is not None]
-        if self.cc is not None:
+    def options(self, quants: tuple[str, ...] = LADDER, *, serving: bool = True) -> list[QuantOption]:
+        out = [o for q in quants if (o := self.option(q, "gguf")) is not None]
+        if serving and self.cc is not None:
             out += [o for q in _SERVING if q in self.ds.formats and (o := self.option(q, "serving")) is not None]
         order = {q: i for i, q in enumerate(preference_order(self.policy, self.prefer))}
 
@@ -470,7 +472,7 @@ def _compare_sizes(
         first_policy = first_policy or policy
         trace.extend(r for r in policy.fired if r.id not in {t.id for t in trace})
         planner = _Planner(spec, policy=policy, **{**common, "cc": None})
-        options = planner.options()
+        options = planner.options(_MATRIX_QUANTS, serving=False)
         top = options[0] if options and options[0].fit != "none" else None
         rows.append(SizeChoice(size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
                                active_params_billions=round(active, 2) if active else None, best=top))  # fmt: skip
@@ -478,9 +480,12 @@ def _compare_sizes(
             best.append((top, eff))
 
     def overall(item: tuple[QuantOption, float]) -> tuple[int, float, float]:
+        # Fully on the GPU beats experts in RAM beats partial offload; within a tier the largest
+        # size at >= 3.5 bpw that meets the floor wins (arXiv:2505.15030).
         o, eff = item
-        good = o.fit in {"gpu", "moe-offload"} and not o.below_floor and o.bits_per_weight >= 3.5
-        return (0 if good else 1 if o.fit == "partial" and not o.below_floor else 2, -eff if good else 0.0, o.expected_loss.mid)
+        ok = not o.below_floor and o.bits_per_weight >= 3.5
+        tier = {"gpu": 0, "moe-offload": 1, "partial": 2}.get(o.fit, 3) if ok else 4
+        return (tier, -eff, o.expected_loss.mid)
 
     ranked = [o for o, _ in sorted(best, key=overall)]
     policy = first_policy or Policy()
@@ -506,7 +511,8 @@ def _bandwidth(budget: Budget, ds: Dataset) -> float | None:
         from .hardware import lookup_gpu
 
         try:
-            return lookup_gpu(budget.gpu_name.split(" + ")[0], ds).memory_bandwidth_gbps
+            name = budget.gpu_name.split(" + ")[0].split(" × ")[-1]
+            return lookup_gpu(name, ds).memory_bandwidth_gbps
         except InvalidRequestError:
             return None
     return None

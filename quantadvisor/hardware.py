@@ -982,8 +982,9 @@ def hardware_from_overrides(
 
 
 def _default_margin(reading: GPUReading) -> tuple[int, str]:
-    if reading.source == "user":
-        return OVERRIDE_SAFETY_MARGIN_BYTES, "--vram is planned as typed: the whole card is yours"
+    if reading.source in {"user", "catalog"}:
+        # Planning for a named card or a typed size: the whole card is the user's, as with --vram.
+        return OVERRIDE_SAFETY_MARGIN_BYTES, "a planned card (--vram/--gpu) is taken whole"
     return DEFAULT_SAFETY_MARGIN_BYTES, "llama.cpp's default --fit-target"
 
 

@@ -171,6 +171,23 @@ def test_v1_only_driver_counts_reserve_inside_used_and_says_so(
     assert "NVML v1 'used', driver reserve included" in budget.steps[0]
 
 
+def test_h200_fixture_recorded_by_the_recorder(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
+    # tests/fixtures/nvml/h200.json: record_snapshot() on a real H200 (driver 580.159.04).
+    spec = json.loads((FIXTURES / "h200.json").read_text(encoding="utf-8"))
+    install_nvml(monkeypatch, spec)
+    report = detect_hardware(sysfs_root=isolated)
+    (gpu,) = report.gpus
+    assert gpu.name == "NVIDIA H200"
+    assert gpu.total_bytes == 150_754_820_096
+    assert gpu.reserved_bytes == 644_939_776  # larger than the H100's 480 MiB
+    assert gpu.used_bytes == 0
+    assert gpu.other_processes_bytes == 0  # empty process lists, as recorded
+    assert gpu.peak_bandwidth_gbps == pytest.approx(4814.3)  # 6016/8 × 3201 × 2; H200 spec 4.8 TB/s
+    assert report.notes == []
+    budget = planning_budget(report)
+    assert budget.vram_bytes == 150_109_880_320 - DEFAULT_SAFETY_MARGIN_BYTES
+
+
 def test_recorder_writes_what_the_fake_reads(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
     recorded = record_snapshot(make_fake_pynvml(h100_spec()))
     assert recorded["devices"][0]["memory_v2"]["reserved"] == H100_RESERVED
@@ -721,7 +738,8 @@ def test_lookup_gpu_empty_name(catalog: Dataset) -> None:
         ("rtx4060", "GeForce RTX 4060"),
         ("GeForce RTX 4060", "GeForce RTX 4060"),
         ("NVIDIA GeForce RTX 4060", "GeForce RTX 4060"),
-        ("NVIDIA H100 80GB HBM3", "H100 SXM"),  # what NVML calls the card in the fixture
+        ("NVIDIA H100 80GB HBM3", "H100 SXM"),  # what NVML calls the cards in the fixtures
+        ("NVIDIA H200", "H200"),
     ],
 )
 def test_bundled_catalog_spellings(typed: str, expected: str) -> None:
@@ -779,7 +797,7 @@ def test_override_vram_is_planned_as_typed() -> None:
     assert report.host_ram_bytes is None
     budget = planning_budget(report)
     assert budget.vram_bytes == 8 * GIB
-    assert "safety margin 0.00 GiB (--vram is planned as typed: the whole card is yours)" in budget.steps[0]
+    assert "safety margin 0.00 GiB (a planned card (--vram/--gpu) is taken whole)" in budget.steps[0]
     assert "host RAM unknown" in budget.steps[-1]
 
 
@@ -791,7 +809,7 @@ def test_override_two_catalog_cards(catalog: Dataset) -> None:
     assert report.gpus[0].peak_bandwidth_gbps == 1008.0
     assert report.gpus[0].compute_capability == 8.9
     budget = planning_budget(report)
-    assert budget.per_gpu_bytes == [24 * GIB - DEFAULT_SAFETY_MARGIN_BYTES] * 2
+    assert budget.per_gpu_bytes == [24 * GIB] * 2  # a planned card is taken whole
     assert budget.gpu_name == "2 × RTX 4090"
     assert budget.ram_bytes == 64 * GIB
 

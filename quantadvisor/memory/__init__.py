@@ -6,6 +6,7 @@ tensors (shapes), mixes (which type each tensor gets), runtime (placement and bu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,11 +69,19 @@ def typed_tensors(
     spec: ModelSpec, file_type: str, sizes: Mapping[str, tuple[int, int]], *, imatrix: bool = False
 ) -> list[TypedTensor]:
     """Every tensor of a `file_type` GGUF of `spec` with its ggml type and exact byte size."""
-    ft = _gguf_name(file_type)
+    return list(_typed_cached(spec, _gguf_name(file_type), tuple(sorted(sizes.items())), imatrix))
+
+
+@functools.lru_cache(maxsize=512)
+def _typed_cached(
+    spec: ModelSpec, ft: str, size_items: tuple[tuple[str, tuple[int, int]], ...], imatrix: bool
+) -> tuple[TypedTensor, ...]:
+    """Cached per (shape, type, type table): fitting a budget re-plans the same file many times."""
+    sizes = dict(size_items)
     tensors = tensor_inventory(spec)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
     types = assign_types(spec, tensors, ft, block_sizes, imatrix=imatrix)
-    return [TypedTensor(t, ty, _tensor_bytes(ty, t.shape, sizes)) for t, ty in zip(tensors, types, strict=True)]
+    return tuple(TypedTensor(t, ty, _tensor_bytes(ty, t.shape, sizes)) for t, ty in zip(tensors, types, strict=True))
 
 
 def _gguf_name(file_type: str) -> str:
@@ -88,6 +97,11 @@ def _gguf_name(file_type: str) -> str:
             hint=f"did you mean {', '.join(close)}?" if close else f"use one of {', '.join(GGUF_FILE_TYPES)}",
         )
     return wanted
+
+
+@functools.lru_cache(maxsize=512)
+def _file_bytes_cached(typed: tuple[TypedTensor, ...], spec: ModelSpec, constants: RuntimeConstants) -> int:
+    return gguf_file_bytes(list(typed), spec, constants)
 
 
 def gguf_file_bytes(
@@ -174,8 +188,9 @@ def estimate_memory(
         quant_name = _gguf_name(quant)
         fmt = ds.find_format(quant_name)
         use_imatrix = bool(fmt.needs_imatrix) if imatrix is None and fmt is not None else bool(imatrix)
-        typed = typed_tensors(spec, quant_name, sizes, imatrix=use_imatrix)
-        file_bytes = gguf_file_bytes(typed, spec, constants)
+        typed_tuple = _typed_cached(spec, quant_name, tuple(sorted(sizes.items())), use_imatrix)
+        typed = list(typed_tuple)
+        file_bytes = _file_bytes_cached(typed_tuple, spec, constants)
     return plan_runtime(
         spec, typed, sizes, quant=quant_name, file_bytes=file_bytes, context_tokens=context_tokens,
         gpu_layers=gpu_layers, cache_type_k=k, cache_type_v=v, flash_attn=flash_attn, n_ubatch=n_ubatch,

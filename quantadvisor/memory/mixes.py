@@ -150,9 +150,9 @@ def _choose(
             return "Q8_0"
         if ft == "IQ3_XS":
             return "IQ3_XXS"
-        return base
+        return "IQ2_S" if ft == "IQ3_XXS" else base
     if role == "attn_q":
-        return "IQ3_XXS" if ft == "IQ3_XS" else base
+        return {"IQ3_XS": "IQ3_XXS", "IQ3_XXS": "IQ2_S"}.get(ft, base)
     if role.startswith("ffn_down"):
         return _choose_ffn_down(spec, i, ft, base, imatrix=imatrix)
     if role == "attn_output":

@@ -1,0 +1,108 @@
+"""Acceptance tests for recommend(): the seed's RTX 4060 8 GB matrix, gates and hazards."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from quantadvisor import InvalidRequestError, recommend
+
+GIB = 2**30
+
+
+def test_9b_code_gets_q5_k_m_fully_on_the_gpu() -> None:
+    rec = recommend("code", model="9b", gpu="RTX 4060")
+    pick = rec.options[0]
+    assert (pick.quant, pick.fit) == ("Q5_K_M", "gpu")
+    assert 7.0 * GIB <= pick.memory.total_bytes <= rec.hardware.llm_vram_bytes
+
+
+def test_9b_chat_gets_q4_k_m() -> None:
+    rec = recommend("chat", model="9b", gpu="RTX 4060")
+    assert (rec.options[0].quant, rec.options[0].fit) == ("Q4_K_M", "gpu")
+
+
+def test_9b_rag_with_bge_m3_gets_q4_k_m_at_the_limit() -> None:
+    rec = recommend("rag", model="9b", gpu="RTX 4060", embedding_model="bge-m3")
+    pick = rec.options[0]
+    assert (pick.quant, pick.fit) == ("Q4_K_M", "gpu")
+    assert rec.hardware.reserved_bytes > 1 * GIB
+    assert pick.headroom_bytes < 0.25 * GIB  # at the limit
+    assert any(r.id == "q3-rag-embedding" for r in rec.trace)
+
+
+def test_32b_gets_q4_k_m_partially_offloaded_about_24_layers() -> None:
+    rec = recommend("chat", model="32b", gpu="RTX 4060", ram_gib=64)
+    pick = rec.options[0]
+    assert (pick.quant, pick.fit) == ("Q4_K_M", "partial")
+    assert 20 <= pick.gpu_layers <= 28
+    assert "-ngl" in pick.runner_flags
+
+
+def test_35b_a3b_moe_gets_q4_k_m_with_experts_offloaded() -> None:
+    rec = recommend("chat", model="35b-a3b", gpu="RTX 4060", ram_gib=64)
+    pick = rec.options[0]
+    assert (pick.quant, pick.fit) == ("Q4_K_M", "moe-offload")
+    assert 7.0 * GIB <= pick.memory.total_bytes <= 8 * GIB
+    assert "--n-cpu-moe" in pick.runner_flags
+
+
+def test_code_on_13b_never_gets_w8a8_int() -> None:
+    for gpu in ("RTX 4090", "H100 SXM", "RTX 5090"):
+        rec = recommend("code", model="13b", gpu=gpu)
+        assert all(o.quant != "W8A8-INT" for o in rec.options)
+        assert any(r.id == "hazard-w8a8-int-code" for r in rec.trace)
+
+
+def test_nvfp4_native_on_5090_not_on_4090() -> None:
+    on_5090 = {o.quant: o for o in recommend("chat", model="8b", gpu="RTX 5090").options}
+    on_4090 = {o.quant: o for o in recommend("chat", model="8b", gpu="RTX 4090").options}
+    assert on_5090["NVFP4"].native
+    assert not on_4090["NVFP4"].native
+
+
+def test_no_model_compares_sizes_and_picks_one() -> None:
+    rec = recommend("code", vram_gib=8, ram_gib=32)
+    assert len(rec.by_size) >= 10
+    assert rec.pick is not None
+    assert rec.pick.bits_per_weight >= 3.5
+    assert any(r.id == "q0-bigger-model-at-3.5-bpw" for r in rec.trace)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"vram_gib": -1}, "VRAM"),
+        ({"vram_gib": math.nan}, "VRAM"),
+        ({"vram_gib": math.inf}, "VRAM"),
+        ({"vram_gib": 8, "context_tokens": 0}, "context"),
+        ({"gpu": "RTX 9999 Hyper"}, "GPU"),
+        ({"vram_gib": 8, "model": "banana"}, "banana"),
+        ({"vram_gib": 8, "prefer": "fastest"}, "preference"),
+    ],
+)
+def test_bad_input_raises_invalid_request(kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        recommend("code", **kwargs)  # type: ignore[arg-type]
+    assert fragment.lower() in str(info.value).lower()
+
+
+def test_unknown_task_is_invalid_request() -> None:
+    with pytest.raises(InvalidRequestError, match="unknown task"):
+        recommend("poetry", vram_gib=8)
+
+
+def test_zero_vram_plans_cpu_only() -> None:
+    rec = recommend("chat", model="8b", vram_gib=0, ram_gib=32)
+    assert rec.options[0].gpu_layers == 0
+    assert rec.options[0].memory.total_bytes == 0
+
+
+def test_every_gpu_option_fits_the_budget() -> None:
+    for task in ("code", "chat"):
+        for vram in (6, 8, 12, 24):
+            rec = recommend(task, model="14b", vram_gib=vram, ram_gib=64)
+            for o in rec.options:
+                if o.fit == "gpu":
+                    assert o.memory.total_bytes <= rec.hardware.llm_vram_bytes

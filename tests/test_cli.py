@@ -1,0 +1,83 @@
+"""The CLI through its real entry point: exit codes, JSON, one-line errors, documented commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from quantadvisor.cli import build_parser, main
+
+
+def test_suggest_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["options"][0]["quant"] == "Q5_K_M"
+    assert payload["pick"]["fit"] == "gpu"
+    assert payload["trace"]
+
+
+def test_suggest_table_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suggest", "--task", "chat", "--gpu", "RTX 4060", "--model", "9b", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "Pick:" in out and "Q4_K_M" in out and "q1-tolerant-tasks" in out and "-ngl" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["suggest", "--task", "poetry", "--vram", "8"],
+        ["suggest", "--task", "code", "--vram", "-3"],
+        ["suggest", "--task", "code", "--vram", "nan"],
+        ["suggest", "--task", "code", "--gpu", "RTX 9999"],
+        ["suggest", "--task", "code", "--vram", "8", "--model", "not-a-model"],
+        ["memory", "--model", "8b", "--quant", "Q9_Z"],
+        ["memory", "--model", "8b", "--quant", "Q4_K_M", "--cache-type-v", "q8_0"],
+        ["evidence", "--format", "Q4_K_MM"],
+        ["suggest", "--task", "code", "--vram", "8", "--context", "0"],
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip()
+
+
+def test_nothing_fits_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suggest", "--task", "chat", "--model", "70b", "--vram", "1", "--ram", "4"]) == 3
+
+
+def test_corrupt_data_dir_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.yaml").write_text("schema_version: 1\ngpus: [{name: x}\n")
+    assert main(["--data", str(tmp_path), "gpus"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "bad.yaml" in err and "Traceback" not in err
+
+
+def test_memory_json_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["memory", "--model", "8b", "--quant", "Q4_K_M", "--context", "8192", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    for field in ("file_bytes", "weights_bytes", "kv_cache_bytes", "compute_bytes", "overhead_bytes",
+                  "total_bytes", "host_bytes", "gpu_layers", "n_layers"):  # fmt: skip
+        assert isinstance(payload[field], int)
+    assert payload["kv_cache_bytes"] == 1024 * 2**20
+
+
+def test_formats_evidence_gpus(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["formats", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) >= 40
+    assert main(["evidence", "--format", "Q4_K_M", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert records and all("citation" in r for r in records)
+    assert main(["gpus", "--search", "4060", "--json"]) == 0
+    assert any("4060" in g["name"] for g in json.loads(capsys.readouterr().out))
+
+
+def test_every_command_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name in sub.choices:  # type: ignore[union-attr]
+        assert f"quantadvisor {name}" in doc, name
