@@ -27,8 +27,6 @@ __all__ = [
     "estimate_memory",
     "load_dataset",
     "load_model_spec",
-    "pick_file",
-    "rank_files",
     "recommend",
 ]
 
@@ -47,8 +45,6 @@ _LAZY = {
     "QuantOption": "api",
     "Recommendation": "api",
     "recommend": "api",
-    "rank_files": "api",
-    "pick_file": "api",
     "detect_hardware": "hardware",
     "load_dataset": "dataset",
 }
@@ -69,7 +65,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .api import QuantOption, Recommendation, pick_file, rank_files, recommend
+    from .api import QuantOption, Recommendation, recommend
     from .architecture import ModelSpec, load_model_spec
     from .dataset import load_dataset
     from .errors import (

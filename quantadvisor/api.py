@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .architecture import ModelSpec, load_model_spec
 from .errors import InvalidRequestError, ModelResolutionError, NothingFitsError
-from .memory import MemoryEstimate, estimate_memory, type_sizes, typed_tensors
+from .memory import MemoryEstimate, estimate_memory, type_sizes
 from .memory.fit import fit_gpu_layers, fit_moe_offload
 from .quality import ExpectedLoss, effective_params, expected_loss
 from .rules import (
@@ -360,9 +360,10 @@ def _serving_preference(option: QuantOption, options: list[QuantOption], order: 
 
 def _resolve_model(model: str | Path | dict[str, Any] | ModelSpec, ds: Dataset) -> ModelSpec:
     if isinstance(model, str) and "/" in model and not Path(model).expanduser().exists() and not model.endswith(".json"):
-        from .hub import spec_for_repo
-
-        return spec_for_repo(model)
+        raise InvalidRequestError(
+            f"{model!r} looks like a Hugging Face repo id; ranking a repo's files is not available in this version",
+            hint="pass a size (9b), a local config.json or a local .gguf file",
+        )
     try:
         return load_model_spec(model, ds)
     except ModelResolutionError as exc:
@@ -535,21 +536,3 @@ def raise_if_nothing_fits(rec: Recommendation) -> Recommendation:
             hint="lower --context, add --ram for partial offload, or pick a smaller model",
         )
     return rec
-
-
-# rank_files / pick_file live with the Hub code; re-exported here for the public API.
-def rank_files(*args: Any, **kwargs: Any) -> Any:
-    """Rank the GGUF files of a Hub repo (or a list of (name, size) pairs) for this task and machine."""
-    from .files import rank_files as _rank
-
-    return _rank(*args, **kwargs)
-
-
-def pick_file(*args: Any, **kwargs: Any) -> Any:
-    """Return the one GGUF file to fetch, or raise NothingFitsError saying why none fits."""
-    from .files import pick_file as _pick
-
-    return _pick(*args, **kwargs)
-
-
-_ = typed_tensors  # re-exported for files.py

@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from quantadvisor.architecture import (
     ModelSpec,
     load_model_spec,
@@ -86,7 +85,8 @@ def test_llama(llama31_8b_config: dict[str, Any]) -> None:
     assert spec.head_dim_k == spec.head_dim_v == 128  # hidden_size / heads: the file has no head_dim
     assert (spec.n_ff, spec.n_vocab, spec.max_context) == (14336, 128256, 131072)
     assert spec.gqa_ratio == 4
-    assert not (spec.tied_embeddings or spec.attn_bias or spec.qk_norm or spec.is_moe or spec.uses_mla)
+    for flag in ("tied_embeddings", "attn_bias", "qk_norm", "is_moe", "uses_mla"):
+        assert not getattr(spec, flag), flag
     assert spec.rope_freqs == 64  # llama3 rope_scaling: llama.cpp stores head_dim / 2 frequency factors
     assert spec.sliding_window is None
     assert not any(spec.is_swa(i) for i in range(spec.n_layers))
@@ -148,7 +148,13 @@ def test_gemma2_explicit_untied_embeddings_are_respected() -> None:
 def test_gemma3_reads_text_config_with_pattern_6() -> None:
     spec = spec_from_config(GEMMA3_27B)
     assert spec.arch == "gemma3_text"
-    assert (spec.n_layers, spec.n_embd, spec.n_head, spec.n_head_kv, spec.head_dim_k) == (62, 5376, 32, 16, 128)
+    assert (spec.n_layers, spec.n_embd, spec.n_head, spec.n_head_kv, spec.head_dim_k) == (
+        62,
+        5376,
+        32,
+        16,
+        128,
+    )
     assert spec.n_vocab == 262208
     assert spec.tied_embeddings
     assert spec.qk_norm
@@ -265,6 +271,8 @@ def test_config_must_be_a_mapping() -> None:
 # --------------------------------------------------------------------------- shorthands
 
 ARCHITECTURES = load_dataset().architectures
+
+
 @pytest.mark.parametrize("shorthand", list(ARCHITECTURES))
 def test_every_shorthand_resolves_and_is_approximate(shorthand: str) -> None:
     arch = ARCHITECTURES[shorthand]
@@ -281,14 +289,16 @@ def test_every_shorthand_resolves_and_is_approximate(shorthand: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "shorthand", ["3b", "7b", "8b", "9b", "13b", "14b", "27b", "32b", "34b", "70b", "30b-a3b", "35b-a3b", "8x7b"]
+    "shorthand",
+    ["3b", "7b", "8b", "9b", "13b", "14b", "27b", "32b", "34b", "70b", "30b-a3b", "35b-a3b", "8x7b"],
 )
 def test_issue_3_shorthands_are_in_the_table(shorthand: str) -> None:
     assert shorthand in ARCHITECTURES
 
 
 @pytest.mark.parametrize(
-    ("shorthand", "is_moe"), [("8b", False), ("70b", False), ("30b-a3b", True), ("35b-a3b", True), ("8x7b", True)]
+    ("shorthand", "is_moe"),
+    [("8b", False), ("70b", False), ("30b-a3b", True), ("35b-a3b", True), ("8x7b", True)],
 )
 def test_moe_shorthands_are_moe(shorthand: str, is_moe: bool) -> None:
     assert spec_from_shorthand(shorthand).is_moe is is_moe
@@ -345,7 +355,7 @@ def test_load_model_spec_passes_specs_and_dicts_through(llama31_8b: ModelSpec) -
 
 
 def test_folder_without_config_json(tmp_path: Path) -> None:
-    with pytest.raises(ModelResolutionError, match="holds no config.json"):
+    with pytest.raises(ModelResolutionError, match=r"holds no config\.json"):
         load_model_spec(tmp_path)
 
 
@@ -363,6 +373,6 @@ def test_empty_model_name(model: str) -> None:
 
 
 def test_unresolvable_name_says_what_is_accepted(tmp_path: Path) -> None:
-    with pytest.raises(ModelResolutionError, match="not a size shorthand, a config.json") as info:
+    with pytest.raises(ModelResolutionError, match=r"not a size shorthand, a config\.json") as info:
         load_model_spec(str(tmp_path / "missing-config.json"))
     assert info.value.hint

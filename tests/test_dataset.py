@@ -8,9 +8,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
-
 import quantadvisor.dataset as dataset_module
+import yaml
 from quantadvisor.dataset import DATA_ENV_VAR, load_dataset
 from quantadvisor.errors import DatasetError
 from quantadvisor.memory.mixes import BASE_TYPE, GGUF_FILE_TYPES
@@ -23,11 +22,41 @@ if TYPE_CHECKING:
     from quantadvisor.dataset import Dataset
 
 # Issue 2's list of llama.cpp GGUF file types, and the serving formats the evidence speaks of.
-ISSUE_GGUF_TYPES = (
-    "F32 F16 BF16 Q8_0 Q6_K Q5_K_M Q5_K_S Q5_0 Q5_1 Q4_K_M Q4_K_S Q4_0 Q4_1 IQ4_XS IQ4_NL Q3_K_L "
-    "Q3_K_M Q3_K_S IQ3_M IQ3_S IQ3_XS IQ3_XXS Q2_K Q2_K_S IQ2_M IQ2_S IQ2_XS IQ2_XXS IQ1_M IQ1_S "
-    "TQ1_0 TQ2_0 MXFP4_MOE"
-).split()
+ISSUE_GGUF_TYPES = [
+    "F32",
+    "F16",
+    "BF16",
+    "Q8_0",
+    "Q6_K",
+    "Q5_K_M",
+    "Q5_K_S",
+    "Q5_0",
+    "Q5_1",
+    "Q4_K_M",
+    "Q4_K_S",
+    "Q4_0",
+    "Q4_1",
+    "IQ4_XS",
+    "IQ4_NL",
+    "Q3_K_L",
+    "Q3_K_M",
+    "Q3_K_S",
+    "IQ3_M",
+    "IQ3_S",
+    "IQ3_XS",
+    "IQ3_XXS",
+    "Q2_K",
+    "Q2_K_S",
+    "IQ2_M",
+    "IQ2_S",
+    "IQ2_XS",
+    "IQ2_XXS",
+    "IQ1_M",
+    "IQ1_S",
+    "TQ1_0",
+    "TQ2_0",
+    "MXFP4_MOE",
+]
 ISSUE_SERVING_FORMATS = ("NVFP4", "MXFP4", "FP8", "W8A16-INT", "W4A16-INT", "W4A8", "W8A8-INT")
 
 # ggml types newer than the gguf-py release pinned for tests; each must say so in its note.
@@ -134,7 +163,11 @@ def test_every_source_reference_is_in_the_bibliography(ds: Dataset) -> None:
             if record.source not in ds.sources:
                 missing.append(f"{section} {ident}: {record.source}")
     for ident, fmt in ds.formats.items():
-        missing += [f"formats {ident} measured_bpw: {m.source}" for m in fmt.measured_bpw if m.source not in ds.sources]
+        missing += [
+            f"formats {ident} measured_bpw: {m.source}"
+            for m in fmt.measured_bpw
+            if m.source not in ds.sources
+        ]
     for ident, rule in ds.rules.items():
         missing += [f"rules {ident}: {s}" for s in rule.source if s not in ds.sources]
     assert missing == []
@@ -173,7 +206,7 @@ def test_ggml_types_match_gguf_py_quant_sizes(ds: Dataset) -> None:
     mismatches = []
     for name, t in ds.ggml_types.items():
         if name in NOT_IN_GGUF_PY:
-            assert t.note and "gguf-py" in t.note, f"{name}: say in its note why gguf-py cannot check it"
+            assert "gguf-py" in (t.note or ""), f"{name}: say in its note why gguf-py cannot check it"
             continue
         try:
             qtype = GGMLQuantizationType[name]
@@ -244,7 +277,9 @@ def test_gpu_catalog_covers_issue_2_cards(ds: Dataset, needle: str) -> None:
 
 def _cites(ds: Dataset, source_id: str, needle: str) -> bool:
     src = ds.sources[source_id]
-    return any(needle in (text or "") for text in (src.id, src.arxiv, src.url, src.title, src.note, src.repository))
+    return any(
+        needle in (text or "") for text in (src.id, src.arxiv, src.url, src.title, src.note, src.repository)
+    )
 
 
 @pytest.mark.parametrize(
@@ -316,7 +351,7 @@ def _target_record(data_dir: Path, stem: str) -> tuple[Path, dict[str, Any], dic
 
 
 def _record_label(stem: str, record: dict[str, Any]) -> str:
-    """The start of the message issue 2 asks for: data/evidence.yaml: evidence record 12 (id '…'): """
+    """The start of the message issue 2 asks for: data/evidence.yaml: evidence record 12 (id '…'):"""
     section, number = TARGETS[stem][:2]
     key = ID_FIELD[section]
     return f"data/{stem}.yaml: {section} record {number} ({key} {record[key]!r}): "
@@ -409,7 +444,9 @@ def _break_source_reference(data_copy: Callable[..., Path], stem: str) -> dict[s
 
 
 @pytest.mark.parametrize("stem", REFERENCE_STEMS)
-def test_missing_source_reference_names_file_record_and_field(data_copy: Callable[..., Path], stem: str) -> None:
+def test_missing_source_reference_names_file_record_and_field(
+    data_copy: Callable[..., Path], stem: str
+) -> None:
     record = _break_source_reference(data_copy, stem)
     message = _load_error()
     assert message.startswith(_record_label(stem, record) + "field 'source': "), message
@@ -518,7 +555,9 @@ def test_extra_dir_argument_wins_over_env_var(
     assert merged.gpus[changed].memory_gib == ds.gpus[changed].memory_gib
 
 
-def test_extra_dir_is_validated_the_same_way(data_copy: Callable[..., Path], tmp_path: Path, ds: Dataset) -> None:
+def test_extra_dir_is_validated_the_same_way(
+    data_copy: Callable[..., Path], tmp_path: Path, ds: Dataset
+) -> None:
     data_copy("gpus", shrink="gpus")
     extra, _, _ = _override_dir(tmp_path, ds)
     raw = _read(extra / "gpus.yaml")
@@ -544,10 +583,10 @@ def test_extra_dir_record_citing_an_unknown_source_is_an_error(
 
 
 def test_extra_dir_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(DatasetError, match="--data names .* which is not a directory"):
+    with pytest.raises(DatasetError, match=r"--data names .* which is not a directory"):
         load_dataset(tmp_path / "nowhere")
     monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "nowhere"))
-    with pytest.raises(DatasetError, match=f"{DATA_ENV_VAR} names .* which is not a directory"):
+    with pytest.raises(DatasetError, match=rf"{DATA_ENV_VAR} names .* which is not a directory"):
         load_dataset()
 
 

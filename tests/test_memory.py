@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from quantadvisor.architecture import spec_from_config, spec_from_shorthand
 from quantadvisor.dataset import load_dataset
 from quantadvisor.errors import InvalidRequestError
@@ -60,7 +59,13 @@ def llama2_7b() -> ModelSpec:
 
 @pytest.mark.parametrize(
     ("cache_k", "cache_v", "mib"),
-    [("f16", "f16", 1024), ("q8_0", "q8_0", 544), ("q4_0", "q4_0", 288), ("q8_0", "f16", 784), ("f32", "f32", 2048)],
+    [
+        ("f16", "f16", 1024),
+        ("q8_0", "q8_0", 544),
+        ("q4_0", "q4_0", 288),
+        ("q8_0", "f16", 784),
+        ("f32", "f32", 2048),
+    ],
 )
 def test_kv_llama3_8b_8192(llama31_8b: ModelSpec, sizes: Any, cache_k: str, cache_v: str, mib: int) -> None:
     """8192 cells × 32 layers × 8 KV heads × 128 × (K bytes + V bytes); q8_0 is 34 bytes per 32."""
@@ -100,7 +105,9 @@ def test_sliding_window_caps_swa_layers(sizes: Any) -> None:
     assert kv_layer_bytes(spec, 0, 32768, "f16", "f16", sizes) == 4608 * per_cell
 
     with_swa = kv_cache_bytes(spec, 32768, "f16", "f16", sizes)
-    without = kv_cache_bytes(spec.model_copy(update={"sliding_window": None, "swa_layers": None}), 32768, "f16", "f16", sizes)
+    without = kv_cache_bytes(
+        spec.model_copy(update={"sliding_window": None, "swa_layers": None}), 32768, "f16", "f16", sizes
+    )
     assert with_swa == 21 * (4608 + 32768) * per_cell
     assert without == 42 * 32768 * per_cell
     assert with_swa < 0.6 * without
@@ -109,7 +116,9 @@ def test_sliding_window_caps_swa_layers(sizes: Any) -> None:
 def test_gemma3_keeps_five_of_six_layers_in_the_window(sizes: Any) -> None:
     spec = spec_from_shorthand("27b")
     full = spec.model_copy(update={"sliding_window": None, "swa_layers": None})
-    ratio = kv_cache_bytes(spec, 131072, "f16", "f16", sizes) / kv_cache_bytes(full, 131072, "f16", "f16", sizes)
+    ratio = kv_cache_bytes(spec, 131072, "f16", "f16", sizes) / kv_cache_bytes(
+        full, 131072, "f16", "f16", sizes
+    )
     assert 10 / 62 < ratio < 10 / 62 + 0.02
 
 
@@ -132,7 +141,9 @@ def test_mla_caches_the_compressed_latent(sizes: Any) -> None:
     # (kv_lora_rank + rope) for K and kv_lora_rank for V, one head, f16
     assert kv_cache_bytes(spec, 4096, "f16", "f16", sizes) == 61 * 4096 * (576 + 512) * 2
     uncompressed = spec.model_copy(update={"kv_lora_rank": 0})
-    assert kv_cache_bytes(uncompressed, 4096, "f16", "f16", sizes) > 30 * kv_cache_bytes(spec, 4096, "f16", "f16", sizes)
+    assert kv_cache_bytes(uncompressed, 4096, "f16", "f16", sizes) > 30 * kv_cache_bytes(
+        spec, 4096, "f16", "f16", sizes
+    )
 
 
 def test_quantized_v_without_flash_attention_is_an_error(llama31_8b: ModelSpec) -> None:
@@ -148,7 +159,7 @@ def test_quantized_v_without_flash_attention_is_an_error(llama31_8b: ModelSpec) 
 
 @pytest.mark.parametrize("bad", ["q3_k", "fp8", "int8", "", "f8"])
 def test_unknown_cache_type_is_an_error(bad: str) -> None:
-    with pytest.raises(InvalidRequestError, match="is not a llama.cpp cache type") as info:
+    with pytest.raises(InvalidRequestError, match=r"is not a llama\.cpp cache type") as info:
         validate_cache_types(bad, "f16", flash_attn=True)
     assert "q8_0" in (info.value.hint or "")
     with pytest.raises(InvalidRequestError):
@@ -226,18 +237,19 @@ def _measured_bpw_cases() -> list[Any]:
                 tolerance = 0.02
             else:
                 continue
-            marks: list[Any] = []
             if fmt.name == "Q2_K" and measured.model.startswith("Llama-2-"):
                 continue  # a 2023 row: the Q2_K mix rules changed after it (see the record's note)
-            cases.append(pytest.param(fmt.name, measured.model, measured.bits_per_weight, tolerance, marks=marks,
-                                      id=f"{fmt.name}-{measured.model}"))  # fmt: skip
+            case = (fmt.name, measured.model, measured.bits_per_weight, tolerance)
+            cases.append(pytest.param(case, id=f"{fmt.name}-{measured.model}"))
     return cases
 
 
-@pytest.mark.parametrize(("quant", "model", "published", "tolerance"), _measured_bpw_cases())
+@pytest.mark.parametrize("case", _measured_bpw_cases())
 def test_effective_bpw_of_each_mix(
-    llama31_8b: ModelSpec, sizes: Any, quant: str, model: str, published: float, tolerance: float
+    llama31_8b: ModelSpec, sizes: Any, case: tuple[str, str, float, float]
 ) -> None:
+    """(quant, model, published bpw, tolerance): 1% for Llama-3.1-8B, 2% for Llama 2 (issue 3)."""
+    quant, model, published, tolerance = case
     spec = llama31_8b if model == "Llama-3.1-8B" else _llama2(model)
     fmt = load_dataset().formats[quant]
     typed = typed_tensors(spec, quant, sizes, imatrix=fmt.needs_imatrix)
@@ -439,30 +451,34 @@ def _row_id(row: dict[str, str]) -> str:
 
 # Rows where memory_accuracy.py shows the model outside 3%, with what it shows.
 KNOWN_MISSES = {
-    "Q4_K_M-ctx4096-ngl0-faon-f16-ub512-short": "-ngl 0 footprint 1197 MiB predicted vs 1279 MiB measured "
-    "(-6.4%): the compute buffer with no layers offloaded is 669.5 MiB predicted vs 751.4 MiB logged; issue 3 "
-    "asks for 3% at every calibration point, partial offload included",
+    "Q4_K_M-ctx4096-ngl0-faon-f16-ub512-short": "-ngl 0 footprint 1197 MiB predicted vs 1279 MiB "
+    "measured (-6.4%): the compute buffer with no layers offloaded is 669.5 MiB predicted vs 751.4 MiB "
+    "logged; issue 3 asks for 3% at every calibration point, partial offload included",
 }
 
 
 def _calibration_params() -> list[Any]:
-    return [
-        pytest.param(
-            row,
-            id=_row_id(row),
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[_row_id(row)])] if _row_id(row) in KNOWN_MISSES else [],
-        )
-        for row in _calibration_rows()
-    ]
+    params = []
+    for row in _calibration_rows():
+        miss = KNOWN_MISSES.get(_row_id(row))
+        marks = [pytest.mark.xfail(strict=True, reason=miss)] if miss else []
+        params.append(pytest.param(row, id=_row_id(row), marks=marks))
+    return params
 
 
 @pytest.mark.parametrize("row", _calibration_params())
 def test_calibration_point(llama31_8b: ModelSpec, row: dict[str, str]) -> None:
     est = estimate_memory(
-        llama31_8b, row["quant_type"], context_tokens=int(row["n_ctx"]), gpu_layers=int(row["n_gpu_layers"]),
-        cache_type_k=row["cache_type_k"], cache_type_v=row["cache_type_v"], flash_attn=row["flash_attn"] == "on",
-        n_ubatch=int(row["n_ubatch"]), imatrix=False,
-    )  # fmt: skip
+        llama31_8b,
+        row["quant_type"],
+        context_tokens=int(row["n_ctx"]),
+        gpu_layers=int(row["n_gpu_layers"]),
+        cache_type_k=row["cache_type_k"],
+        cache_type_v=row["cache_type_v"],
+        flash_attn=row["flash_attn"] == "on",
+        n_ubatch=int(row["n_ubatch"]),
+        imatrix=False,
+    )
     real_total = (float(row["nvml_used_peak_mib"]) - float(row["nvml_used_before_mib"])) * MIB
     # llama.cpp's own buffers first: they say which term is off when the total is
     assert est.kv_cache_bytes / MIB == pytest.approx(float(row["kv_buffer_mib"]), abs=0.01)

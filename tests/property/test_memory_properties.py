@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from quantadvisor.architecture import spec_from_config, spec_from_shorthand
 from quantadvisor.memory import estimate_memory
 from quantadvisor.memory.fit import fit_gpu_layers, fit_moe_offload
@@ -59,26 +58,30 @@ def _estimator(spec: ModelSpec, quant: str, **fixed: Any) -> functools.partial[M
     return functools.partial(estimate_memory, spec, quant, **fixed)
 
 
+RUNTIME = st.fixed_dictionaries(
+    {
+        "cache_type_k": CACHE,
+        "flash_attn": st.booleans(),
+        "gpu_layers": st.one_of(st.none(), st.integers(0, 100)),
+        "n_ubatch": st.sampled_from([128, 512, 2048]),
+    }
+)
+
+
 @FAST
 @given(
     spec=SPECS,
     quant=st.sampled_from(LADDER),
     contexts=st.tuples(st.integers(1, 131072), st.integers(1, 131072)).map(sorted),
-    cache=CACHE,
-    flash_attn=st.booleans(),
-    gpu_layers=st.one_of(st.none(), st.integers(0, 100)),
-    n_ubatch=st.sampled_from([128, 512, 2048]),
+    runtime=RUNTIME,
 )
 def test_memory_never_falls_as_context_rises(
-    spec: ModelSpec, quant: str, contexts: list[int], cache: str, flash_attn: bool, gpu_layers: int | None, n_ubatch: int
+    spec: ModelSpec, quant: str, contexts: list[int], runtime: dict[str, Any]
 ) -> None:
-    cache_v = cache if flash_attn else "f16"
+    # a quantized V cache needs flash attention; K may be quantized either way
+    cache_v = runtime["cache_type_k"] if runtime["flash_attn"] else "f16"
     short, long = (
-        estimate_memory(
-            spec, quant, context_tokens=c, gpu_layers=gpu_layers, cache_type_k=cache, cache_type_v=cache_v,
-            flash_attn=flash_attn, n_ubatch=n_ubatch,
-        )  # fmt: skip
-        for c in contexts
+        estimate_memory(spec, quant, context_tokens=c, cache_type_v=cache_v, **runtime) for c in contexts
     )
     assert short.total_bytes <= long.total_bytes
     assert short.kv_cache_bytes <= long.kv_cache_bytes
@@ -95,7 +98,11 @@ def test_file_size_never_falls_as_bits_rise(spec: ModelSpec) -> None:
 
 
 @FAST
-@given(spec=SPECS, context=st.integers(1, 65536), pair=st.tuples(st.sampled_from(LADDER), st.sampled_from(LADDER)))
+@given(
+    spec=SPECS,
+    context=st.integers(1, 65536),
+    pair=st.tuples(st.sampled_from(LADDER), st.sampled_from(LADDER)),
+)
 def test_gpu_memory_never_falls_as_bits_rise(spec: ModelSpec, context: int, pair: tuple[str, str]) -> None:
     low, high = sorted(pair, key=LADDER.index)
     assert (
@@ -114,8 +121,14 @@ def test_gpu_layers_never_exceed_n_layers(spec: ModelSpec, gpu_layers: int | Non
 
 
 @FAST
-@given(spec=SPECS, layers=st.tuples(st.integers(1, 100), st.integers(1, 100)).map(sorted), context=st.integers(1, 32768))
-def test_gpu_memory_never_falls_as_layers_are_offloaded(spec: ModelSpec, layers: list[int], context: int) -> None:
+@given(
+    spec=SPECS,
+    layers=st.tuples(st.integers(1, 100), st.integers(1, 100)).map(sorted),
+    context=st.integers(1, 32768),
+)
+def test_gpu_memory_never_falls_as_layers_are_offloaded(
+    spec: ModelSpec, layers: list[int], context: int
+) -> None:
     """The monotonicity fit_gpu_layers' binary search relies on."""
     fewer, more = (estimate_memory(spec, "Q4_K_M", gpu_layers=n, context_tokens=context) for n in layers)
     assert fewer.total_bytes <= more.total_bytes
@@ -123,7 +136,9 @@ def test_gpu_memory_never_falls_as_layers_are_offloaded(spec: ModelSpec, layers:
 
 
 @FAST
-@given(spec=SPECS, fraction=st.floats(0.0, 1.3), context=st.integers(256, 65536), quant=st.sampled_from(LADDER))
+@given(
+    spec=SPECS, fraction=st.floats(0.0, 1.3), context=st.integers(256, 65536), quant=st.sampled_from(LADDER)
+)
 def test_fit_gpu_layers_never_exceeds_the_budget_and_is_maximal(
     spec: ModelSpec, fraction: float, context: int, quant: str
 ) -> None:
