@@ -1,4 +1,4 @@
-"""GGUF headers from untrusted files: metadata and tensor infos, parsed within fixed limits. No I/O beyond reads.
+"""GGUF headers from untrusted files: metadata and tensor infos, parsed within fixed limits. Reads only.
 
 GGUF headers come from repositories nobody vetted, so every count, length and offset read from the file is
 checked against a limit before anything is allocated or looped over: total header bytes read, key/value count,
@@ -6,10 +6,11 @@ tensor count, string length, array length, and the number of array items turned 
 malformed, hostile or truncated input raises :class:`GGUFHeaderError` with a one-line message; never
 ``MemoryError``, ``struct.error``, ``UnicodeDecodeError`` or a hang.
 
-Why not ``gguf.GGUFReader`` (ggml-org's ``gguf`` package): it memory-maps the whole file (over HTTP we hold only
-the first megabytes), builds a numpy view for every key, array element and tensor, and checks no count or length
-against a limit, so a crafted header can make it allocate or loop without bound. The ``gguf`` package is still
-what the tests use to write real fixtures (``gguf.GGUFWriter``) and to cross-check ``GGML_QUANT_SIZES``.
+Why not ``gguf.GGUFReader`` (ggml-org's ``gguf`` package): it memory-maps the whole file (over HTTP we hold
+only the first megabytes), builds a numpy view for every key, array element and tensor, and checks no count or
+length against a limit, so a crafted header can make it allocate or loop without bound. The ``gguf`` package
+is still what the tests use to write real fixtures (``gguf.GGUFWriter``) and to cross-check
+``GGML_QUANT_SIZES``.
 
 Layout (little-endian; versions 2 and 3): magic ``GGUF``, u32 version, u64 tensor count, u64 key/value count,
 the key/value pairs, the tensor infos (name, u32 n_dims, u64 dims, u32 ggml type, u64 offset), padding to
@@ -19,6 +20,7 @@ the key/value pairs, the tensor infos (name, u32 n_dims, u64 dims, u32 ggml type
 from __future__ import annotations
 
 import enum
+import io
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +104,7 @@ _U64 = struct.Struct("<Q")
 
 @dataclass(frozen=True)
 class ArraySummary:
-    """A metadata array too long to keep (e.g. ``tokenizer.ggml.tokens``): its element type and length only."""
+    """A metadata array too long to keep (``tokenizer.ggml.tokens`` …): its element type and length only."""
 
     element_type: GGUFValueType
     length: int
@@ -182,7 +184,7 @@ class GGUFHeader:
 
     @property
     def arch(self) -> str | None:
-        """The ``general.architecture`` value (``llama``, ``qwen2``, ``gemma3`` …), if present and a string."""
+        """The ``general.architecture`` value (``llama``, ``qwen2``, ``gemma3`` …) if it is a string."""
         value = self.metadata.get("general.architecture")
         return value if isinstance(value, str) else None
 
@@ -223,8 +225,8 @@ class _Cursor:
             return
         if self.offset + n > self._limit:
             raise GGUFHeaderError(
-                f"GGUF header is larger than the {self._limit:,}-byte limit ({what} at offset {self.offset:,} "
-                f"needs {n:,} bytes)"
+                f"GGUF header is larger than the {self._limit:,}-byte limit "
+                f"({what} at offset {self.offset:,} needs {n:,} bytes)"
             )
         if self._pos:
             del self._buf[: self._pos]
@@ -289,7 +291,9 @@ class _Cursor:
             try:
                 return raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise GGUFHeaderError(f"{what} at offset {self.offset - len(raw):,} is not valid UTF-8") from None
+                raise GGUFHeaderError(
+                    f"{what} at offset {self.offset - len(raw):,} is not valid UTF-8"
+                ) from None
         return raw.decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int, what: str) -> None:
@@ -338,11 +342,14 @@ class _Parser:
         etype = _value_type(cur.u32(f"{what} element type"), what, type_offset)
         if etype is GGUFValueType.ARRAY:
             # llama.cpp's gguf.cpp has no nested arrays either; refusing them bounds recursion.
-            raise GGUFHeaderError(f"{what} at offset {type_offset:,} is a nested array, which GGUF does not allow")
+            raise GGUFHeaderError(
+                f"{what} at offset {type_offset:,} is a nested array, which GGUF does not allow"
+            )
         length = cur.u64(f"{what} length")
         if length > limits.max_array_length:
             raise GGUFHeaderError(
-                f"{what} declares {length:,} elements, over the {limits.max_array_length:,}-element array limit"
+                f"{what} declares {length:,} elements, "
+                f"over the {limits.max_array_length:,}-element array limit"
             )
         min_item = 8 if etype is GGUFValueType.STRING else _SCALARS[etype].size
         if cur.offset + length * min_item > cur.limit:  # fail now rather than after a long walk
@@ -397,7 +404,9 @@ def _check_version(magic: bytes, raw_version: int) -> int:
         return raw_version
     swapped = int.from_bytes(raw_version.to_bytes(4, "little"), "big")
     if swapped in (1, *SUPPORTED_VERSIONS):
-        raise GGUFHeaderError(f"big-endian GGUF (version {swapped}) is not supported; use a little-endian file")
+        raise GGUFHeaderError(
+            f"big-endian GGUF (version {swapped}) is not supported; use a little-endian file"
+        )
     raise GGUFHeaderError(
         f"unsupported GGUF version {raw_version}; supported versions are "
         + ", ".join(str(v) for v in SUPPORTED_VERSIONS)
@@ -413,10 +422,10 @@ def parse_gguf_header(
 
     Reads sequentially and at most ``limits.max_header_bytes`` bytes; the tensor data is never read.
     """
-    import io
-
     limits = limits or GGUFLimits()
-    stream: BinaryReader = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    stream: BinaryReader = (
+        io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    )
     cur = _Cursor(stream, limits.max_header_bytes, limits)
     parser = _Parser(cur)
 
@@ -425,7 +434,8 @@ def parse_gguf_header(
     tensor_count = cur.u64("tensor count")
     if tensor_count > limits.max_tensor_count:
         raise GGUFHeaderError(
-            f"GGUF header declares {tensor_count:,} tensors, over the {limits.max_tensor_count:,}-tensor limit"
+            f"GGUF header declares {tensor_count:,} tensors, "
+            f"over the {limits.max_tensor_count:,}-tensor limit"
         )
     kv_count = cur.u64("metadata count")
     if kv_count > limits.max_kv_count:
@@ -461,7 +471,8 @@ def parse_gguf_header(
             raise GGUFHeaderError(f"tensor {info.name!r} appears twice")
         if info.offset % alignment:
             raise GGUFHeaderError(
-                f"tensor {info.name!r} has data offset {info.offset:,}, not a multiple of the alignment {alignment}"
+                f"tensor {info.name!r} has data offset {info.offset:,}, "
+                f"not a multiple of the alignment {alignment}"
             )
         seen.add(info.name)
         tensors.append(info)
@@ -497,8 +508,8 @@ def tensor_nbytes(tensor: TensorInfo, type_sizes: Mapping[int, tuple[int, int]])
     """Return the exact bytes of a tensor's data.
 
     Args:
-        type_sizes: ggml type id → (elements per block, bytes per block), e.g. ``formats.yaml``'s ``ggml_types``
-            or ``gguf.GGML_QUANT_SIZES``.
+        type_sizes: ggml type id → (elements per block, bytes per block), e.g. from ``formats.yaml``'s
+            ``ggml_types`` or ``gguf.GGML_QUANT_SIZES``.
     """
     try:
         block_size, block_bytes = type_sizes[tensor.ggml_type]
@@ -509,7 +520,8 @@ def tensor_nbytes(tensor: TensorInfo, type_sizes: Mapping[int, tuple[int, int]])
     row = tensor.shape[0] if tensor.shape else 1
     if block_size <= 0 or row % block_size:
         raise GGUFHeaderError(
-            f"tensor {tensor.name!r} has row length {row}, not a multiple of its type's block size {block_size}"
+            f"tensor {tensor.name!r} has row length {row}, "
+            f"not a multiple of its type's block size {block_size}"
         )
     return tensor.n_elements // block_size * block_bytes
 

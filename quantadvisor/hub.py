@@ -1,12 +1,15 @@
 """Hugging Face Hub access: GGUF file listings, GGUF headers by HTTP range, config.json, and hub errors.
 
-huggingface_hub is imported inside functions only, so importing this module stays cheap. Everything goes through
-huggingface_hub's own client (``HfApi``, ``hf_hub_download``, ``get_session``, ``build_hf_headers``), so HF_TOKEN,
-the saved login, HF_ENDPOINT, HF_HUB_OFFLINE and the huggingface_hub cache behave as they do for ``hf``. HF_ENDPOINT,
-HF_HUB_OFFLINE and HF_HUB_CACHE are read when a function runs (huggingface_hub reads them once, at import).
+huggingface_hub is imported inside functions only, so importing this module stays cheap. Everything goes
+through huggingface_hub's own client (``HfApi``, ``hf_hub_download``, ``get_session``, ``build_hf_headers``),
+so HF_TOKEN, the saved login, HF_ENDPOINT, HF_HUB_OFFLINE and the huggingface_hub cache behave as they do for
+``hf``. HF_ENDPOINT, HF_HUB_OFFLINE and HF_HUB_CACHE are read when a function runs (huggingface_hub reads
+them once, at import).
 
 Needs huggingface_hub >= 1.0, whose ``get_session()`` is an httpx-style client with ``.stream()``.
 """
+
+# ruff: noqa: PLC0415 - huggingface_hub is imported inside functions on purpose: it costs ~0.5 s at start-up
 
 from __future__ import annotations
 
@@ -40,9 +43,9 @@ DEFAULT_INITIAL_RANGE_BYTES = 2 * _MiB
 _MAX_CONFIG_BYTES = 16 * _MiB  # config.json is kilobytes; anything this big is not a config
 _LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN"
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Repo references
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 # Same rules as huggingface_hub.utils.validate_repo_id, but namespaced ids only (owner/name): a bare name
 # ("gpt2") is left to the caller's own model shorthands.
@@ -93,9 +96,9 @@ def _check_repo_id(repo_id: str) -> None:
         )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Quant names in file names
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 # llama-quantize ftype names (tools/quantize/quantize.cpp QUANT_OPTIONS) that file names use as they are.
 _FTYPES = frozenset(
@@ -107,7 +110,14 @@ _FTYPES = frozenset(
     }
 )  # fmt: skip
 # Bare K levels: llama-quantize's Q3_K / Q4_K / Q5_K aliases point to the _M mixes.
-_K_ALIASES = {"Q2_K": "Q2_K", "Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q6_K": "Q6_K", "Q8_K": "Q8_0"}
+_K_ALIASES = {
+    "Q2_K": "Q2_K",
+    "Q3_K": "Q3_K_M",
+    "Q4_K": "Q4_K_M",
+    "Q5_K": "Q5_K_M",
+    "Q6_K": "Q6_K",
+    "Q8_K": "Q8_0",
+}
 # "_L"/"_XL" builds that are not llama-quantize ftypes (bartowski Q6_K_L = Q6_K with Q8_0 embed/output;
 # unsloth UD-Q4_K_XL = dynamic mix around Q4_K_M): the base is the richest standard mix of that K level.
 _UPGRADED_BASE = {"2": "Q2_K", "3": "Q3_K_L", "4": "Q4_K_M", "5": "Q5_K_M", "6": "Q6_K", "8": "Q8_0"}
@@ -193,9 +203,9 @@ def quant_from_filename(name: str) -> QuantName | None:
     return None
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Listing a repo's GGUF files
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -356,7 +366,9 @@ def list_gguf_files(
                 missing_size = True
                 break
             entries.append((sibling.rfilename, size))
-        if missing_size:  # an endpoint that ignores files_metadata: ask the tree listing, which always has sizes
+        if (
+            missing_size
+        ):  # an endpoint that ignores files_metadata: ask the tree listing, which always has sizes
             from huggingface_hub.hf_api import RepoFile as HubRepoFile
 
             entries = [
@@ -372,15 +384,15 @@ def list_gguf_files(
     return _gguf_entries(entries)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # GGUF headers over HTTP range requests
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 class _RangeReader:
     """A read-only stream over a remote file that fetches ranges on demand, doubling each request's size.
 
-    ``fetch(start, length)`` returns up to ``length`` bytes from ``start`` (fewer only at the end of the file).
+    ``fetch(start, length)`` returns up to ``length`` bytes from ``start`` (fewer only at the file's end).
     """
 
     def __init__(self, fetch: Callable[[int, int], bytes], *, initial_bytes: int, max_bytes: int) -> None:
@@ -429,10 +441,14 @@ def _range_fetcher(
     filename: str,
     endpoint: str,
 ) -> Callable[[int, int], bytes]:
-    from huggingface_hub.utils import get_session
+    from huggingface_hub import get_session
 
     def fetch(start: int, length: int) -> bytes:
-        request_headers = {**headers, "Range": f"bytes={start}-{start + length - 1}", "Accept-Encoding": "identity"}
+        request_headers = {
+            **headers,
+            "Range": f"bytes={start}-{start + length - 1}",
+            "Accept-Encoding": "identity",
+        }
         try:
             with get_session().stream("GET", url, headers=request_headers, timeout=timeout) as response:
                 status = response.status_code
@@ -451,7 +467,8 @@ def _range_fetcher(
                     match = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))
                     if match is None or int(match.group(1)) != start:
                         raise HubError(
-                            f"the Hub answered a range request for {filename} in {repo_id} with the wrong range",
+                            f"the Hub answered a range request for {filename} in {repo_id} "
+                            "with the wrong range",
                             hint="retry; if it persists, check HF_ENDPOINT and any proxy in between",
                             repo_id=repo_id,
                         )
@@ -501,9 +518,10 @@ def fetch_gguf_header(
 ) -> GGUFHeader:
     """Read a GGUF file's header from the Hub with HTTP range requests for its first bytes only.
 
-    The first request asks for ``initial_bytes``; each further one doubles, up to ``max_bytes`` in total (default
-    ``limits.max_header_bytes``, 64 MiB). For a split build, pass the part whose header you want (part 1 holds
-    the metadata). With HF_HUB_OFFLINE set, reads the file from the local cache if it is there.
+    The first request asks for ``initial_bytes``; each further one doubles, up to ``max_bytes`` in total
+    (default ``limits.max_header_bytes``, 64 MiB). For a split build, pass the part whose header you want:
+    every part has a header, but only its own tensors; part 1 holds the model metadata. With HF_HUB_OFFLINE
+    set, reads the file from the local cache if it is there.
     """
     _check_repo_id(repo_id)
     limits = limits or GGUFLimits()
@@ -518,7 +536,9 @@ def fetch_gguf_header(
         return read_gguf_header(cached, limits=limits)
 
     from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers
+
+    # Documented public API; huggingface_hub.utils re-exports it without an __all__, which mypy strict flags.
+    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
     base = _endpoint(endpoint)
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=base)
@@ -545,9 +565,9 @@ def fetch_gguf_header(
         raise GGUFHeaderError(f"{repo_id}/{filename}: {exc.message}", hint=exc.hint) from exc
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # config.json and checkpoint quantization
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def fetch_config(
@@ -597,7 +617,9 @@ def fetch_config(
                 local_files_only=True,
             )  # fmt: skip
     except Exception as exc:
-        error = _translate(exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base, timeout=timeout)
+        error = _translate(
+            exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base, timeout=timeout
+        )
         if error is None:
             raise
         raise error from exc
@@ -696,8 +718,8 @@ def _modelopt_scheme(algo: object) -> str | None:
 def detect_checkpoint_quantization(config: Mapping[str, Any]) -> str | None:
     """Name the quantization of a safetensors checkpoint from its config.json, or None if it has none.
 
-    Recognises ModelOpt (``quant_method: modelopt``, ``quant_algo`` NVFP4/FP8/…; also the ``quantization`` block
-    of ``hf_quant_config.json``), compressed-tensors (``nvfp4-pack-quantized``, ``float-quantized``,
+    Recognises ModelOpt (``quant_method: modelopt``, ``quant_algo`` NVFP4/FP8/…; also the ``quantization``
+    block of ``hf_quant_config.json``), compressed-tensors (``nvfp4-pack-quantized``, ``float-quantized``,
     ``pack-quantized`` with ``num_bits`` …), and the usual ``quant_method`` values (fp8, mxfp4, awq, gptq,
     bitsandbytes). Returns ``NVFP4``, ``MXFP4``, ``FP8``, ``W4A16-INT``, ``W8A16-INT``, ``W4A8-INT``,
     ``W8A8-INT``, ``BNB-4BIT``, ``BNB-8BIT``, or the upper-cased ``quant_method`` for methods not listed.
@@ -729,9 +751,9 @@ def detect_checkpoint_quantization(config: Mapping[str, Any]) -> str | None:
     return method.upper() or None
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Errors: huggingface_hub and HTTP-library exceptions → one-line HubError
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _status_error(
@@ -766,7 +788,8 @@ def _status_error(
         )
     if status == 401:
         return error(
-            f"{repo_id} was not found, or it is private or gated and this request is not logged in (HTTP 401)",
+            f"{repo_id} was not found, or it is private or gated and this request is not logged in "
+            "(HTTP 401)",
             f"check the spelling; for a private or gated repo, {_LOGIN_HINT}",
         )
     if status == 403:
@@ -849,7 +872,12 @@ def _translate(
         if code is not None:
             headers["X-Error-Code"] = code
         return _status_error(
-            response.status_code, headers, repo_id=repo_id, revision=revision, filename=filename, endpoint=endpoint
+            response.status_code,
+            headers,
+            repo_id=repo_id,
+            revision=revision,
+            filename=filename,
+            endpoint=endpoint,
         )
 
     saw_local_miss = False
@@ -868,7 +896,9 @@ def _translate(
         if isinstance(err, OfflineModeIsEnabled):
             return _offline_error(repo_id, filename or "the file list")
         if isinstance(err, LocalEntryNotFoundError):
-            saw_local_miss = True  # look further down the chain for why the Hub was not asked or did not answer
+            saw_local_miss = (
+                True  # look further down the chain for why the Hub was not asked or did not answer
+            )
             continue
         kind = _transport_kind(err)
         if kind == "timeout":
@@ -881,7 +911,7 @@ def _translate(
         if kind == "network":
             return HubError(
                 f"cannot reach the Hub at {endpoint}",
-                hint="check your network connection and HF_ENDPOINT; with files already cached, set HF_HUB_OFFLINE=1",
+                hint="check your network and HF_ENDPOINT; with files already cached, set HF_HUB_OFFLINE=1",
                 repo_id=repo_id,
             )
     if saw_local_miss:

@@ -94,7 +94,7 @@ class FakeHub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> FakeHub:
         hub = self
 
@@ -105,7 +105,9 @@ class FakeHub:
         server.daemon_threads = True
         server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -122,7 +124,7 @@ class FakeHub:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    # -- helpers for tests ----------------------------------------------------------------------------------------
+    # -- helpers for tests -----------------------------------------------------------------------------------
     def add_repo(self, repo_id: str, repo: FakeRepo | None = None, **files: FakeFile) -> FakeRepo:
         repo = repo or FakeRepo()
         repo.files.update(files)
@@ -149,10 +151,10 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeHub
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    # -- plumbing -------------------------------------------------------------------------------------------------
+    # -- plumbing --------------------------------------------------------------------------------------------
     def _record(self) -> Request:
         split = urlsplit(self.path)
         request = Request(
@@ -180,7 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def _json(self, request: Request, payload: object, status: int = 200, headers: dict[str, str] | None = None) -> None:
+    def _json(
+        self, request: Request, payload: object, status: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
         body = json.dumps(payload).encode()
         self._send(request, status, body, {"Content-Type": "application/json", **(headers or {})})
 
@@ -193,11 +197,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers["RateLimit-Policy"] = '"fixed window";"api";q=500;w=300'
         self._json(request, {"error": message}, status, headers)
 
-    # -- routing --------------------------------------------------------------------------------------------------
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+    # -- routing ---------------------------------------------------------------------------------------------
+    def do_HEAD(self) -> None:
         self._route()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._route()
 
     def _route(self) -> None:
@@ -245,7 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _repo(self, request: Request, repo_id: str, *, api: bool) -> FakeRepo | None:
         repo = self.fake.repos.get(repo_id)
         if repo is None:
-            # Authenticated callers get 404 for a missing repo; the Hub gives anonymous ones 401 (see private).
+            # Authenticated callers get 404 for a missing repo; the Hub gives anonymous ones 401 (as private).
             self._error(request, 404, "RepoNotFound", "Repository not found")
             return None
         if repo.delay_s:
@@ -261,7 +265,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(request, 401, "GatedRepo", f"Access to model {repo_id} is restricted. Please log in.")
             return None
         if repo.gated and not api:
-            self._error(request, 403, "GatedRepo", f"Access to model {repo_id} is restricted and you are not in the authorized list.")
+            self._error(
+                request,
+                403,
+                "GatedRepo",
+                f"Access to model {repo_id} is restricted and you are not in the authorized list.",
+            )
             return None
         return repo
 
@@ -271,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(request, 404, "RevisionNotFound", f"Invalid rev id: {revision}")
         return False
 
-    # -- endpoints ------------------------------------------------------------------------------------------------
+    # -- endpoints -------------------------------------------------------------------------------------------
     def _model_info(self, request: Request, repo_id: str, repo: FakeRepo, revision: str) -> None:
         if not self._revision_ok(request, repo, revision):
             return
@@ -307,7 +316,9 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             if recursive:
                 bits = path.split("/")
-                folders.update("/".join(bits[:i]) for i in range(1, len(bits)) if "/".join(bits[:i]).startswith(prefix))
+                folders.update(
+                    "/".join(bits[:i]) for i in range(1, len(bits)) if "/".join(bits[:i]).startswith(prefix)
+                )
             entry: dict[str, object] = {"type": "file", "oid": fake.blob_id, "size": fake.total, "path": path}
             if fake.lfs:
                 entry["lfs"] = {"oid": fake.sha256, "size": fake.total, "pointerSize": 134}
@@ -339,7 +350,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve_bytes(self, request: Request, fake: FakeFile, headers: dict[str, str]) -> None:
         total = fake.total
         range_header = request.headers.get("range")
-        repo_ignores_range = any(f is fake and r.ignore_range for r in self.fake.repos.values() for f in r.files.values())
+        repo_ignores_range = any(
+            f is fake and r.ignore_range for r in self.fake.repos.values() for f in r.files.values()
+        )
         headers = {**headers, "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
         if range_header and not repo_ignores_range:
             match = _RANGE_RE.match(range_header.strip())
@@ -363,7 +376,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = fake.read(0, total - 1) if self.command == "GET" else b""
         self._send_sized(request, 200, body, total, headers)
 
-    def _send_sized(self, request: Request, status: int, body: bytes, length: int, headers: dict[str, str]) -> None:
+    def _send_sized(
+        self, request: Request, status: int, body: bytes, length: int, headers: dict[str, str]
+    ) -> None:
         request.status = status
         try:
             self.send_response(status)

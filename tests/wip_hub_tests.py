@@ -1,4 +1,4 @@
-"""Hub access against a local Hub look-alike (tests/hubserver.py): the real huggingface_hub client does the talking."""
+"""Hub access against a local Hub look-alike (tests/hubserver.py); the real huggingface_hub client talks."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import pytest
 gguf = pytest.importorskip("gguf")
 pytest.importorskip("huggingface_hub")
 
-from hubserver import FakeFile, FakeHub, FakeRepo  # noqa: E402 - after the importorskips on purpose
-
 from quantadvisor.errors import ExitCode, HubError, InvalidRequestError  # noqa: E402
 from quantadvisor.gguf_header import GGUFHeaderError, read_gguf_header  # noqa: E402
 from quantadvisor.hub import (  # noqa: E402
@@ -28,6 +26,9 @@ from quantadvisor.hub import (  # noqa: E402
     quant_from_filename,
 )
 
+from hubserver import FakeFile, FakeHub, FakeRepo  # noqa: E402 - after the importorskips on purpose
+
+TOKEN = "hf_test_token_for_the_fake_hub"  # noqa: S105 - a fake token for the fake Hub
 GiB = 1024**3
 MiB = 1024**2
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -48,7 +49,9 @@ def gguf_bytes(tmp_path, name: str = "m.gguf", *, vocab: int = 200) -> bytes:
     writer.add_head_count_kv(2)
     writer.add_token_list([f"t{i}" for i in range(vocab)])
     writer.add_tensor("token_embd.weight", np.zeros((8, 256), dtype=np.float16))
-    writer.add_tensor("blk.0.attn_q.weight", np.zeros((256, 144), dtype=np.uint8), raw_dtype=gguf.GGMLQuantizationType.Q4_K)
+    writer.add_tensor(
+        "blk.0.attn_q.weight", np.zeros((256, 144), dtype=np.uint8), raw_dtype=gguf.GGMLQuantizationType.Q4_K
+    )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -59,15 +62,20 @@ def gguf_bytes(tmp_path, name: str = "m.gguf", *, vocab: int = 200) -> bytes:
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
     """A fake Hub on 127.0.0.1 named by HF_ENDPOINT, with a fresh cache and no login."""
-    from huggingface_hub import constants
-    from huggingface_hub.utils import close_session
+    from huggingface_hub import close_session, constants
 
     server = FakeHub().start()
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_OIDC_RESOURCE"):
+    for name in (
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_OIDC_RESOURCE",
+    ):
         monkeypatch.delenv(name, raising=False)
     # huggingface_hub read these at import; make sure a developer's own settings cannot leak into the tests.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -80,7 +88,7 @@ def hub(monkeypatch, tmp_path):
 
 @pytest.fixture
 def bartowski(hub, tmp_path):
-    """A bartowski-like GGUF repo: single files, a 3-part split in a folder, an mmproj, an imatrix, a README."""
+    """A bartowski-like repo: single files, a 3-part split in a folder, an mmproj, an imatrix, a README."""
     data = gguf_bytes(tmp_path)
     files = {
         "Tiny-Q4_K_M.gguf": FakeFile(data, size=4_683_073_952),  # a real-sized file; only its head exists
@@ -97,7 +105,7 @@ def bartowski(hub, tmp_path):
     return data
 
 
-# -- repo references and quant names -----------------------------------------------------------------------------
+# -- repo references and quant names -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -117,8 +125,8 @@ def test_parse_repo_ref(ref, expected):
 
 @pytest.mark.parametrize(
     "ref",
-    ["gpt2", "org/", "/name", "a/b/c", "org/na me", "org--x/name", "org/na..me", "org/name.git", "org/name@", "o/n@a b",
-     "-org/name", "org/name-", "./model.gguf", "C:\\models\\x.gguf", "org/" + "n" * 97],
+    ["gpt2", "org/", "/name", "a/b/c", "org/na me", "org--x/name", "org/na..me", "org/name.git", "org/name@",
+     "o/n@a b", "-org/name", "org/name-", "./model.gguf", "C:\\models\\x.gguf", "org/" + "n" * 97],
 )  # fmt: skip
 def test_parse_repo_ref_rejects(ref):
     with pytest.raises(InvalidRequestError, match="is not a Hugging Face repo id") as info:
@@ -172,12 +180,14 @@ def test_quant_from_filename(filename, base, variant):
     assert str(quant) == quant.label
 
 
-@pytest.mark.parametrize("filename", ["model.gguf", "README.md", "Qwen2.5-7B-Instruct.gguf", "llava-v1.5-mmproj.gguf"])
+@pytest.mark.parametrize(
+    "filename", ["model.gguf", "README.md", "Qwen2.5-7B-Instruct.gguf", "llava-v1.5-mmproj.gguf"]
+)
 def test_quant_from_filename_none(filename):
     assert quant_from_filename(filename) is None
 
 
-# -- listing ----------------------------------------------------------------------------------------------------
+# -- listing -------------------------------------------------------------------------------------------------
 
 
 def test_list_bartowski_like_repo(bartowski, hub):
@@ -190,7 +200,13 @@ def test_list_bartowski_like_repo(bartowski, hub):
         "mmproj-Tiny-f16.gguf",
     ]
     q4 = files["Tiny-Q4_K_M.gguf"]
-    assert (q4.size_bytes, q4.quant, q4.quant_variant, q4.parts, q4.is_mmproj) == (4_683_073_952, "Q4_K_M", None, 1, False)
+    assert (q4.size_bytes, q4.quant, q4.quant_variant, q4.parts, q4.is_mmproj) == (
+        4_683_073_952,
+        "Q4_K_M",
+        None,
+        1,
+        False,
+    )
     assert q4.split_files == ("Tiny-Q4_K_M.gguf",)
     q6 = files["Tiny-Q6_K_L.gguf"]
     assert (q6.quant, q6.quant_variant) == ("Q6_K", "Q6_K_L")
@@ -226,7 +242,10 @@ def test_list_falls_back_to_the_tree_when_info_has_no_sizes(hub, tmp_path):
     listed = {f.filename: f for f in list_gguf_files("unsloth/Tiny-GGUF")}
     assert listed["BF16/Tiny-BF16-00001-of-00002.gguf"].size_bytes == 12 * GiB
     assert listed["BF16/Tiny-BF16-00001-of-00002.gguf"].quant == "BF16"
-    assert (listed["Tiny-UD-Q4_K_XL.gguf"].quant, listed["Tiny-UD-Q4_K_XL.gguf"].quant_variant) == ("Q4_K_M", "UD-Q4_K_XL")
+    assert (listed["Tiny-UD-Q4_K_XL.gguf"].quant, listed["Tiny-UD-Q4_K_XL.gguf"].quant_variant) == (
+        "Q4_K_M",
+        "UD-Q4_K_XL",
+    )
     incomplete = listed["Tiny-Q2_K-00001-of-00002.gguf"]
     assert (incomplete.parts, incomplete.complete) == (2, False)
     tree = [r for r in hub.requests if "/tree/" in r.path]
@@ -235,7 +254,7 @@ def test_list_falls_back_to_the_tree_when_info_has_no_sizes(hub, tmp_path):
     assert tree[0].query.get("recursive") == ["True"] or tree[0].query.get("recursive") == ["true"]
 
 
-# -- GGUF headers over HTTP ranges -------------------------------------------------------------------------------
+# -- GGUF headers over HTTP ranges ---------------------------------------------------------------------------
 
 
 def test_fetch_header_reads_only_the_first_bytes(bartowski, hub, tmp_path):
@@ -283,30 +302,34 @@ def test_fetch_header_stops_at_max_bytes(hub, tmp_path):
 def test_fetch_header_of_a_hostile_file_is_a_header_error(hub):
     hostile = b"GGUF" + struct.pack("<IQQ", 3, 0, 2**62)
     hub.add_repo("evil/Evil-GGUF", FakeRepo(files={"evil-Q4_K_M.gguf": FakeFile(hostile, size=8 * GiB)}))
-    with pytest.raises(GGUFHeaderError, match="evil/Evil-GGUF/evil-Q4_K_M.gguf: .*metadata keys, over") as info:
+    with pytest.raises(
+        GGUFHeaderError, match=r"evil/Evil-GGUF/evil-Q4_K_M\.gguf: .*metadata keys, over"
+    ) as info:
         fetch_gguf_header("evil/Evil-GGUF", "evil-Q4_K_M.gguf")
     assert "\n" not in str(info.value)
 
 
 def test_fetch_header_when_the_server_ignores_range(hub, tmp_path):
     data = gguf_bytes(tmp_path) + bytes(6 * MiB)
-    hub.add_repo("org/NoRange-GGUF", FakeRepo(files={"m-Q4_0.gguf": FakeFile(data, lfs=False)}, ignore_range=True))
+    hub.add_repo(
+        "org/NoRange-GGUF", FakeRepo(files={"m-Q4_0.gguf": FakeFile(data, lfs=False)}, ignore_range=True)
+    )
     header = fetch_gguf_header("org/NoRange-GGUF", "m-Q4_0.gguf", initial_bytes=64 * 1024)
     assert header.arch == "qwen2"
 
 
 def test_fetch_header_sends_the_token_from_hf_token(hub, monkeypatch, tmp_path):
     data = gguf_bytes(tmp_path)
-    hub.add_repo("me/Private-GGUF", FakeRepo(files={"p-Q4_K_M.gguf": FakeFile(data, size=GiB)}, token="hf_secret"))
+    hub.add_repo("me/Private-GGUF", FakeRepo(files={"p-Q4_K_M.gguf": FakeFile(data, size=GiB)}, token=TOKEN))
     with pytest.raises(HubError, match="HTTP 401"):
         fetch_gguf_header("me/Private-GGUF", "p-Q4_K_M.gguf")
-    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
     assert fetch_gguf_header("me/Private-GGUF", "p-Q4_K_M.gguf").arch == "qwen2"
     assert [f.filename for f in list_gguf_files("me/Private-GGUF")] == ["p-Q4_K_M.gguf"]
-    assert hub.requests[-1].headers["authorization"] == "Bearer hf_secret"
+    assert hub.requests[-1].headers["authorization"] == f"Bearer {TOKEN}"
 
 
-# -- config.json ------------------------------------------------------------------------------------------------
+# -- config.json ---------------------------------------------------------------------------------------------
 
 
 def test_fetch_config_and_detect_quantization(hub):
@@ -326,7 +349,9 @@ def test_fetch_config_and_detect_quantization(hub):
 
 
 def test_fetch_config_uses_the_cache_when_offline_or_the_hub_fails(hub, monkeypatch):
-    repo = hub.add_repo("org/Tiny", FakeRepo(files={"config.json": FakeFile(json.dumps(LLAMA_CONFIG).encode(), lfs=False)}))
+    repo = hub.add_repo(
+        "org/Tiny", FakeRepo(files={"config.json": FakeFile(json.dumps(LLAMA_CONFIG).encode(), lfs=False)})
+    )
     assert fetch_config("org/Tiny") == LLAMA_CONFIG
     seen = len(hub.requests)
 
@@ -347,7 +372,7 @@ def test_fetch_config_rejects_non_json(hub):
     assert "\n" not in str(info.value)
 
 
-# -- offline ----------------------------------------------------------------------------------------------------
+# -- offline -------------------------------------------------------------------------------------------------
 
 
 def test_offline_and_not_cached(bartowski, hub, monkeypatch):
@@ -369,8 +394,12 @@ def test_offline_reads_cached_gguf_files(hub, monkeypatch, tmp_path):
     from huggingface_hub import hf_hub_download
 
     data = gguf_bytes(tmp_path)
-    hub.add_repo("org/Cached-GGUF", FakeRepo(files={"c-Q5_K_M.gguf": FakeFile(data), "c-Q8_0.gguf": FakeFile(data)}))
-    hf_hub_download("org/Cached-GGUF", "c-Q5_K_M.gguf", endpoint=hub.url, cache_dir=os.environ["HF_HUB_CACHE"])
+    hub.add_repo(
+        "org/Cached-GGUF", FakeRepo(files={"c-Q5_K_M.gguf": FakeFile(data), "c-Q8_0.gguf": FakeFile(data)})
+    )
+    hf_hub_download(
+        "org/Cached-GGUF", "c-Q5_K_M.gguf", endpoint=hub.url, cache_dir=os.environ["HF_HUB_CACHE"]
+    )
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     seen = len(hub.requests)
     listed = list_gguf_files("org/Cached-GGUF")
@@ -379,7 +408,7 @@ def test_offline_reads_cached_gguf_files(hub, monkeypatch, tmp_path):
     assert len(hub.requests) == seen
 
 
-# -- errors ----------------------------------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------------------------------
 
 
 def add_error_repos(hub: FakeHub, tmp_path) -> None:
@@ -388,7 +417,7 @@ def add_error_repos(hub: FakeHub, tmp_path) -> None:
     model = FakeFile(data, size=GiB)
     for repo_id, repo in {
         "meta-llama/Gated": FakeRepo(gated=True),
-        "me/Private": FakeRepo(token="hf_secret"),
+        "me/Private": FakeRepo(token=TOKEN),
         "org/Limited": FakeRepo(status=429),
         "org/Broken": FakeRepo(status=500),
         "org/Unavailable": FakeRepo(status=503),
@@ -399,24 +428,27 @@ def add_error_repos(hub: FakeHub, tmp_path) -> None:
 
 
 CALLS = {
-    "list": lambda repo, **kw: list_gguf_files(repo, **kw),
-    "header": lambda repo, **kw: fetch_gguf_header(repo, "m-Q4_K_M.gguf", **kw),
-    "config": lambda repo, **kw: fetch_config(repo, **kw),
+    "list": list_gguf_files,
+    "header": lambda repo: fetch_gguf_header(repo, "m-Q4_K_M.gguf"),
+    "config": fetch_config,
 }
+
+
+ALL = ["list", "header", "config"]
 
 
 @pytest.mark.parametrize(
     ("repo_id", "calls", "message", "hint"),
     [
         ("meta-llama/Gated", ["header", "config"], "is a gated repo", "hf auth login"),
-        ("me/Private", ["list", "header", "config"], "or it is private or gated and this request is not logged in", "HF_TOKEN"),
-        ("org/Missing", ["list", "header", "config"], "repo org/Missing was not found on http://127.0.0.1", "spelling"),
-        ("org/Limited", ["list", "header", "config"], r"rate-limiting requests \(HTTP 429\)", "retry"),
-        ("org/Broken", ["list", "header", "config"], r"server error \(HTTP 500\)", "retry later"),
+        ("me/Private", ALL, "or it is private or gated and this request is not logged in", "HF_TOKEN"),
+        ("org/Missing", ALL, "repo org/Missing was not found on http://127.0.0.1", "spelling"),
+        ("org/Limited", ALL, r"rate-limiting requests \(HTTP 429\)", "retry"),
+        ("org/Broken", ALL, r"server error \(HTTP 500\)", "retry later"),
         ("org/Unavailable", ["list", "header"], r"server error \(HTTP 503\)", "retry later"),
     ],
 )  # fmt: skip
-def test_hub_errors_are_one_line_hub_errors(hub, tmp_path, repo_id, calls, message, hint):
+def test_hub_errors_are_one_line_hub_errors(hub, tmp_path, *, repo_id, calls, message, hint):
     add_error_repos(hub, tmp_path)
     for name in calls:
         with pytest.raises(HubError, match=message) as info:
@@ -434,7 +466,10 @@ def test_gated_hint_names_the_login_command_and_the_page(hub, tmp_path):
     add_error_repos(hub, tmp_path)
     with pytest.raises(HubError) as info:
         fetch_config("meta-llama/Gated")
-    assert info.value.hint == f"accept its terms at {hub.url}/meta-llama/Gated, then log in with `hf auth login` or set HF_TOKEN"
+    assert (
+        info.value.hint
+        == f"accept its terms at {hub.url}/meta-llama/Gated, then log in with `hf auth login` or set HF_TOKEN"
+    )
 
 
 def test_revision_and_file_not_found(hub, tmp_path):
@@ -444,11 +479,11 @@ def test_revision_and_file_not_found(hub, tmp_path):
         lambda: fetch_config("org/Ok", revision="nope"),
         lambda: fetch_gguf_header("org/Ok", "m-Q4_K_M.gguf", revision="nope"),
     ):
-        with pytest.raises(HubError, match="revision 'nope' was not found in org/Ok"):
+        with pytest.raises(HubError, match=r"revision 'nope' was not found in org/Ok"):
             call()
-    with pytest.raises(HubError, match="absent.gguf was not found in org/Ok at revision main"):
+    with pytest.raises(HubError, match=r"absent\.gguf was not found in org/Ok at revision main"):
         fetch_gguf_header("org/Ok", "absent.gguf")
-    with pytest.raises(HubError, match="absent.json was not found in org/Ok"):
+    with pytest.raises(HubError, match=r"absent\.json was not found in org/Ok"):
         fetch_config("org/Ok", filename="absent.json")
 
 
@@ -486,12 +521,18 @@ def test_invalid_repo_id_never_reaches_the_network(hub):
     assert hub.requests == []
 
 
-# -- checkpoint quantization -----------------------------------------------------------------------------------
+# -- checkpoint quantization ---------------------------------------------------------------------------------
 
 
 def ct_config(fmt: str, weights: dict, activations: dict | None = None) -> dict:
     group = {"targets": ["Linear"], "weights": weights, "input_activations": activations, "format": fmt}
-    return {"quantization_config": {"quant_method": "compressed-tensors", "format": fmt, "config_groups": {"group_0": group}}}
+    return {
+        "quantization_config": {
+            "quant_method": "compressed-tensors",
+            "format": fmt,
+            "config_groups": {"group_0": group},
+        }
+    }
 
 
 @pytest.mark.parametrize(
@@ -500,7 +541,7 @@ def ct_config(fmt: str, weights: dict, activations: dict | None = None) -> dict:
         (LLAMA_CONFIG, None),
         (NVFP4_CONFIG, "NVFP4"),
         ({"quantization_config": {"quant_method": "modelopt", "quant_algo": "FP8"}}, "FP8"),
-        ({"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": None}}, "NVFP4"),
+        ({"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "NVFP4"}}, "NVFP4"),
         ({"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "W4A16_AWQ"}}, "W4A16-INT"),
         (ct_config("nvfp4-pack-quantized", {"num_bits": 4, "type": "float", "group_size": 16},
                    {"num_bits": 4, "type": "float", "group_size": 16}), "NVFP4"),
@@ -508,7 +549,7 @@ def ct_config(fmt: str, weights: dict, activations: dict | None = None) -> dict:
                    {"num_bits": 8, "type": "float", "dynamic": True}), "FP8"),
         (ct_config("pack-quantized", {"num_bits": 4, "type": "int", "group_size": 128}), "W4A16-INT"),
         (ct_config("pack-quantized", {"num_bits": 8, "type": "int", "group_size": 128}), "W8A16-INT"),
-        (ct_config("int-quantized", {"num_bits": 8, "type": "int"}, {"num_bits": 8, "type": "int"}), "W8A8-INT"),
+        (ct_config("int-quantized", {"num_bits": 8, "type": "int"}, {"num_bits": 8}), "W8A8-INT"),
         (ct_config("mxfp4-pack-quantized", {"num_bits": 4, "type": "float", "group_size": 32}), "MXFP4"),
         ({"quantization_config": {"quant_method": "compressed-tensors", "format": "float-quantized"}}, "FP8"),
         ({"quantization_config": {"quant_method": "mxfp4"}}, "MXFP4"),
@@ -517,7 +558,7 @@ def ct_config(fmt: str, weights: dict, activations: dict | None = None) -> dict:
         ({"quantization_config": {"quant_method": "gptq", "bits": 8}}, "W8A16-INT"),
         ({"quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True}}, "BNB-4BIT"),
         ({"quantization_config": {"quant_method": "hqq"}}, "HQQ"),
-        ({"text_config": {"quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4"}}}, "NVFP4"),
+        ({"text_config": {"quantization_config": NVFP4_CONFIG["quantization_config"]}}, "NVFP4"),
     ],
 )  # fmt: skip
 def test_detect_checkpoint_quantization(config, expected):
