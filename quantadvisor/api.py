@@ -182,18 +182,18 @@ def _model_params(spec: ModelSpec) -> tuple[float, float | None]:
 
 def _budget(
     *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, dataset: Dataset
-) -> Budget:
+) -> tuple[Budget, list[float]]:
+    """The planning budget and the GPUs' measured peak bandwidths (GB/s), where NVML gave them."""
     from .hardware import detect_hardware, hardware_from_overrides, planning_budget
 
     if vram_gib is not None or gpu is not None:
         report = hardware_from_overrides(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=dataset)
     else:
         report = detect_hardware()
-        if ram_gib is not None:
-            report = report.model_copy(
-                update={"host_ram_bytes": int(ram_gib * GIB), "host_ram_source": "--ram"}
-            )
-    return planning_budget(report)
+        if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
+            report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
+    bandwidths = [g.peak_bandwidth_gbps for g in report.gpus if g.peak_bandwidth_gbps and g.source == "nvml"]
+    return planning_budget(report), bandwidths
 
 
 def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
@@ -430,9 +430,9 @@ def recommend(
     if task == "rag" and embedding_model is None:
         embedding_model = None  # RAG without a named resident: the user may serve embeddings elsewhere
     reserve, reserved_for = _reserved(embedding_model, ds)
-    budget = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
+    budget, measured_bw = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
     llm_budget = max(0, budget.vram_bytes - reserve) if budget.vram_bytes > 0 else 0
-    gpu_bw = _bandwidth(budget, ds)
+    gpu_bw = _bandwidth(budget, ds, measured_bw)
     hardware = HardwareUsed(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
         n_gpus=max(1, len(budget.per_gpu_bytes)), compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
@@ -507,7 +507,10 @@ def _size_key(shorthand: str) -> float:
     return float(digits[0]) if digits else 0.0
 
 
-def _bandwidth(budget: Budget, ds: Dataset) -> float | None:
+def _bandwidth(budget: Budget, ds: Dataset, readings: list[float] | None = None) -> float | None:
+    """Peak GPU memory bandwidth: NVML's reading (bus width × memory clock) or the catalog's."""
+    if readings:
+        return min(readings)
     if budget.gpu_name:
         from .hardware import lookup_gpu
 

@@ -171,6 +171,19 @@ def test_v1_only_driver_counts_reserve_inside_used_and_says_so(
     assert "NVML v1 'used', driver reserve included" in budget.steps[0]
 
 
+def test_h100_recorded_on_the_device_matches_quantadvisor_detect(
+    monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
+    # h100-recorded.json: record_snapshot() on the lent H100 (driver 580.159.04); h100-detect-output.json:
+    # what `quantadvisor detect --json` printed there in the same run.
+    spec = json.loads((FIXTURES / "h100-recorded.json").read_text(encoding="utf-8"))
+    real = json.loads((FIXTURES / "h100-detect-output.json").read_text(encoding="utf-8"))
+    install_nvml(monkeypatch, spec)
+    (gpu,) = detect_hardware(sysfs_root=isolated).gpus
+    assert gpu.model_dump(mode="json") == real["report"]["gpus"][0]
+    assert real["budget"]["vram_bytes"] == gpu.free_bytes - DEFAULT_SAFETY_MARGIN_BYTES
+
+
 def test_h200_fixture_recorded_by_the_recorder(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
     # tests/fixtures/nvml/h200.json: record_snapshot() on a real H200 (driver 580.159.04).
     spec = json.loads((FIXTURES / "h200.json").read_text(encoding="utf-8"))
@@ -194,7 +207,8 @@ def test_recorder_writes_what_the_fake_reads(monkeypatch: pytest.MonkeyPatch, is
     install_nvml(monkeypatch, h100_spec())
     original = detect_hardware(sysfs_root=isolated)
     install_nvml(monkeypatch, json.loads(json.dumps(recorded)))
-    assert detect_hardware(sysfs_root=isolated) == original
+    # Compare the GPUs only: host MemAvailable moves between two reads on a busy machine.
+    assert detect_hardware(sysfs_root=isolated).gpus == original.gpus
 
 
 # --------------------------------------------------------------------------- NVML: two mixed GPUs
