@@ -305,12 +305,30 @@ def looks_like_shorthand(text: str) -> bool:
     return bool(_SHORTHAND.match(text))
 
 
+_SHORTHAND_SPECS: dict[tuple[int, str], tuple[object, ModelSpec]] = {}
+
+
 def spec_from_shorthand(shorthand: str, dataset: Dataset | None = None) -> ModelSpec:
-    """Resolve a size shorthand through the reference-architecture table in data/ (approximate)."""
-    from .dataset import closest_names, load_dataset
+    """Resolve a size shorthand through the reference-architecture table in data/ (approximate).
+
+    The same ModelSpec object comes back for the same dataset and shorthand, so memory plans
+    cached by identity are reused across calls.
+    """
+    from .dataset import load_dataset
 
     ds = dataset or load_dataset()
     wanted = shorthand.strip().casefold()
+    cached = _SHORTHAND_SPECS.get((id(ds), wanted))
+    if cached is not None and cached[0] is ds:
+        return cached[1]
+    spec = _resolve_shorthand(wanted, shorthand, ds)
+    _SHORTHAND_SPECS[(id(ds), wanted)] = (ds, spec)
+    return spec
+
+
+def _resolve_shorthand(wanted: str, shorthand: str, ds: Dataset) -> ModelSpec:
+    from .dataset import closest_names
+
     for arch in ds.architectures.values():
         if wanted == arch.shorthand.casefold() or wanted in (a.casefold() for a in arch.aliases):
             spec = spec_from_config(arch.config, name=arch.stands_for)

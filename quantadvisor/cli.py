@@ -241,6 +241,8 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
+    # The CLI uses no pydantic plugins; skipping their entry-point scan saves ~18 ms per start.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

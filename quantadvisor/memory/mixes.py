@@ -57,7 +57,7 @@ def assign_types(
     """Return the ggml type of each tensor (same order) in a `file_type` GGUF of `spec`."""
     base = BASE_TYPE[file_type]
     n_wv = sum(1 for t in tensors if t.role in {"attn_v", "attn_qkv"} and t.quantizable)
-    counters = {"wv": 0}
+    counters = {"wv": 0, "gqa": spec.gqa_ratio}
     quantize = base not in _UNQUANTIZED
     out = []
     for tensor in tensors:
@@ -93,7 +93,7 @@ def _choose(
 ) -> str:
     role, n = tensor.role, spec.n_layers
     i = tensor.layer if tensor.layer is not None else 0
-    gqa, n_expert = spec.gqa_ratio, spec.n_expert
+    gqa, n_expert = counters["gqa"], spec.n_expert
     is_output = role == "output" or (role == "token_embd" and spec.tied_embeddings)
 
     if ft == "MXFP4_MOE":

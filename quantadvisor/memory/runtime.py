@@ -223,9 +223,48 @@ def host_compute_bytes(spec: ModelSpec, context_tokens: int, *, flash_attn: bool
     return 2 * n_ubatch * spec.n_embd * 4 + mask
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Per-layer byte totals of one GGUF, so placing -ngl/--n-cpu-moe is arithmetic, not a tensor walk."""
+
+    token_embd: int
+    output: int  # output.weight (when untied) + output_norm: the "output layer"
+    other_global: int  # rope_freqs and similar, kept on the host
+    layer_dense: tuple[int, ...]  # bytes per repeating layer, experts excluded
+    layer_expert: tuple[int, ...]  # stacked expert tensors per layer
+    layer_largest: tuple[int, ...]  # largest matrix per layer (op-offload staging)
+    output_largest: int
+
+    @classmethod
+    def of(cls, spec: ModelSpec, typed: Sequence[TypedTensor]) -> Layout:
+        """Sum the typed tensors per layer."""
+        dense, expert, largest = [0] * spec.n_layers, [0] * spec.n_layers, [0] * spec.n_layers
+        token_embd = output = other = output_largest = 0
+        for item in typed:
+            t = item.tensor
+            if t.role == "token_embd":
+                token_embd += item.nbytes
+            elif t.layer is None:
+                if t.role == "rope_freqs":
+                    other += item.nbytes
+                else:
+                    output += item.nbytes
+                    output_largest = max(output_largest, item.nbytes)
+            else:
+                if t.is_expert:
+                    expert[t.layer] += item.nbytes
+                else:
+                    dense[t.layer] += item.nbytes
+                if len(t.shape) >= 2:
+                    largest[t.layer] = max(largest[t.layer], item.nbytes)
+        if spec.tied_embeddings:
+            output_largest = max(output_largest, token_embd)
+        return cls(token_embd, output, other, tuple(dense), tuple(expert), tuple(largest), output_largest)
+
+
 def plan_runtime(
     spec: ModelSpec,
-    typed: Sequence[TypedTensor],
+    typed: Sequence[TypedTensor] | Layout,
     sizes: Mapping[str, tuple[int, int]],
     *,
     quant: str,
@@ -242,6 +281,7 @@ def plan_runtime(
     constants: RuntimeConstants = DEFAULTS,
 ) -> MemoryEstimate:
     """Place every tensor, KV cell and buffer on the GPU(s) or the host for a given -ngl."""
+    layout = typed if isinstance(typed, Layout) else Layout.of(spec, typed)
     n_offloadable = spec.n_layers + 1
     ngl = n_offloadable if gpu_layers is None else gpu_layers
     if ngl < 0:
@@ -254,35 +294,39 @@ def plan_runtime(
     output_on_gpu = ngl >= 1
     first_gpu_layer = spec.n_layers - max(0, ngl - 1)  # -ngl N: output layer + the last N-1 layers
 
-    gpu_weights = host_weights = 0
+    # The input embedding's get_rows runs on the CPU; a tied embedding is copied to the output layer.
+    host_weights = layout.token_embd + layout.other_global
+    gpu_weights = layout.token_embd if spec.tied_embeddings and output_on_gpu else 0
     largest_host_matrix = 0
-    for item in typed:
-        t = item.tensor
-        if t.role == "token_embd":
-            host_weights += item.nbytes  # get_rows on the input embedding runs on the CPU
-            if spec.tied_embeddings and output_on_gpu:
-                gpu_weights += item.nbytes  # the output layer holds its own copy of a tied embedding
-            continue
-        if t.layer is None:
-            on_gpu = output_on_gpu and t.role != "rope_freqs"
+    if output_on_gpu:
+        gpu_weights += layout.output
+    else:
+        host_weights += layout.output
+        largest_host_matrix = layout.output_largest
+    for il in range(spec.n_layers):
+        dense, expert = layout.layer_dense[il], layout.layer_expert[il]
+        if il >= first_gpu_layer:
+            gpu_weights += dense
+            if il < n_cpu_moe:
+                host_weights += expert
+            else:
+                gpu_weights += expert
         else:
-            on_gpu = t.layer >= first_gpu_layer and not (t.is_expert and t.layer < n_cpu_moe)
-        if on_gpu:
-            gpu_weights += item.nbytes
-        else:
-            host_weights += item.nbytes
-            if len(t.shape) >= 2:
-                largest_host_matrix = max(largest_host_matrix, item.nbytes)
+            host_weights += dense + expert
+            largest_host_matrix = max(largest_host_matrix, layout.layer_largest[il])
 
     gpu_kv = host_kv = 0
+    per_kind: dict[tuple[bool, bool], int] = {}
     for il in range(spec.n_layers):
-        layer_kv = kv_layer_bytes(
-            spec, il, context_tokens, cache_type_k, cache_type_v, sizes, n_ubatch=n_ubatch, pad=constants.kv_pad
-        )
+        kind = (spec.has_attention(il), spec.is_swa(il))
+        if kind not in per_kind:
+            per_kind[kind] = kv_layer_bytes(
+                spec, il, context_tokens, cache_type_k, cache_type_v, sizes, n_ubatch=n_ubatch, pad=constants.kv_pad
+            )
         if il >= first_gpu_layer:
-            gpu_kv += layer_kv
+            gpu_kv += per_kind[kind]
         else:
-            host_kv += layer_kv
+            host_kv += per_kind[kind]
 
     notes: list[str] = []
     if gpu_present:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,17 +25,17 @@ class Tensor:
     layer: int | None
     shape: tuple[int, ...]
 
-    @property
+    @functools.cached_property
     def n_elements(self) -> int:
         """Number of weights in the tensor."""
         return math.prod(self.shape)
 
-    @property
+    @functools.cached_property
     def is_expert(self) -> bool:
         """True for the stacked 3-D expert tensors of an MoE layer (what --n-cpu-moe moves to the CPU)."""
         return len(self.shape) == 3 and self.shape[2] > 1
 
-    @property
+    @functools.cached_property
     def quantizable(self) -> bool:
         """llama-quantize only quantizes 2-D+ weights, and never norms or the MoE router."""
         return (
