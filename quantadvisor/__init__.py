@@ -27,6 +27,8 @@ __all__ = [
     "estimate_memory",
     "load_dataset",
     "load_model_spec",
+    "pick_file",
+    "rank_files",
     "recommend",
 ]
 
@@ -45,6 +47,8 @@ _LAZY = {
     "QuantOption": "api",
     "Recommendation": "api",
     "recommend": "api",
+    "pick_file": "files",
+    "rank_files": "files",
     "detect_hardware": "hardware",
     "load_dataset": "dataset",
 }
@@ -77,5 +81,6 @@ if TYPE_CHECKING:
         NothingFitsError,
         QuantAdvisorError,
     )
+    from .files import pick_file, rank_files
     from .hardware import detect_hardware
     from .memory import MemoryEstimate, estimate_memory

@@ -165,7 +165,7 @@ def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mode
         "tied_embeddings": tied,
         "max_context": _get(config, "max_position_embeddings"),
     }
-    if model_type == "qwen2" or model_type == "qwen2_moe" or _get(config, "attention_bias", default=False):
+    if model_type in {"qwen2", "qwen2_moe"} or _get(config, "attention_bias", default=False):
         fields["attn_bias"] = True
     if model_type.startswith(("qwen3", "gemma3")):  # every Qwen3/3.5 and Gemma 3 variant normalises q and k
         fields["qk_norm"] = True
@@ -241,7 +241,11 @@ def spec_from_gguf_metadata(metadata: dict[str, Any], *, name: str | None = None
     n_layers = key("block_count")
     n_embd = key("embedding_length")
     n_head = key("attention.head_count")
-    missing = [k for k, v in (("block_count", n_layers), ("embedding_length", n_embd), ("attention.head_count", n_head)) if v is None]
+    missing = [
+        k
+        for k, v in (("block_count", n_layers), ("embedding_length", n_embd), ("attention.head_count", n_head))
+        if v is None
+    ]
     if missing:
         raise ModelResolutionError(f"GGUF architecture {arch!r} lacks {', '.join(f'{arch}.{m}' for m in missing)}")
     n_head_i = int(n_head if not isinstance(n_head, list) else max(n_head))
@@ -365,7 +369,7 @@ def load_model_spec(model: str | Path | dict[str, Any] | ModelSpec, dataset: Dat
             from .gguf_header import read_gguf_header
 
             header = read_gguf_header(path)
-            return spec_from_gguf_metadata(header.metadata, name=path.stem)
+            return spec_from_gguf_metadata(dict(header.metadata), name=path.stem)
         try:
             config = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import difflib
 import functools
 import os
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -25,6 +24,9 @@ from .models import (
     Rule,
     Source,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 __all__ = ["DATA_ENV_VAR", "Dataset", "bundled_data_dir", "closest_names", "load_dataset"]
 
@@ -150,17 +152,13 @@ def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
         raise DatasetError(f"{where}: the top level must be a mapping of section names to lists")
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise DatasetError(
-            f"{where}: schema_version is {version!r}, this quantadvisor reads {SCHEMA_VERSION}"
-        )
+        raise DatasetError(f"{where}: schema_version is {version!r}, this quantadvisor reads {SCHEMA_VERSION}")
     parsed: dict[str, list[tuple[int, BaseModel]]] = {}
     for key, value in raw.items():
         if key == "schema_version":
             continue
         if key not in _SECTIONS:
-            raise DatasetError(
-                f"{where}: unknown section {key!r}; expected one of {', '.join(sorted(_SECTIONS))}"
-            )
+            raise DatasetError(f"{where}: unknown section {key!r}; expected one of {', '.join(sorted(_SECTIONS))}")
         if value is None:
             continue
         if not isinstance(value, list):
@@ -189,9 +187,7 @@ def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
 Origin = dict[tuple[str, str], tuple[Path, int]]
 
 
-def _merge(
-    files: Sequence[Path], *, override_from: int
-) -> tuple[dict[str, dict[str, BaseModel]], Origin]:
+def _merge(files: Sequence[Path], *, override_from: int) -> tuple[dict[str, dict[str, BaseModel]], Origin]:
     """Merge sections of all files; an id defined twice is an error unless the later file overrides."""
     merged: dict[str, dict[str, BaseModel]] = {key: {} for key in _SECTIONS}
     origin: Origin = {}
@@ -232,7 +228,8 @@ def _check_references(merged: dict[str, dict[str, Any]], origin: Origin) -> None
         for measured in fmt.measured_bpw:
             if measured.source not in sources:
                 raise DatasetError(
-                    f"{where('formats', ident)}: field 'measured_bpw.source': {measured.source!r} is not in the bibliography"
+                    f"{where('formats', ident)}: field 'measured_bpw.source': "
+                    f"{measured.source!r} is not in the bibliography"
                 )
         if fmt.family == "gguf":
             missing = [b for b in fmt.block_types if b not in merged["ggml_types"]]
@@ -243,9 +240,7 @@ def _check_references(merged: dict[str, dict[str, Any]], origin: Origin) -> None
     for ident, rule in merged["rules"].items():
         for source_id in rule.source:
             if source_id not in sources:
-                raise DatasetError(
-                    f"{where('rules', ident)}: field 'source': {source_id!r} is not in the bibliography"
-                )
+                raise DatasetError(f"{where('rules', ident)}: field 'source': {source_id!r} is not in the bibliography")
     for ident, record in merged["evidence"].items():
         # KV-cache records name the cache ("KV-q8_0") or weights plus cache ("Q8_0+KV-q8_0").
         weights = record.format.split("+KV-")[0]
@@ -312,7 +307,7 @@ def _read_disk_cache(path: Path) -> Dataset | None:
     try:
         with path.open("rb") as handle:
             value = pickle.load(handle)  # noqa: S301 - our own file, in the user's own cache dir
-    except Exception:  # noqa: BLE001 - a stale, truncated or foreign cache is simply ignored
+    except Exception:
         return None
     return value if isinstance(value, Dataset) else None
 

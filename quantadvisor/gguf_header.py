@@ -291,9 +291,7 @@ class _Cursor:
             try:
                 return raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise GGUFHeaderError(
-                    f"{what} at offset {self.offset - len(raw):,} is not valid UTF-8"
-                ) from None
+                raise GGUFHeaderError(f"{what} at offset {self.offset - len(raw):,} is not valid UTF-8") from None
         return raw.decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int, what: str) -> None:
@@ -342,14 +340,11 @@ class _Parser:
         etype = _value_type(cur.u32(f"{what} element type"), what, type_offset)
         if etype is GGUFValueType.ARRAY:
             # llama.cpp's gguf.cpp has no nested arrays either; refusing them bounds recursion.
-            raise GGUFHeaderError(
-                f"{what} at offset {type_offset:,} is a nested array, which GGUF does not allow"
-            )
+            raise GGUFHeaderError(f"{what} at offset {type_offset:,} is a nested array, which GGUF does not allow")
         length = cur.u64(f"{what} length")
         if length > limits.max_array_length:
             raise GGUFHeaderError(
-                f"{what} declares {length:,} elements, "
-                f"over the {limits.max_array_length:,}-element array limit"
+                f"{what} declares {length:,} elements, over the {limits.max_array_length:,}-element array limit"
             )
         min_item = 8 if etype is GGUFValueType.STRING else _SCALARS[etype].size
         if cur.offset + length * min_item > cur.limit:  # fail now rather than after a long walk
@@ -357,10 +352,7 @@ class _Parser:
                 f"{what} declares {length:,} elements of at least {min_item} bytes, more than the "
                 f"{cur.limit:,}-byte header limit allows"
             )
-        keep = (
-            length <= limits.array_summary_threshold
-            and self.materialized + length <= limits.max_materialized_items
-        )
+        keep = length <= limits.array_summary_threshold and self.materialized + length <= limits.max_materialized_items
         if not keep:
             if etype is GGUFValueType.STRING:
                 cur.skip_strings(length, f"{what} element")
@@ -404,9 +396,7 @@ def _check_version(magic: bytes, raw_version: int) -> int:
         return raw_version
     swapped = int.from_bytes(raw_version.to_bytes(4, "little"), "big")
     if swapped in (1, *SUPPORTED_VERSIONS):
-        raise GGUFHeaderError(
-            f"big-endian GGUF (version {swapped}) is not supported; use a little-endian file"
-        )
+        raise GGUFHeaderError(f"big-endian GGUF (version {swapped}) is not supported; use a little-endian file")
     raise GGUFHeaderError(
         f"unsupported GGUF version {raw_version}; supported versions are "
         + ", ".join(str(v) for v in SUPPORTED_VERSIONS)
@@ -423,9 +413,7 @@ def parse_gguf_header(
     Reads sequentially and at most ``limits.max_header_bytes`` bytes; the tensor data is never read.
     """
     limits = limits or GGUFLimits()
-    stream: BinaryReader = (
-        io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    )
+    stream: BinaryReader = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
     cur = _Cursor(stream, limits.max_header_bytes, limits)
     parser = _Parser(cur)
 
@@ -434,8 +422,7 @@ def parse_gguf_header(
     tensor_count = cur.u64("tensor count")
     if tensor_count > limits.max_tensor_count:
         raise GGUFHeaderError(
-            f"GGUF header declares {tensor_count:,} tensors, "
-            f"over the {limits.max_tensor_count:,}-tensor limit"
+            f"GGUF header declares {tensor_count:,} tensors, over the {limits.max_tensor_count:,}-tensor limit"
         )
     kv_count = cur.u64("metadata count")
     if kv_count > limits.max_kv_count:
@@ -471,8 +458,7 @@ def parse_gguf_header(
             raise GGUFHeaderError(f"tensor {info.name!r} appears twice")
         if info.offset % alignment:
             raise GGUFHeaderError(
-                f"tensor {info.name!r} has data offset {info.offset:,}, "
-                f"not a multiple of the alignment {alignment}"
+                f"tensor {info.name!r} has data offset {info.offset:,}, not a multiple of the alignment {alignment}"
             )
         seen.add(info.name)
         tensors.append(info)
@@ -520,8 +506,7 @@ def tensor_nbytes(tensor: TensorInfo, type_sizes: Mapping[int, tuple[int, int]])
     row = tensor.shape[0] if tensor.shape else 1
     if block_size <= 0 or row % block_size:
         raise GGUFHeaderError(
-            f"tensor {tensor.name!r} has row length {row}, "
-            f"not a multiple of its type's block size {block_size}"
+            f"tensor {tensor.name!r} has row length {row}, not a multiple of its type's block size {block_size}"
         )
     return tensor.n_elements // block_size * block_bytes
 

@@ -204,7 +204,7 @@ def _meminfo() -> dict[str, int]:
 def _windows_memory() -> tuple[int, int] | None:  # pragma: no cover - exercised on Windows only
     if sys.platform != "win32":
         return None
-    import ctypes  # noqa: PLC0415 - Windows-only, never imported elsewhere
+    import ctypes
 
     class _MemoryStatusEx(ctypes.Structure):
         _fields_ = [
@@ -472,7 +472,7 @@ def _read_nvidia_device(
 
 def _detect_nvidia(notes: list[str], host_ram: tuple[int | None, int | None]) -> list[GPUReading]:
     try:
-        import pynvml  # noqa: PLC0415 - optional at run time; imported only when detecting
+        import pynvml
     except ImportError:
         notes.append("NVML unavailable: nvidia-ml-py (pynvml) is not installed")
         return []
@@ -517,7 +517,7 @@ def _detect_nvidia(notes: list[str], host_ram: tuple[int | None, int | None]) ->
 def _detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
     """Read AMD GPUs through amdsmi (the optional `amd` extra); None if it is not installed."""
     try:
-        import amdsmi  # noqa: PLC0415 - optional extra; imported only when detecting
+        import amdsmi
     except ImportError:
         return None
     try:
@@ -821,7 +821,7 @@ def lookup_gpu(name: str, dataset: Dataset | None = None) -> GPU:
     raise InvalidRequestError listing the closest matches.
     """
     if dataset is None:
-        from .dataset import load_dataset  # noqa: PLC0415 - keeps yaml off the detect path
+        from .dataset import load_dataset
 
         dataset = load_dataset()
     catalog = dataset.gpus
@@ -844,7 +844,7 @@ def lookup_gpu(name: str, dataset: Dataset | None = None) -> GPU:
             f"GPU name {name!r} matches several catalog GPUs: {', '.join(best[:6])}",
             hint=f"use the full name, e.g. --gpu {best[0]!r}",
         )
-    from .dataset import closest_names  # noqa: PLC0415 - same reason
+    from .dataset import closest_names
 
     labels = {label: key for key, gpu in catalog.items() for label in (key, *gpu.aliases)}
     close = list(dict.fromkeys(labels[c] for c in closest_names(name, labels, n=5)))
@@ -934,8 +934,7 @@ def hardware_from_overrides(
         if card.unified_memory and vram is None:
             rule = "by the macOS default rule (docs/hardware.md)" if card.vendor == "apple" else "(shared)"
             notes.append(
-                f"{card.name}: unified memory {card.memory_gib:g} GiB; GPU share "
-                f"{_gib(readings[0].total_bytes)} {rule}"
+                f"{card.name}: unified memory {card.memory_gib:g} GiB; GPU share {_gib(readings[0].total_bytes)} {rule}"
             )
     elif vram is not None:
         readings = [
@@ -1056,9 +1055,7 @@ def _names(readings: list[GPUReading]) -> str | None:
     return " + ".join(names)
 
 
-def planning_budget(
-    report: HardwareReport, *, safety_margin_bytes: int | None = None, use_free: bool = True
-) -> Budget:
+def planning_budget(report: HardwareReport, *, safety_margin_bytes: int | None = None, use_free: bool = True) -> Budget:
     """Return what quantadvisor will plan with: per GPU, total − reserved − in use − display − margin.
 
     `use_free=False` ignores what other processes hold now (plan for after you close them), keeping
@@ -1093,8 +1090,7 @@ def planning_budget(
         steps.append("no GPU: planning CPU-only with host RAM")
     if any(g.vendor == "nvidia" and g.source == "nvml" for g in used):
         steps.append(
-            "llama.cpp's CUDA context (~0.5-0.6 GiB per GPU) is not subtracted here: "
-            "the memory model counts it"
+            "llama.cpp's CUDA context (~0.5-0.6 GiB per GPU) is not subtracted here: the memory model counts it"
         )
 
     ram = report.host_ram_bytes

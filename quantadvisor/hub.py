@@ -9,8 +9,6 @@ them once, at import).
 Needs huggingface_hub >= 1.0, whose ``get_session()`` is an httpx-style client with ``.stream()``.
 """
 
-# ruff: noqa: PLC0415 - huggingface_hub is imported inside functions on purpose (~0.2 s to import)
-
 from __future__ import annotations
 
 import json
@@ -467,8 +465,7 @@ def _range_fetcher(
                     match = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))
                     if match is None or int(match.group(1)) != start:
                         raise HubError(
-                            f"the Hub answered a range request for {filename} in {repo_id} "
-                            "with the wrong range",
+                            f"the Hub answered a range request for {filename} in {repo_id} with the wrong range",
                             hint="retry; if it persists, check HF_ENDPOINT and any proxy in between",
                             repo_id=repo_id,
                         )
@@ -617,9 +614,7 @@ def fetch_config(
                 local_files_only=True,
             )  # fmt: skip
     except Exception as exc:
-        error = _translate(
-            exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base, timeout=timeout
-        )
+        error = _translate(exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base, timeout=timeout)
         if error is None:
             raise
         raise error from exc
@@ -788,8 +783,7 @@ def _status_error(
         )
     if status == 401:
         return error(
-            f"{repo_id} was not found, or it is private or gated and this request is not logged in "
-            "(HTTP 401)",
+            f"{repo_id} was not found, or it is private or gated and this request is not logged in (HTTP 401)",
             f"check the spelling; for a private or gated repo, {_LOGIN_HINT}",
         )
     if status == 403:
@@ -896,9 +890,7 @@ def _translate(
         if isinstance(err, OfflineModeIsEnabled):
             return _offline_error(repo_id, filename or "the file list")
         if isinstance(err, LocalEntryNotFoundError):
-            saw_local_miss = (
-                True  # look further down the chain for why the Hub was not asked or did not answer
-            )
+            saw_local_miss = True  # look further down the chain for why the Hub was not asked or did not answer
             continue
         kind = _transport_kind(err)
         if kind == "timeout":

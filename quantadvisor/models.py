@@ -7,12 +7,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "GPU",
     "Architecture",
     "EvidenceModel",
     "EvidenceRecord",
     "Format",
     "GGMLType",
-    "GPU",
     "MeasuredBpw",
     "Provenance",
     "Resident",

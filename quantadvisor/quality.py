@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .dataset import Dataset
     from .models import EvidenceRecord
 
-__all__ = ["ExpectedLoss", "TASK_BORROWING", "expected_loss", "kld_equivalents"]
+__all__ = ["TASK_BORROWING", "ExpectedLoss", "expected_loss", "kld_equivalents"]
 
 # Size exponents β of the size factor (P_anchor / P)^β; mid is a judgement between the bounds.
 BETA_MID, BETA_RESILIENT, BETA_NONE = 0.25, 0.5, 0.0
@@ -153,9 +154,7 @@ def effective_params(params_b: float, active_b: float | None = None) -> float:
     return params_b
 
 
-def _anchors(
-    ds: Dataset, task: str, fmt: str, ladder: dict[str, tuple[float, list[str]]]
-) -> tuple[list[_Anchor], str]:
+def _anchors(ds: Dataset, task: str, fmt: str, ladder: dict[str, tuple[float, list[str]]]) -> tuple[list[_Anchor], str]:
     borrowed = TASK_BORROWING.get(task, (task,))
     out: list[_Anchor] = []
     for use in borrowed:
@@ -174,9 +173,7 @@ def _anchors(
             distance = math.sqrt(k_q) - math.sqrt(k_b)
             if distance <= 0:
                 continue
-            out.append(
-                _Anchor(r.id, r.source, loss[0], loss[1], distance, _params(r), r.provenance == "secondary")
-            )
+            out.append(_Anchor(r.id, r.source, loss[0], loss[1], distance, _params(r), r.provenance == "secondary"))
         if out:
             return out, use
     return out, borrowed[0]

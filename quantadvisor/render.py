@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from .api import QuantOption, Recommendation
     from .dataset import Dataset
     from .hardware import Budget, HardwareReport
@@ -88,13 +89,26 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
                               _fit(b), _loss(b))  # fmt: skip
         console.print(table)
     else:
-        table = Table(title=f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""), title_justify="left")
-        for col in ("#", "quant", "bpw", "GPU GiB", "of budget", "fit", "expected loss %"):
-            table.add_column(col, justify="right" if col in {"#", "bpw", "GPU GiB"} else "left", no_wrap=True)
+        table = Table(
+            title=f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""), title_justify="left"
+        )
+        files = any(o.file for o in rec.options)  # real files of a repo or a list: show which one
+        for col in (
+            "#",
+            "quant",
+            "bpw",
+            "GPU GiB",
+            "of budget",
+            "fit",
+            "expected loss %",
+            *(["file"] if files else []),
+        ):
+            table.add_column(col, justify="right" if col in {"#", "bpw", "GPU GiB"} else "left", no_wrap=col != "file")
         shown = rec.options if show_all else rec.options[:10]
         for i, o in enumerate(shown, 1):
             table.add_row(str(i), o.quant + ("" if o.native else " (fallback)"), f"{o.bits_per_weight:.2f}",
-                          _gib(o.memory.total_bytes), _bar(o.memory.total_bytes, hw.llm_vram_bytes), _fit(o), _loss(o))  # fmt: skip
+                          _gib(o.memory.total_bytes), _bar(o.memory.total_bytes, hw.llm_vram_bytes), _fit(o), _loss(o),
+                          *([(o.file or "").rsplit("/", 1)[-1]] if files else []))  # fmt: skip
         console.print(table)
         if len(rec.options) > len(shown):
             console.print(f"[dim]{len(rec.options) - len(shown)} more options: --all[/]")
@@ -104,7 +118,8 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     if pick is None:
         console.print("[red]Nothing fits.[/] " + " ".join(rec.notes))
     else:
-        command = "llama-server -m <model>-" + pick.quant + ".gguf " + " ".join(pick.runner_flags)
+        model_file = pick.file.rsplit("/", 1)[-1] if pick.file else f"<model>-{pick.quant}.gguf"
+        command = f"llama-server -m {model_file} " + " ".join(pick.runner_flags)
         if pick.family == "serving":
             command = " ".join(pick.runner_flags)
         console.print(f"[bold green]Pick:[/] {pick.model} {pick.quant} — {_fit(pick)}, "
@@ -187,8 +202,10 @@ def render_formats(ds: Dataset) -> None:
     for f in ds.formats.values():
         measured = next((f"{m.bits_per_weight:.2f} ({m.model})" for m in f.measured_bpw), "–")
         needs = f"CC ≥ {f.min_compute_capability}" if f.min_compute_capability else "any"
-        table.add_row(f.name, f.family, f.kind, f"{f.block_bits_per_weight:g}", measured, "yes" if f.needs_imatrix else "",
-                      needs, ", ".join(f.runtimes))  # fmt: skip
+        imatrix = "yes" if f.needs_imatrix else ""
+        table.add_row(
+            f.name, f.family, f.kind, f"{f.block_bits_per_weight:g}", measured, imatrix, needs, ", ".join(f.runtimes)
+        )
     _console().print(table)
 
 

@@ -7,13 +7,15 @@ are returned in order as the explanation (Recommendation.trace).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import Rule
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .models import Rule
 
 __all__ = [
     "COARSE_LEVELS",

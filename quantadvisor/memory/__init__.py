@@ -7,7 +7,6 @@ tensors (shapes), mixes (which type each tensor gets), runtime (placement and bu
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,8 @@ from .runtime import (
 from .tensors import Tensor, tensor_inventory
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..architecture import ModelSpec
     from ..dataset import Dataset
 
@@ -47,7 +48,17 @@ __all__ = [
 
 # Checkpoint formats served outside llama.cpp: bits per weight of the quantized linear layers.
 # Embeddings, the LM head and norms stay in BF16 in ModelOpt / compressed-tensors checkpoints.
-_CHECKPOINT_FORMATS = {"NVFP4", "MXFP4", "FP8", "W8A16-INT", "W4A16-INT", "W4A8", "W8A8-INT", "BF16-safetensors", "FP16"}
+_CHECKPOINT_FORMATS = {
+    "NVFP4",
+    "MXFP4",
+    "FP8",
+    "W8A16-INT",
+    "W4A16-INT",
+    "W4A8",
+    "W8A8-INT",
+    "BF16-safetensors",
+    "FP16",
+}
 
 
 _SIZES: dict[int, tuple[object, dict[str, tuple[int, int]]]] = {}
@@ -130,9 +141,7 @@ def typed_tensors(
 _INVENTORIES = _IdentityCache()
 
 
-def _typed(
-    spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool
-) -> tuple[TypedTensor, ...]:
+def _typed(spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool) -> tuple[TypedTensor, ...]:
     tensors = _INVENTORIES.get((spec,), ())
     if tensors is None:
         tensors = tensor_inventory(spec)  # the same for every file type of this shape
@@ -157,9 +166,7 @@ def _gguf_name(file_type: str) -> str:
     return wanted
 
 
-def gguf_file_bytes(
-    typed: list[TypedTensor], spec: ModelSpec, constants: RuntimeConstants = DEFAULTS
-) -> int:
+def gguf_file_bytes(typed: list[TypedTensor], spec: ModelSpec, constants: RuntimeConstants = DEFAULTS) -> int:
     """GGUF file size: metadata (mostly the tokenizer) + tensor infos + 32-byte-aligned tensor data."""
     data = sum(-(-t.nbytes // 32) * 32 for t in typed)
     infos = sum(len(t.tensor.name) + 8 + 4 + 8 * len(t.tensor.shape) + 4 + 8 for t in typed)

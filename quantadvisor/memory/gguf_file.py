@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .runtime import TypedTensor
 from .tensors import Tensor
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
     from ..architecture import ModelSpec
 
 __all__ = ["typed_tensors_from_gguf"]

@@ -124,15 +124,11 @@ def _choose(
             new = "Q4_K"
         elif ft == "IQ3_XXS":
             new = "Q4_K" if gqa >= 4 else ("IQ3_S" if not imatrix else "IQ3_XXS")
-        elif ft in {"IQ3_XS", "IQ3_S"} and gqa >= 4:
-            new = "Q4_K"
-        elif ft == "IQ3_M":
+        elif (ft in {"IQ3_XS", "IQ3_S"} and gqa >= 4) or ft == "IQ3_M":
             new = "Q4_K"
         elif ft == "Q3_K_M":
             new = "Q5_K" if wv < 2 else "Q4_K"
-        elif ft == "Q3_K_L":
-            new = "Q5_K"
-        elif ft in {"IQ4_NL", "IQ4_XS"} and gqa >= 4:
+        elif ft == "Q3_K_L" or (ft in {"IQ4_NL", "IQ4_XS"} and gqa >= 4):
             new = "Q5_K"
         elif ft in {"Q4_K_M", "Q5_K_M"} and _more_bits(wv, n_wv):
             new = "Q6_K"

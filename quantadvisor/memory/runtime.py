@@ -6,19 +6,23 @@ equations and the calibration rows each constant came from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from ..architecture import ModelSpec
 from ..errors import InvalidRequestError
-from .tensors import Tensor
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ..architecture import ModelSpec
+    from .tensors import Tensor
 
 __all__ = [
     "CACHE_TYPES",
-    "RuntimeConstants",
     "MemoryEstimate",
+    "RuntimeConstants",
     "TypedTensor",
     "kv_cache_bytes",
     "plan_runtime",
@@ -202,10 +206,10 @@ def compute_buffer_bytes(
     kv_dim = spec.n_head_kv * (spec.head_dim_k + spec.head_dim_v)
     # Residual stream, Q, attention output and K/V of the ubatch live beside the scores.
     attn_scratch = ub * f32 * (spec.n_embd + 3 * q_dim + kv_dim)
-    if flash_attn:
-        attn = ub * n_ctx * 2 + attn_scratch  # f16 KQ mask
-    else:
-        attn = ub * n_ctx * (spec.n_head * f32 + f32) + attn_scratch  # f32 scores + f32 mask
+    # With flash attention only the f16 KQ mask scales with the context; without it the f32 scores
+    # (n_head per cell) and an f32 mask do.
+    per_cell = 2 if flash_attn else spec.n_head * f32 + f32
+    attn = ub * n_ctx * per_cell + attn_scratch
     if spec.is_moe:
         ffn = ub * f32 * (spec.n_embd + spec.n_expert + 2 * spec.n_expert_used * spec.n_ff_exp + 2 * spec.n_ff_shexp)
     else:
