@@ -84,6 +84,9 @@ class MemoryEstimate(BaseModel):
     compute_bytes: int
     overhead_bytes: int
     total_bytes: int
+    prompt_bytes: int = 0
+    """Extra GPU memory once a long prompt is processed (CUDA pool, cuBLAS): not in total_bytes,
+    which is the footprint after a short prompt, as measured; planners add it for headroom."""
     host_bytes: int
     host_weights_bytes: int
     host_kv_cache_bytes: int
@@ -153,15 +156,10 @@ def kv_layer_bytes(
     """Bytes of one layer's K and V cache: cells × (n_embd_k_gqa × K bytes + n_embd_v_gqa × V bytes)."""
     if not spec.has_attention(layer):
         return 0
-    if spec.uses_mla:
-        # llama.cpp caches the compressed latent (kv_lora_rank) plus the RoPE part for K, and the
-        # latent for V, with a single KV head.
-        k_dim, v_dim = spec.kv_lora_rank + spec.qk_rope_head_dim, spec.kv_lora_rank
-    else:
-        k_dim, v_dim = spec.n_head_kv * spec.head_dim_k, spec.n_head_kv * spec.head_dim_v
+    k_dim, v_dim = _kv_dims(spec)
     cells = kv_cells(spec, layer, context_tokens, n_ubatch, pad)
     k = _row_bytes(CACHE_TYPES[cache_type_k], k_dim, sizes)
-    v = _row_bytes(CACHE_TYPES[cache_type_v], v_dim, sizes)
+    v = _row_bytes(CACHE_TYPES[cache_type_v], v_dim, sizes) if v_dim else 0.0
     return int(cells * (k + v))
 
 
@@ -181,6 +179,17 @@ def kv_cache_bytes(
     )
 
 
+def _kv_dims(spec: ModelSpec) -> tuple[int, int]:
+    """(n_embd_k_gqa, n_embd_v_gqa) per attention layer.
+
+    MLA models (DeepSeek V2/V3 family) cache only the compressed latent plus the RoPE part, as
+    one KV head of width kv_lora_rank + qk_rope_head_dim; V is a view of K, so -ctv has no effect.
+    """
+    if spec.uses_mla:
+        return spec.kv_lora_rank + spec.qk_rope_head_dim, 0
+    return spec.n_head_kv * spec.head_dim_k, spec.n_head_kv * spec.head_dim_v
+
+
 def compute_buffer_bytes(
     spec: ModelSpec,
     context_tokens: int,
@@ -189,42 +198,72 @@ def compute_buffer_bytes(
     n_ubatch: int,
     output_on_gpu: bool,
     staged_weight_bytes: int = 0,
+    staged_layer_bytes: int = 0,
+    kv_f16: bool = True,
     pad: int = 256,
 ) -> int:
-    """The GPU compute buffer: the largest set of f32 activations alive at once in the graph.
+    """The GPU compute buffer: the peak of ggml's graph allocator over the whole graph.
 
-    ggml's graph allocator reuses memory, so the buffer is the peak over the graph, not a sum:
-    the logits (reserved for a full ubatch of outputs), the attention scores without flash
-    attention (n_head × n_ctx × ubatch), or the FFN intermediates. It does not depend on how many
-    layers are offloaded. When layers are on the CPU, large-batch matmuls are still offloaded and
-    their weights staged in this buffer (op offload).
+    The allocator frees each tensor after its last use and reuses the best-fitting hole, so the
+    buffer is the largest live set, not a sum. Candidates (traced in llama.cpp 0c1e57098, see
+    docs/research/compute-buffers.md; u = ubatch, N = cache cells, E = n_embd, M = KQ mask):
+
+    - output: u × (E + vocab) × 4 (the reserve assumes every token of the ubatch is an output);
+    - FFN: M + u·4·(2E + max(E, q_dim)) + 3·u·n_ff·4 (gate, up and their product live at once);
+    - attention with flash attention: M + u·4·(2E + q_dim) + u·n_head·head_dim_v·4, plus f16
+      copies of the whole K and V when the cache is not f16;
+    - attention without it: M + u·n_embd_v_gqa·8 + u·4·(2E + 2·q_dim) + N·u·n_head·4 (the scores).
+
+    With layers on the CPU, op offload copies their weights into this buffer for large batches:
+    the output weight is staged on top of the last layer's largest matrix and the layer-0 holes.
     """
-    ub, f32 = n_ubatch, 4
-    n_ctx = _pad(context_tokens, pad)
-    logits = ub * (spec.n_vocab + spec.n_embd) * f32
-    q_dim = spec.n_head * spec.head_dim_k
-    kv_dim = spec.n_head_kv * (spec.head_dim_k + spec.head_dim_v)
-    # Residual stream, Q, attention output and K/V of the ubatch live beside the scores.
-    attn_scratch = ub * f32 * (spec.n_embd + 3 * q_dim + kv_dim)
-    # With flash attention only the f16 KQ mask scales with the context; without it the f32 scores
-    # (n_head per cell) and an f32 mask do.
-    per_cell = 2 if flash_attn else spec.n_head * f32 + f32
-    attn = ub * n_ctx * per_cell + attn_scratch
+    u, f32 = n_ubatch, 4
+    n_cells = _pad(context_tokens, pad)
+    e, q_dim = spec.n_embd, spec.n_head * spec.head_dim_k
+    k_gqa, v_gqa = _kv_dims(spec)
+    mask = n_cells * u * (2 if flash_attn else 4)
+    small = 10 * 1024  # positions, token ids, output ids
+    output = u * (e + spec.n_vocab) * f32
+    base = small + mask + u * f32 * (2 * e + max(e, q_dim))
     if spec.is_moe:
-        ffn = ub * f32 * (spec.n_embd + spec.n_expert + 2 * spec.n_expert_used * spec.n_ff_exp + 2 * spec.n_ff_shexp)
+        ffn = base + 3 * u * f32 * max(spec.n_expert_used * spec.n_ff_exp, spec.n_ff_shexp, spec.n_ff)
     else:
-        ffn = ub * f32 * (spec.n_embd + 2 * spec.n_ff)
-    peak = max(attn, ffn, logits if output_on_gpu else 0)
+        ffn = base + 3 * u * f32 * spec.n_ff
+    if flash_attn:
+        attn = small + mask + u * f32 * (2 * e + q_dim) + u * spec.n_head * spec.head_dim_v * f32
+        if not kv_f16:
+            attn += n_cells * (k_gqa + v_gqa) * 2  # the CUDA FA kernel converts K and V to f16
+    else:
+        attn = small + mask + u * v_gqa * 8 + u * f32 * (2 * e + 2 * q_dim) + n_cells * u * spec.n_head * f32
+    peak = max(attn, ffn, output if output_on_gpu else 0)
     if staged_weight_bytes:
-        peak = max(peak, staged_weight_bytes + logits)
+        holes = mask + u * f32 * (3 * e + max(e, q_dim))
+        peak = max(peak, holes + staged_layer_bytes + staged_weight_bytes + output)
     return int(peak)
 
 
 def host_compute_bytes(spec: ModelSpec, context_tokens: int, *, flash_attn: bool, n_ubatch: int) -> int:
-    """The pinned host compute buffer: input embeddings of a ubatch and the KQ mask."""
-    n_ctx = _pad(context_tokens, 256)
-    mask = n_ctx * n_ubatch * (2 if flash_attn else 4)
-    return 2 * n_ubatch * spec.n_embd * 4 + mask
+    """The pinned host compute buffer: the ubatch's embeddings (twice), the KQ mask, V indices."""
+    n_cells = _pad(context_tokens, 256)
+    _, v_gqa = _kv_dims(spec)
+    mask = n_cells * n_ubatch * (2 if flash_attn else 4)
+    v_idxs = 0 if flash_attn else n_ubatch * v_gqa * 8  # int64 indices into the transposed V cache
+    return 2 * n_ubatch * spec.n_embd * 4 + mask + v_idxs
+
+
+def prompt_pool_bytes(spec: ModelSpec, context_tokens: int, *, flash_attn: bool, n_ubatch: int) -> int:
+    """Extra GPU memory once a prompt fills the context (not in a short-prompt footprint).
+
+    The CUDA pool grows to 12 MiB for any prompt of a ubatch or more; without flash attention it
+    also keeps an f16 copy of the softmaxed scores (cells × ubatch × n_head × 2) and cuBLAS takes
+    ~96 MiB with its workspace on first use. Measured: +170 MiB at a 2.3k prompt, +1 GiB at 30k.
+    """
+    pool = 12 * MIB
+    if flash_attn:
+        return pool
+    n_cells = _pad(context_tokens, 256)
+    scores = n_cells * n_ubatch * spec.n_head * 2 + n_ubatch * spec.n_head * spec.head_dim_v * 2
+    return pool + scores + 96 * MIB
 
 
 @dataclass(frozen=True)
@@ -335,17 +374,20 @@ def plan_runtime(
     notes: list[str] = []
     if gpu_present:
         # With the output layer on the CPU, op offload stages its weight in the GPU buffer.
-        staged = largest_host_matrix if not output_on_gpu else 0
+        staged = layout.output_largest if not output_on_gpu else 0
+        last_on_host = spec.n_layers > 0 and first_gpu_layer > spec.n_layers - 1
         compute = compute_buffer_bytes(
-            spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch,
-            output_on_gpu=output_on_gpu, staged_weight_bytes=staged, pad=constants.kv_pad,
+            spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch, output_on_gpu=output_on_gpu,
+            staged_weight_bytes=staged, staged_layer_bytes=layout.layer_largest[-1] if staged and last_on_host else 0,
+            kv_f16=cache_type_k == "f16" and cache_type_v == "f16", pad=constants.kv_pad,
         )  # fmt: skip
+        prompt = prompt_pool_bytes(spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch)
         per_gpu_overhead = constants.cuda_context_bytes + (constants.offload_runtime_bytes if ngl else 0)
         used_gpus = max(1, min(n_gpus, ngl)) if ngl else 1
         overhead = per_gpu_overhead * used_gpus
         compute *= used_gpus  # each GPU reserves the graph's peak for its own split
     else:
-        compute = overhead = 0
+        compute = overhead = prompt = 0
         used_gpus = 0
     host_compute = host_compute_bytes(spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch)
     output_buffer = spec.n_vocab * 4  # logits of one decoded token, in pinned host memory
@@ -362,6 +404,7 @@ def plan_runtime(
         compute_bytes=compute,
         overhead_bytes=overhead,
         total_bytes=total,
+        prompt_bytes=prompt,
         host_bytes=host_weights + host_kv + host_compute + output_buffer,
         host_weights_bytes=host_weights,
         host_kv_cache_bytes=host_kv,
