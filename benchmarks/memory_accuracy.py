@@ -64,9 +64,8 @@ def main(argv: list[str]) -> int:
             f"{est.kv_cache_bytes / MIB:5.0f} {float(row['compute_buffer_mib']):8.1f}/{est.compute_bytes / MIB:8.1f}"
         )
     print()
-    print(
-        f"GPU footprint: {len(errors)} points, median |error| {statistics.median(errors):.2f}%, worst {max(errors):.2f}%"
-    )
+    median, worst = statistics.median(errors), max(errors)
+    print(f"GPU footprint: {len(errors)} points, median |error| {median:.2f}%, worst {worst:.2f}%")
     print("GGUF file size error by type: " + ", ".join(f"{q} {e:+.3f}%" for q, e in file_errors.items()))
     return 0
 
