@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -10,8 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from .architecture import ModelSpec, load_model_spec
 from .errors import InvalidRequestError, ModelResolutionError, NothingFitsError
-from .memory import MemoryEstimate, estimate_memory, type_sizes
+from .memory import MemoryEstimate, estimate_memory, gguf_file_bytes, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
+from .memory.runtime import Layout, plan_runtime
 from .quality import ExpectedLoss, effective_params, expected_loss
 from .rules import (
     LADDER,
@@ -24,6 +26,8 @@ from .rules import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .dataset import Dataset
     from .hardware import Budget
 
@@ -222,6 +226,15 @@ def _slowdown(est: MemoryEstimate, spec: ModelSpec, gpu_bw: float | None) -> flo
     return round(split / full, 2) if full > 0 else None
 
 
+@dataclass(frozen=True)
+class FileCandidate:
+    """A real GGUF file to rank: the ftype it was made as (Q4_K_M …), its name and its exact size."""
+
+    quant: str
+    file: str
+    size_bytes: int
+
+
 class _Planner:
     """Fits one model's options to a budget; one instance per request."""
 
@@ -236,25 +249,49 @@ class _Planner:
         self.params, self.active = _model_params(spec)
         self.eff = effective_params(self.params, self.active)
         self.trace: list[FiredRule] = []
+        self._file_layouts: dict[tuple[str, int], Layout] = {}
 
-    def _estimate(self, quant: str, **kw: Any) -> MemoryEstimate:
+    def _estimate(self, quant: str, *, file_bytes: int | None = None, **kw: Any) -> MemoryEstimate:
+        if file_bytes is not None:
+            knobs = {"gpu_layers": None, "cache_type_k": "f16", "cache_type_v": "f16", "flash_attn": False,
+                     "n_ubatch": 512, **kw}  # estimate_memory's defaults
+            return plan_runtime(
+                self.spec, self._file_layout(quant, file_bytes), self.sizes, quant=quant, file_bytes=file_bytes,
+                context_tokens=self.context, n_gpus=self.n_gpus, gpu_present=self.budget > 0, **knobs,
+            )  # fmt: skip
         return estimate_memory(
             self.spec, quant, context_tokens=self.context, n_gpus=self.n_gpus, gpu_present=self.budget > 0,
             dataset=self.ds, **kw,
         )  # fmt: skip
 
-    def _fit(self, quant: str) -> tuple[MemoryEstimate, Fit]:
+    def _file_layout(self, quant: str, file_bytes: int) -> Layout:
+        """The predicted `quant` mix with every tensor scaled so the file comes to `file_bytes` (a real file)."""
+        key = (quant, file_bytes)
+        if key not in self._file_layouts:
+            fmt = self.ds.find_format(quant)
+            typed = typed_tensors(self.spec, quant, self.sizes, imatrix=bool(fmt and fmt.needs_imatrix))
+            data = sum(t.nbytes for t in typed)
+            header = gguf_file_bytes(typed, self.spec) - data  # metadata, tensor infos, alignment padding
+            scale = max(1, file_bytes - header) / max(1, data)
+            self._file_layouts[key] = Layout.of(self.spec, [replace(t, nbytes=round(t.nbytes * scale)) for t in typed])
+        return self._file_layouts[key]
+
+    def _fit(self, quant: str, file_bytes: int | None = None) -> tuple[MemoryEstimate, Fit]:
         if self.budget <= 0:
-            est = self._estimate(quant, flash_attn=True)
+            est = self._estimate(quant, file_bytes=file_bytes, flash_attn=True)
             return est, ("partial" if self.ram is None or est.host_bytes <= self.ram else "none")
         for k, v, ub in _KNOBS:
-            est = self._estimate(quant, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub)
+            est = self._estimate(
+                quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub
+            )
             if est.total_bytes <= self.budget:
                 return est, "gpu"
         k, v, ub = _KNOBS[1]
 
         def estimator(**kw: Any) -> MemoryEstimate:
-            return self._estimate(quant, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub, **kw)
+            return self._estimate(
+                quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub, **kw
+            )
 
         if self.spec.is_moe:
             moe = fit_moe_offload(estimator, self.spec.n_layers, self.budget)
@@ -265,7 +302,10 @@ class _Planner:
             return partial, "partial"
         return estimator(), "none"
 
-    def option(self, quant: str, family: Literal["gguf", "serving"]) -> QuantOption | None:
+    def option(
+        self, quant: str, family: Literal["gguf", "serving"], *, file: str | None = None, file_bytes: int | None = None
+    ) -> QuantOption | None:
+        """One option; with `file`/`file_bytes`, a real GGUF file of that size laid out like the `quant` mix."""
         fmt = self.ds.find_format(quant) if family == "gguf" else self.ds.formats.get(quant)
         verdict = evaluate_format_rules(self.ds.rules.values(), fmt=quant, task=self.task, params=self.eff, cc=self.cc)
         self.trace.extend(r for r in verdict.fired if r.id not in {t.id for t in self.trace})
@@ -275,7 +315,7 @@ class _Planner:
             est = self._serving_estimate(quant)
             fit: Fit = "gpu" if self.budget > 0 and est.total_bytes <= self.budget else "none"
         else:
-            est, fit = self._fit(quant)
+            est, fit = self._fit(quant, file_bytes)
         loss = expected_loss(
             quant, self.task, params_billions=self.params, active_params_billions=self.active, dataset=self.ds
         )
@@ -295,7 +335,7 @@ class _Planner:
             expected_loss=LossRange(mid=loss.mid, low=loss.low, high=loss.high, estimate=loss.estimate, records=loss.evidence),
             evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
             meets_target=q_index <= t_index, below_floor=q_index > f_index,
-            headroom_bytes=self.budget - est.total_bytes, slowdown=slow,
+            headroom_bytes=self.budget - est.total_bytes, slowdown=slow, file=file,
         )  # fmt: skip
 
     def _serving_estimate(self, quant: str) -> MemoryEstimate:
@@ -318,6 +358,33 @@ class _Planner:
         out = [o for q in quants if (o := self.option(q, "gguf")) is not None]
         if serving and self.cc is not None:
             out += [o for q in _SERVING if q in self.ds.formats and (o := self.option(q, "serving")) is not None]
+        return self.rank(out)
+
+    def best_option(self, quants: tuple[str, ...]) -> QuantOption | None:
+        """The top-ranked option among `quants`, evaluating as few as the ranking allows.
+
+        In preference order, the first option that fits fully on the GPU at or above the floor is
+        unbeatable (tier 0, best preference), so the rest need no memory plan.
+        """
+        order = [q for q in preference_order(self.policy, self.prefer) if q in quants]
+        seen: list[QuantOption] = []
+        for quant in order:
+            option = self.option(quant, "gguf")
+            if option is None:
+                continue
+            if option.fit == "gpu" and not option.below_floor:
+                return option
+            seen.append(option)
+        ranked = self.rank(seen)
+        return ranked[0] if ranked and ranked[0].fit != "none" else None
+
+    def file_options(self, files: Sequence[FileCandidate]) -> list[QuantOption]:
+        """Rank real GGUF files: each sized from its own byte count, ranked like the quant type it is."""
+        out = [self.option(f.quant, "gguf", file=f.file, file_bytes=f.size_bytes) for f in files]
+        return self.rank([o for o in out if o is not None])
+
+    def rank(self, out: list[QuantOption]) -> list[QuantOption]:
+        """Order options best first: what fits before what does not, then the policy's preference."""
         order = {q: i for i, q in enumerate(preference_order(self.policy, self.prefer))}
 
         def key(o: QuantOption) -> tuple[float, float, float]:
@@ -358,12 +425,21 @@ def _serving_preference(option: QuantOption, options: list[QuantOption], order: 
     return best + 0.5
 
 
+def is_repo_model(model: object) -> bool:
+    """Whether `model` names a Hub repo (owner/name[@revision]) rather than a local file, folder or size."""
+    if not isinstance(model, str) or Path(model).expanduser().exists():
+        return False  # a local path wins over a repo id of the same spelling (models/x.gguf)
+    if model.strip().lower().endswith((".gguf", ".json")):
+        return False  # a missing local file: load_model_spec says so instead of asking the Hub
+    from .hub import is_repo_ref
+
+    return is_repo_ref(model)
+
+
 def _resolve_model(model: str | Path | dict[str, Any] | ModelSpec, ds: Dataset) -> ModelSpec:
-    if isinstance(model, str) and "/" in model and not Path(model).expanduser().exists() and not model.endswith(".json"):
-        raise InvalidRequestError(
-            f"{model!r} looks like a Hugging Face repo id; ranking a repo's files is not available in this version",
-            hint="pass a size (9b), a local config.json or a local .gguf file",
-        )
+    is_file = isinstance(model, (str, Path)) and str(model).strip().lower().endswith((".gguf", ".json"))
+    if is_file and not Path(str(model)).expanduser().exists():
+        raise InvalidRequestError(f"{model}: no such file", hint="check the path, or pass a size such as 8b")
     try:
         return load_model_spec(model, ds)
     except ModelResolutionError as exc:
@@ -415,6 +491,53 @@ def recommend(
         >>> rec.options[0].quant, rec.options[0].fit               # doctest: +SKIP
         ('Q5_K_M', 'gpu')
     """
+    if is_repo_model(model):
+        from .files import rank_files
+
+        return rank_files(
+            str(model), task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens,
+            ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        )  # fmt: skip
+    req = _prepare(
+        task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+    )  # fmt: skip
+    if model is not None:
+        return _rank_model(_resolve_model(model, req.ds), req)
+    return _compare_sizes(req.task, req.rag, req.hardware, req.common, req.ds, req.prefer, req.context)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A validated request: the task, the hardware budget and the planner's common arguments."""
+
+    ds: Dataset
+    task: str
+    prefer: Prefer
+    context: int
+    rag: bool
+    hardware: HardwareUsed
+    common: dict[str, Any]
+
+    def with_reserve(self, nbytes: int, what: str) -> _Request:
+        """Keep `nbytes` of VRAM for something beside the LLM (an embedding model, an mmproj)."""
+        hw = self.hardware
+        llm = max(0, hw.llm_vram_bytes - nbytes) if hw.vram_bytes > 0 else 0
+        hardware = hw.model_copy(
+            update={
+                "llm_vram_bytes": llm, "reserved_bytes": hw.reserved_bytes + nbytes,
+                "reserved_for": f"{hw.reserved_for} + {what}" if hw.reserved_for else what,
+                "steps": [*hw.steps, f"reserve {what}: {nbytes / GIB:.2f} GiB → {llm / GIB:.2f} GiB for the LLM"],
+            }
+        )  # fmt: skip
+        return replace(self, hardware=hardware, common={**self.common, "budget_bytes": llm})
+
+
+def _prepare(
+    task: str, *, vram_gib: float | None, gpu: str | None, gpus: int, context_tokens: int, ram_gib: float | None,
+    embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None,
+) -> _Request:  # fmt: skip
+    """Validate the inputs and work out the hardware budget (detecting the GPU when none is given)."""
     from .dataset import load_dataset
 
     ds = dataset or load_dataset()
@@ -431,31 +554,42 @@ def recommend(
         embedding_model = None  # RAG without a named resident: the user may serve embeddings elsewhere
     reserve, reserved_for = _reserved(embedding_model, ds)
     budget, measured_bw = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
-    llm_budget = max(0, budget.vram_bytes - reserve) if budget.vram_bytes > 0 else 0
+    llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
     gpu_bw = _bandwidth(budget, ds, measured_bw)
     hardware = HardwareUsed(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
         n_gpus=max(1, len(budget.per_gpu_bytes)), compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
-        reserved_bytes=reserve, reserved_for=reserved_for, source=budget.source,
-        steps=[*budget.steps, *([f"reserve {reserved_for}: {reserve / GIB:.2f} GiB → {llm_budget / GIB:.2f} GiB for the LLM"] if reserve else [])],
+        source=budget.source, steps=list(budget.steps),
     )  # fmt: skip
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
         "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
     }  # fmt: skip
     rag = bool(reserve) or task == "rag" and embedding_model is not None
-    if model is not None:
-        spec = _resolve_model(model, ds)
-        params, active = _model_params(spec)
-        policy = evaluate_request_rules(ds.rules.values(), task=task, params=effective_params(params, active), rag=rag)
-        planner = _Planner(spec, policy=policy, **common)  # type: ignore[arg-type]
+    req = _Request(ds, task, prefer, context_tokens, rag, hardware, common)
+    return req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
+
+
+def _rank_model(
+    spec: ModelSpec, req: _Request, *, files: Sequence[FileCandidate] | None = None, extra_serving: Sequence[str] = ()
+) -> Recommendation:
+    """Rank the options of one model: every GGUF type (and serving format), or the given real files."""
+    params, active = _model_params(spec)
+    eff = effective_params(params, active)
+    policy = evaluate_request_rules(req.ds.rules.values(), task=req.task, params=eff, rag=req.rag)
+    planner = _Planner(spec, policy=policy, **req.common)
+    if files is None:
         options = planner.options()
-        return Recommendation(
-            task=task, prefer=prefer, context_tokens=context_tokens, model=spec.name, model_approximate=spec.approximate,
-            target=policy.target, floor=policy.floor, hardware=hardware, options=options,
-            trace=[*policy.fired, *planner.trace], notes=_notes(options, spec),
-        )  # fmt: skip
-    return _compare_sizes(task, rag, hardware, common, ds, prefer, context_tokens)
+        have = {o.quant for o in options}
+        extra = [o for q in extra_serving if q not in have and (o := planner.option(q, "serving")) is not None]
+        options = planner.rank([*options, *extra]) if extra else options
+    else:
+        options = planner.file_options(files)
+    return Recommendation(
+        task=req.task, prefer=req.prefer, context_tokens=req.context, model=spec.name,
+        model_approximate=spec.approximate, target=policy.target, floor=policy.floor, hardware=req.hardware,
+        options=options, trace=[*policy.fired, *planner.trace], notes=_notes(options, spec),
+    )  # fmt: skip
 
 
 def _compare_sizes(
@@ -473,8 +607,7 @@ def _compare_sizes(
         first_policy = first_policy or policy
         trace.extend(r for r in policy.fired if r.id not in {t.id for t in trace})
         planner = _Planner(spec, policy=policy, **{**common, "cc": None})
-        options = planner.options(_MATRIX_QUANTS, serving=False)
-        top = options[0] if options and options[0].fit != "none" else None
+        top = planner.best_option(_MATRIX_QUANTS)
         rows.append(SizeChoice(size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
                                active_params_billions=round(active, 2) if active else None, best=top))  # fmt: skip
         if top is not None:

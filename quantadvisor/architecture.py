@@ -72,6 +72,14 @@ class ModelSpec(BaseModel):
     sliding_window: int | None = None
     swa_layers: tuple[bool, ...] | None = None
     attention_layers: tuple[bool, ...] | None = None
+    attn_output_gate: bool = False  # Qwen3-Next/3.5: Q projection doubled to gate the attention output
+    # Linear-attention (Gated DeltaNet) layers of hybrid models: heads and head dims of K and V,
+    # and the causal-conv kernel width. 0 = unknown (such layers are then sized like attention).
+    linear_k_heads: int = 0
+    linear_v_heads: int = 0
+    linear_k_dim: int = 0
+    linear_v_dim: int = 0
+    linear_conv: int = 0
     kv_lora_rank: int = 0
     q_lora_rank: int = 0
     qk_rope_head_dim: int = 0
@@ -222,6 +230,16 @@ def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mode
     elif model_type in {"gemma3", "gemma3_text"} and window:
         fields["sliding_window"] = int(window)
         fields["swa_layers"] = _pattern(n_layers, int(_get(config, "sliding_window_pattern", default=6)))
+    if _get(config, "linear_num_value_heads"):
+        fields.update(
+            linear_k_heads=int(_get(config, "linear_num_key_heads", default=0)),
+            linear_v_heads=int(_get(config, "linear_num_value_heads", default=0)),
+            linear_k_dim=int(_get(config, "linear_key_head_dim", default=0)),
+            linear_v_dim=int(_get(config, "linear_value_head_dim", default=0)),
+            linear_conv=int(_get(config, "linear_conv_kernel_dim", default=4)),
+        )
+    if _get(config, "attn_output_gate", default=False):
+        fields["attn_output_gate"] = True
     interval = _get(config, "full_attention_interval")
     if "attention_layers" not in fields and interval:
         fields["attention_layers"] = tuple((i + 1) % int(interval) == 0 for i in range(n_layers))

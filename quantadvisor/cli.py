@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("suggest", help="rank quantizations for a task, model and machine")
     s.add_argument("--task", required=True, help=TASK_HELP)
-    s.add_argument("--model", help="size (9b, 30b-a3b), config.json, folder, .gguf file or Hub repo id")
+    s.add_argument("--model", help="size (9b, 30b-a3b), config.json, folder, .gguf file or Hub repo id[@revision]")
+    s.add_argument("--revision", metavar="REV", help="branch, tag or commit of the Hub repo (default main)")
+    s.add_argument("--multimodal", action="store_true", help="count the repo's mmproj (vision projector) on the GPU")
     s.add_argument("--vram", type=_gib, metavar="GIB", help="plan for this much VRAM instead of detecting it")
     s.add_argument("--gpu", metavar="NAME", help='plan for a catalog GPU, e.g. "RTX 4060"')
     s.add_argument("--gpus", type=_positive_int, default=1, help="number of identical GPUs (default 1)")
@@ -109,17 +111,30 @@ def _print_json(payload: object) -> None:
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from .api import recommend
+    from .api import is_repo_model, recommend
     from .render import render_recommendation
 
     ds = _dataset(args)
     model = args.model
-    if model is not None and "/" in model and not os.path.exists(model):
+    if is_repo_model(model):
+        from .files import rank_files
         from .render import spinner
 
         with spinner(f"fetching {model} from the Hugging Face Hub"):
-            rec = _recommend(recommend, args, ds)
+            rec = rank_files(
+                model, task=args.task, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
+                ram_gib=args.ram, revision=args.revision, multimodal=args.multimodal, embedding_model=args.rag,
+                prefer=args.prefer, dataset=ds,
+            )  # fmt: skip
     else:
+        if args.revision or args.multimodal:
+            from .errors import InvalidRequestError
+
+            flag = "--revision" if args.revision else "--multimodal"
+            raise InvalidRequestError(
+                f"{flag} applies to a Hugging Face repo id, not to --model {model}",
+                hint="pass --model owner/name (a GGUF repo), or leave the flag out",
+            )
         rec = _recommend(recommend, args, ds)
     if args.json:
         payload = rec.model_dump(mode="json")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import re
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -93,6 +95,9 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
             title=f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""), title_justify="left"
         )
         files = any(o.file for o in rec.options)  # real files of a repo or a list: show which one
+        names = [(o.file or "").rsplit("/", 1)[-1] for o in rec.options]
+        common = os.path.commonprefix([n for n in names if n]) if files else ""  # noqa: RUF071 - characters, not paths
+        cut = len(common) if len(common) >= 8 else 0  # "Meta-Llama-3.1-8B-Instruct-" once, not on every row
         for col in (
             "#",
             "quant",
@@ -108,7 +113,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         for i, o in enumerate(shown, 1):
             table.add_row(str(i), o.quant + ("" if o.native else " (fallback)"), f"{o.bits_per_weight:.2f}",
                           _gib(o.memory.total_bytes), _bar(o.memory.total_bytes, hw.llm_vram_bytes), _fit(o), _loss(o),
-                          *([(o.file or "").rsplit("/", 1)[-1]] if files else []))  # fmt: skip
+                          *([_file_label(o.file, cut)] if files else []))  # fmt: skip
         console.print(table)
         if len(rec.options) > len(shown):
             console.print(f"[dim]{len(rec.options) - len(shown)} more options: --all[/]")
@@ -136,6 +141,15 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
             scope = f" [{rule.applies_to}]" if rule.applies_to else ""
             console.print(f"  {rule.id}{scope}: {rule.says}\n    [dim]{rule.provenance}; {cites}[/]")
         console.print("\n[bold]Budget[/]: " + "; ".join(hw.steps))
+
+
+def _file_label(path: str | None, cut: int) -> str:
+    """A file name for a narrow column: shared prefix cut, no .gguf, a split shown as its part count."""
+    if not path:
+        return ""
+    name = path.rsplit("/", 1)[-1]
+    label = ("…" if cut else "") + re.sub(r"\.gguf$", "", name[cut:], flags=re.IGNORECASE)
+    return re.sub(r"-0*1-of-0*(\d+)$", r" (×\1)", label)
 
 
 def _cite(ds: Dataset, source_id: str) -> str:

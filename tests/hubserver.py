@@ -72,6 +72,7 @@ class FakeRepo:
     sizes_in_info: bool = True  # False: model info ignores ?blobs=true, like some mirrors
     ignore_range: bool = False  # True: answer 200 with the whole body, like a server without range support
     delay_s: float = 0.0
+    card_data: dict[str, object] | None = None  # the model card's YAML metadata (base_model …), as cardData
 
 
 @dataclass
@@ -285,6 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._revision_ok(request, repo, revision):
             return
         blobs = request.query.get("blobs", [""])[0].lower() == "true" and repo.sizes_in_info
+        base = (repo.card_data or {}).get("base_model")
+        base_tags = [f"base_model:{base}"] if isinstance(base, str) else []  # the Hub tags what the card names
         siblings = []
         for path, fake in sorted(repo.files.items()):
             sibling: dict[str, object] = {"rfilename": path}
@@ -297,7 +300,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(
             request,
             {"id": repo_id, "modelId": repo_id, "sha": repo.sha, "private": repo.token is not None,
-             "gated": "manual" if repo.gated else False, "siblings": siblings, "tags": ["gguf"]},
+             "gated": "manual" if repo.gated else False, "siblings": siblings, "tags": ["gguf", *base_tags],
+             **({"cardData": repo.card_data} if repo.card_data is not None else {})},
         )  # fmt: skip
 
     def _tree(self, request: Request, repo: FakeRepo, revision: str, folder: str) -> None:

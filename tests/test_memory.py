@@ -125,7 +125,11 @@ def test_gemma3_keeps_five_of_six_layers_in_the_window(sizes: Any) -> None:
 def test_hybrid_model_caches_only_attention_layers(sizes: Any) -> None:
     spec = spec_from_shorthand("35b-a3b")  # 10 of 40 layers attend in full; the rest are linear
     per_layer = 2 * 256 * 2 * 2 * 8192
-    assert kv_cache_bytes(spec, 8192, "f16", "f16", sizes) == 10 * per_layer
+    # The 30 Gated DeltaNet layers hold a fixed f32 state instead: 3 conv steps over q, k and v
+    # (2·16·128 + 32·128 channels) plus a 128 × (32·128) state matrix each.
+    state = (3 * (2 * 16 * 128 + 32 * 128) + 128 * 32 * 128) * 4
+    assert kv_cache_bytes(spec, 8192, "f16", "f16", sizes) == 10 * per_layer + 30 * state
+    assert kv_cache_bytes(spec, 16384, "f16", "f16", sizes) == 10 * 2 * per_layer + 30 * state
 
 
 def test_mla_caches_the_compressed_latent(sizes: Any) -> None:

@@ -155,12 +155,26 @@ def kv_layer_bytes(
 ) -> int:
     """Bytes of one layer's K and V cache: cells × (n_embd_k_gqa × K bytes + n_embd_v_gqa × V bytes)."""
     if not spec.has_attention(layer):
-        return 0
+        return recurrent_state_bytes(spec)
     k_dim, v_dim = _kv_dims(spec)
     cells = kv_cells(spec, layer, context_tokens, n_ubatch, pad)
     k = _row_bytes(CACHE_TYPES[cache_type_k], k_dim, sizes)
     v = _row_bytes(CACHE_TYPES[cache_type_v], v_dim, sizes) if v_dim else 0.0
     return int(cells * (k + v))
+
+
+def recurrent_state_bytes(spec: ModelSpec, n_seq: int = 1) -> int:
+    """F32 state of one linear-attention layer, fixed whatever the context.
+
+    llama.cpp's recurrent memory holds (d_conv − 1)·(d_inner + 2·n_group·d_state) conv values plus a
+    d_state × d_inner SSM state per sequence (d_inner = V heads × V dim, n_group = K heads, d_state =
+    K dim): about 2.1 MiB a layer for Qwen3.5-35B-A3B.
+    """
+    if not spec.linear_v_heads:
+        return 0
+    d_inner = spec.linear_v_heads * spec.linear_v_dim
+    conv = (spec.linear_conv - 1) * (d_inner + 2 * spec.linear_k_heads * spec.linear_k_dim)
+    return (conv + spec.linear_k_dim * d_inner) * 4 * n_seq
 
 
 def kv_cache_bytes(

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["Tensor", "tensor_inventory"]
 
 # Roles whose weights stay in F32 whatever the file type: norms, biases, the MoE router.
-_F32_ROLES = frozenset({"ffn_gate_inp", "ffn_gate_inp_shexp", "rope_freqs"})
+_F32_ROLES = frozenset({"ffn_gate_inp", "ffn_gate_inp_shexp", "rope_freqs", "ssm_conv1d", "ssm_a", "ssm_dt"})
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,8 @@ def _attention_tensors(spec: ModelSpec, il: int, t: _Maker) -> list[Tensor]:
     if spec.fused_qkv:
         out = [t("attn_qkv", e, q_dim + k_dim + v_dim)]
     else:
-        out = [t("attn_q", e, q_dim), t("attn_k", e, k_dim), t("attn_v", e, v_dim)]
+        gate = 2 if spec.attn_output_gate else 1  # the gated Q projection also emits the output gate
+        out = [t("attn_q", e, gate * q_dim), t("attn_k", e, k_dim), t("attn_v", e, v_dim)]
     if spec.attn_bias:
         out += [t("attn_q", q_dim, suffix="bias"), t("attn_k", k_dim, suffix="bias"), t("attn_v", v_dim, suffix="bias")]
     if spec.qk_norm:
@@ -116,10 +117,24 @@ def _attention_tensors(spec: ModelSpec, il: int, t: _Maker) -> list[Tensor]:
 
 
 def _linear_attention_tensors(spec: ModelSpec, t: _Maker) -> list[Tensor]:
-    """Hybrid models' linear-attention layers, sized like a full attention block (an approximation)."""
+    """Gated DeltaNet layers of hybrids (Qwen3-Next/3.5): fused q/k/v/z and beta/alpha projections,
+    a causal conv over q, k and v, per-head decay and step, a gated norm and the output projection.
+    Without the linear_* config fields they are sized like a full attention block (approximate)."""
     e = spec.n_embd
-    q_dim = spec.n_head * spec.head_dim_k
-    return [t("ssm_in", e, 2 * q_dim + 2 * spec.n_head_kv * spec.head_dim_k), t("ssm_out", q_dim, e)]
+    if not spec.linear_v_heads:
+        q_dim = spec.n_head * spec.head_dim_k
+        return [t("ssm_in", e, 2 * q_dim + 2 * spec.n_head_kv * spec.head_dim_k), t("ssm_out", q_dim, e)]
+    key = spec.linear_k_heads * spec.linear_k_dim
+    value = spec.linear_v_heads * spec.linear_v_dim
+    return [
+        t("ssm_in", e, 2 * key + 2 * value),
+        t("ssm_ba", e, 2 * spec.linear_v_heads),
+        t("ssm_conv1d", spec.linear_conv, 2 * key + value),
+        t("ssm_a", spec.linear_v_heads),
+        t("ssm_dt", spec.linear_v_heads),
+        t("ssm_norm", spec.linear_v_dim),
+        t("ssm_out", value, e),
+    ]
 
 
 if TYPE_CHECKING:

@@ -1,0 +1,464 @@
+"""Real GGUF files ranked for a task and machine: a Hub repo's builds, or a download tool's (name, size) list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .api import GIB, FileCandidate, Recommendation, _prepare, _rank_model, _Request, _resolve_model, is_repo_model
+from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
+from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
+from .hub import (
+    RepoFile,
+    _gguf_entries,
+    detect_checkpoint_quantization,
+    fetch_config,
+    fetch_gguf_header,
+    list_gguf_files,
+    parse_repo_ref,
+)
+from .memory import GGUF_FILE_TYPES
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .api import QuantOption
+    from .dataset import Dataset
+    from .rules import Prefer
+
+__all__ = ["pick_file", "rank_files"]
+
+Files = str | Mapping[str, int] | Iterable[tuple[str, int]]
+
+# llama.cpp's llama_ftype (general.file_type in a GGUF header) → the file type name; read when a file's
+# name announces no quant type (gguf-py's LlamaFileType has the same numbers).
+_FILE_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
+    12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
+    19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL",
+    26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16",
+    36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4", 40: "Q1_0",
+}  # fmt: skip
+# detect_checkpoint_quantization's names where data/formats.yaml spells the format differently.
+_CHECKPOINT_FORMATS = {"W4A8-INT": "W4A8"}
+
+
+def rank_files(
+    files: Files,
+    *,
+    task: str,
+    vram_gib: float | None = None,
+    gpu: str | None = None,
+    gpus: int = 1,
+    context_tokens: int = 4096,
+    ram_gib: float | None = None,
+    model: str | Path | dict[str, Any] | ModelSpec | None = None,
+    revision: str | None = None,
+    multimodal: bool = False,
+    embedding_model: str | bool | None = None,
+    prefer: Prefer = "balanced",
+    dataset: Dataset | None = None,
+) -> Recommendation:
+    """Rank real GGUF files for `task` on this hardware; each option's `file` names the file to fetch.
+
+    Args:
+        files: a Hub repo id (``owner/name`` or ``owner/name@revision``), or the (file name, size in bytes)
+            pairs a download tool already has (a mapping of name to size works too). Split builds
+            (``-00001-of-00003.gguf``) are joined; ``mmproj`` files are left out of the ranking.
+        model: the architecture when the files cannot give it: required for a list of pairs (a size
+            shorthand, a config.json, a .gguf file or a repo id); for a repo, used only when its GGUF
+            header cannot be read.
+        revision: branch, tag or commit of the repo (or write ``owner/name@revision``).
+        multimodal: keep the repo's largest ``mmproj`` file on the GPU beside the model.
+
+    The other arguments are recommend()'s. Each file is sized from its real byte count, laid out like the
+    predicted tensor mix of its quant type, and ranked exactly as recommend() ranks quant types. A repo
+    without GGUF files (safetensors) is sized from its config.json, and the notes say which GGUF builds
+    to look for; NVFP4/FP8/INT checkpoints are recognised as such.
+
+    Example:
+        >>> rec = rank_files("bartowski/Qwen2.5-Coder-7B-Instruct-GGUF", task="code", vram_gib=8)  # doctest: +SKIP
+        >>> rec.pick.file, rec.pick.fit                                                           # doctest: +SKIP
+        ('Qwen2.5-Coder-7B-Instruct-Q5_K_M.gguf', 'gpu')
+    """
+    req = _prepare(
+        task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+    )  # fmt: skip
+    repo_id: str | None = None
+    if isinstance(files, str):
+        repo_id, revision = _repo_ref(files, revision)
+        listed = list_gguf_files(repo_id, revision)
+    else:
+        if model is None:
+            raise InvalidRequestError(
+                "ranking a list of files needs model= to give the architecture",
+                hint="pass model= a size such as 8b, a config.json, a .gguf file or the repo id",
+            )
+        if revision is not None:
+            raise InvalidRequestError("revision= applies to a repo id, not to a list of files")
+        listed = _entries(files)
+    notes: list[str] = []
+    if multimodal:
+        req, note = _with_mmproj(req, listed, repo_id)
+        notes.append(note)
+    texts = [f for f in listed if not f.is_mmproj]
+    if not texts:
+        if repo_id is None:
+            raise InvalidRequestError(
+                "the list holds no GGUF model files", hint="pass (file name, size in bytes) pairs of .gguf files"
+            )
+        return _checkpoint_answer(repo_id, revision, model, req, notes)
+
+    spec, named_by_header, source_notes = _gguf_spec(repo_id, revision, texts, model, req.ds)
+    candidates, left_out = _candidates(texts, named_by_header)
+    where = _where(repo_id, revision)
+    if not candidates:
+        raise ModelResolutionError(
+            f"none of the {len(texts)} GGUF files of {where} can be sized: " + "; ".join(left_out),
+            hint="name the quant type in the file name (…-Q4_K_M.gguf)",
+        )
+    rec = _rank_model(spec, req, files=candidates)
+    ranked = {o.file for o in rec.options}
+    left_out += [f"{c.file}: left out by the rules for this task and GPU" for c in candidates if c.file not in ranked]
+    by_name = {f.filename: f for f in texts}
+    options = [_annotate(o, by_name[o.file]) if o.file in by_name else o for o in rec.options]
+    return rec.model_copy(update={"options": options, "notes": [*source_notes, *notes, *left_out, *rec.notes]})
+
+
+def pick_file(
+    files: Files,
+    *,
+    task: str,
+    vram_gib: float | None = None,
+    gpu: str | None = None,
+    gpus: int = 1,
+    context_tokens: int = 4096,
+    ram_gib: float | None = None,
+    model: str | Path | dict[str, Any] | ModelSpec | None = None,
+    revision: str | None = None,
+    multimodal: bool = False,
+    embedding_model: str | bool | None = None,
+    prefer: Prefer = "balanced",
+    dataset: Dataset | None = None,
+) -> str:
+    """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
+
+    Takes rank_files()' arguments. Raises ModelResolutionError for a repo with no GGUF files to download.
+    """
+    rec = rank_files(
+        files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
+        model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
+        dataset=dataset,
+    )  # fmt: skip
+    pick = rec.pick
+    if pick is not None and pick.file is not None:
+        return pick.file
+    where = files if isinstance(files, str) else "the list"
+    with_file = [o for o in rec.options if o.file is not None]
+    if not with_file:
+        look_for = next((n for n in rec.notes if n.startswith("look for")), None)
+        raise ModelResolutionError(
+            f"{where} has no GGUF files to download (it holds safetensors weights)",
+            hint=look_for or "pick a GGUF repo of this model",
+        )
+    hw = rec.hardware
+    smallest = min(with_file, key=lambda o: o.memory.total_bytes)
+    budget = f"{hw.llm_vram_bytes / GIB:.1f} GiB of VRAM" + (
+        f" and {hw.ram_bytes / GIB:.1f} GiB of RAM" if hw.ram_bytes else ""
+    )
+    needs = (
+        f"{smallest.memory.host_bytes / GIB:.1f} GiB of RAM"
+        if hw.llm_vram_bytes <= 0
+        else f"{smallest.memory.total_bytes / GIB:.1f} GiB of VRAM to run on the GPU alone"
+    )
+    raise NothingFitsError(
+        f"no GGUF file of {where} fits {budget}: the smallest, {smallest.file}, needs {needs}",
+        hint=("lower the context or pick a smaller model" if hw.ram_bytes else
+              "pass ram_gib (--ram) for partial offload, lower the context, or pick a smaller model"),
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Inputs
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _repo_ref(ref: str, revision: str | None) -> tuple[str, str | None]:
+    repo_id, at = parse_repo_ref(ref)
+    if at is not None and revision is not None and at != revision:
+        raise InvalidRequestError(
+            f"two revisions for {repo_id}: {at!r} after '@' and {revision!r}", hint="give the revision once"
+        )
+    return repo_id, at or revision
+
+
+def _where(repo_id: str | None, revision: str | None) -> str:
+    if repo_id is None:
+        return "the list"
+    return f"{repo_id}@{revision}" if revision else repo_id
+
+
+def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[RepoFile]:
+    """Validate (name, size) pairs and join them into GGUF builds, as a repo listing would be."""
+    items = files.items() if isinstance(files, Mapping) else files
+    pairs: list[tuple[str, int]] = []
+    for item in items:
+        try:
+            name, size = item
+        except (TypeError, ValueError):
+            raise InvalidRequestError(f"expected (file name, size in bytes) pairs, got {item!r}") from None
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidRequestError(f"a file name must be a non-empty string, not {name!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise InvalidRequestError(f"the size of {name} must be a positive number of bytes, not {size!r}")
+        pairs.append((name.strip(), size))
+    return _gguf_entries(pairs)
+
+
+def _with_mmproj(req: _Request, listed: list[RepoFile], repo_id: str | None) -> tuple[_Request, str]:
+    """Keep the largest mmproj on the GPU: llama.cpp loads the projector there beside the model."""
+    projectors = [f for f in listed if f.is_mmproj]
+    if not projectors:
+        return req, f"multimodal: {repo_id or 'the list'} has no mmproj file; only the text model is counted"
+    mmproj = max(projectors, key=lambda f: f.size_bytes)
+    name = mmproj.filename.rsplit("/", 1)[-1]
+    note = (
+        f"multimodal: {name} ({mmproj.size_bytes / GIB:.2f} GiB) stays on the GPU beside the model; "
+        f"fetch it too (llama.cpp --mmproj {mmproj.filename})"
+    )
+    return req.with_reserve(mmproj.size_bytes, name), note
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Architecture: GGUF header, then model=, then config.json
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _gguf_spec(
+    repo_id: str | None, revision: str | None, texts: list[RepoFile], model: object, ds: Dataset
+) -> tuple[ModelSpec, tuple[str, str] | None, list[str]]:
+    """The model's shape, the (file, quant) its header names, and a note on where the shape came from."""
+    failure: ModelResolutionError | None = None
+    if repo_id is not None:
+        first = next((f for f in texts if f.complete), texts[0])  # part 1 of a split carries the metadata
+        try:
+            header = fetch_gguf_header(repo_id, first.filename, revision)
+            spec = spec_from_gguf_metadata(dict(header.metadata), name=_where(repo_id, revision))
+        except HubError:
+            raise  # gated, rate limited, offline …: nothing else in the repo can be read either
+        except ModelResolutionError as exc:  # a truncated, hostile or unknown header
+            failure = exc
+        else:
+            file_type = header.get("general.file_type")
+            quant = _FILE_TYPES.get(file_type) if isinstance(file_type, int) else None
+            said = ["shapes from the GGUF header (exact); model= was not needed"] if model is not None else []
+            return spec, ((first.filename, quant) if quant else None), said
+    why = f" (the GGUF header of {repo_id} could not be read: {failure.message})" if failure else ""
+    if model is not None:
+        spec = _model_spec(model, ds)
+        if repo_id is not None:
+            spec = spec.model_copy(update={"name": _where(repo_id, revision)})
+        return spec, None, [f"shapes from model={_show(model)}{why}"]
+    if repo_id is None or failure is None:  # a list without model= was refused before
+        raise InvalidRequestError("ranking a list of files needs model= to give the architecture")
+    try:
+        spec, origin = _config_spec(repo_id, revision)
+    except ModelResolutionError:
+        raise ModelResolutionError(
+            failure.message, hint="pass model= (--model): a size such as 8b, or the base model's config.json"
+        ) from failure
+    return spec, None, [f"shapes from {origin}{why}"]
+
+
+def _show(model: object) -> str:
+    if isinstance(model, ModelSpec):
+        return model.name
+    if isinstance(model, dict):
+        return "a config dict"
+    return str(model)
+
+
+def _model_spec(model: object, ds: Dataset) -> ModelSpec:
+    if is_repo_model(model):
+        repo_id, revision = parse_repo_ref(str(model))
+        texts = [f for f in list_gguf_files(repo_id, revision) if not f.is_mmproj]
+        if texts:
+            return _gguf_spec(repo_id, revision, texts, None, ds)[0]
+        return _config_spec(repo_id, revision)[0]
+    return _resolve_model(model, ds)  # type: ignore[arg-type]
+
+
+def _entry_missing(exc: HubError) -> bool:
+    from huggingface_hub.errors import EntryNotFoundError  # ~0.2 s to import: Hub paths only
+
+    return isinstance(exc.__cause__, EntryNotFoundError)
+
+
+def _config_spec(repo_id: str, revision: str | None) -> tuple[ModelSpec, str]:
+    """The shape from the repo's config.json, else from its base model's (the model card's base_model)."""
+    try:
+        return spec_from_config(fetch_config(repo_id, revision), name=_where(repo_id, revision)), "config.json"
+    except HubError as exc:
+        if not _entry_missing(exc):
+            raise
+        missing = exc
+    for base in _base_models(repo_id, revision):
+        try:
+            config = fetch_config(base)
+        except HubError as exc:
+            if _entry_missing(exc):
+                continue
+            raise
+        return spec_from_config(config, name=_where(repo_id, revision)), f"config.json of the base model {base}"
+    raise ModelResolutionError(
+        f"{repo_id} has no config.json and names no base model that has one",
+        hint="pass model= (--model): a size such as 8b, or a config.json",
+    ) from missing
+
+
+def _base_models(repo_id: str, revision: str | None) -> list[str]:
+    """The base model ids a repo's model card names (``base_model:`` metadata), as the Hub lists them."""
+    from huggingface_hub import HfApi  # ~0.2 s to import: Hub paths only
+
+    from .hub import _endpoint, _offline, _timeout, _translate  # hub.py's error mapping, shared
+
+    if _offline():
+        return []
+    api = HfApi(endpoint=_endpoint(None))
+    try:
+        info = api.model_info(repo_id, revision=revision, timeout=_timeout(None))
+    except Exception as exc:
+        error = _translate(exc, repo_id=repo_id, revision=revision, endpoint=api.endpoint)
+        if error is None:
+            raise
+        raise error from exc
+    declared = info.card_data.get("base_model") if info.card_data is not None else None
+    bases = [declared] if isinstance(declared, str) else [b for b in declared or [] if isinstance(b, str)]
+    bases += [t.rsplit(":", 1)[-1] for t in info.tags or [] if t.startswith("base_model:")]
+    return [b for i, b in enumerate(bases) if b not in bases[:i] and b != repo_id]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Candidates and annotations
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _candidates(
+    texts: list[RepoFile], named_by_header: tuple[str, str] | None
+) -> tuple[list[FileCandidate], list[str]]:
+    candidates, left_out = [], []
+    for f in texts:
+        quant = f.quant or (named_by_header[1] if named_by_header and named_by_header[0] == f.filename else None)
+        if not f.complete:
+            left_out.append(f"{f.filename}: {len(f.split_files)} of {f.parts} parts present; left out")
+        elif quant is None:
+            left_out.append(f"{f.filename}: no quant type in the name; left out")
+        elif quant not in GGUF_FILE_TYPES:
+            left_out.append(f"{f.filename}: {quant} cannot be sized by quantadvisor yet; left out")
+        else:
+            candidates.append(FileCandidate(quant=quant, file=f.filename, size_bytes=f.size_bytes))
+    return candidates, left_out
+
+
+def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
+    notes = []
+    if f.quant_variant:
+        notes.append(
+            f"{f.quant_variant} is a {option.quant} build with its own tensor mix: memory follows the real "
+            f"file ({f.size_bytes / 1e9:.2f} GB), expected loss is {option.quant}'s"
+        )
+    if f.parts > 1:
+        notes.append(
+            f"split in {f.parts} parts: fetch all of {', '.join(p.rsplit('/', 1)[-1] for p in f.split_files)}; "
+            "llama.cpp opens the rest from the first"
+        )
+    return option.model_copy(update={"notes": [*notes, *option.notes]}) if notes else option
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Repos without GGUF files: safetensors checkpoints
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _checkpoint_answer(
+    repo_id: str, revision: str | None, model: object, req: _Request, notes: list[str]
+) -> Recommendation:
+    """Size a safetensors repo from its config.json; say which builds to look for and what it already is."""
+    where = _where(repo_id, revision)
+    config: dict[str, Any] | None = None
+    try:
+        config = fetch_config(repo_id, revision)
+    except HubError as exc:
+        if not _entry_missing(exc):
+            raise
+        if model is None:
+            raise ModelResolutionError(
+                f"{where} has no GGUF files and no config.json",
+                hint="check the repo id, or pass model= (--model) to size it",
+            ) from exc
+    if config is not None:
+        spec = spec_from_config(config, name=where)
+        found = detect_checkpoint_quantization(config) or _hf_quant_config(repo_id, revision)
+    else:
+        spec = _model_spec(model, req.ds).model_copy(update={"name": where})
+        found = None
+    fmt = _CHECKPOINT_FORMATS.get(found, found) if found else None
+    serving = fmt is not None and fmt in req.ds.formats and req.ds.formats[fmt].family == "serving"
+    rec = _rank_model(spec, req, extra_serving=(fmt,) if serving and fmt else ())
+    options = [
+        _serve_this_repo(o, repo_id, revision) if o.quant == fmt and o.family == "serving" else o for o in rec.options
+    ]
+    ours = next((o for o in options if o.quant == fmt and o.family == "serving"), None)
+    if fmt is None:
+        notes.insert(0, f"{where} holds safetensors weights, no GGUF files: sized from its config.json")
+    else:
+        method = _quant_method(config or {})
+        article = "an" if fmt[0] in "AEFHILMNORSX" else "a"  # an NVFP4, an FP8, a W4A16-INT
+        notes.insert(0, f"{where} is {article} {fmt} checkpoint{f' ({method})' if method else ''}: it runs in vLLM or "
+                        "TensorRT-LLM, not llama.cpp")  # fmt: skip
+        if ours is not None:
+            fits = "fits on the GPU" if ours.fit == "gpu" else "does not fit this budget"
+            notes.insert(1, f"as {fmt} it {fits} ({ours.memory.total_bytes / GIB:.2f} GiB estimated)"
+                            + ("" if ours.native else f"; {fmt} is not native on this GPU"))  # fmt: skip
+        elif req.hardware.compute_capability is None:
+            notes.insert(1, f"whether {fmt} runs on this GPU depends on its generation: pass gpu= (--gpu) to check")
+        else:
+            notes.insert(1, f"the rules leave {fmt} out for this task or GPU (see the trace)")
+    best = next((o for o in options if o.family == "gguf" and o.fit != "none"), None)
+    if best is not None:
+        name = repo_id.rsplit("/", 1)[-1]
+        notes.append(f"look for GGUF {best.quant} builds of {repo_id} (Hub repos named like {name}-GGUF) "
+                     "to run it in llama.cpp")  # fmt: skip
+    return rec.model_copy(update={"options": options, "notes": [*notes, *rec.notes]})
+
+
+def _hf_quant_config(repo_id: str, revision: str | None) -> str | None:
+    """ModelOpt writes its quantization to hf_quant_config.json; older exports leave config.json without it."""
+    try:
+        return detect_checkpoint_quantization(fetch_config(repo_id, revision, filename="hf_quant_config.json"))
+    except HubError as exc:
+        if _entry_missing(exc):
+            return None
+        raise
+    except ModelResolutionError:
+        return None
+
+
+def _quant_method(config: Mapping[str, Any]) -> str | None:
+    qc = config.get("quantization_config")
+    if not isinstance(qc, dict):
+        text = config.get("text_config")
+        qc = text.get("quantization_config") if isinstance(text, dict) else None
+    method = qc.get("quant_method") if isinstance(qc, dict) else None
+    return (
+        {"modelopt": "ModelOpt", "compressed-tensors": "compressed-tensors"}.get(str(method), method)
+        if method
+        else None
+    )
+
+
+def _serve_this_repo(option: QuantOption, repo_id: str, revision: str | None) -> QuantOption:
+    flags = ["vllm", "serve", repo_id, *(["--revision", revision] if revision else [])]
+    flags += ["--max-model-len", str(option.memory.context_tokens)]
+    return option.model_copy(update={"runner_flags": flags})
