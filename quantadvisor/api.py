@@ -48,6 +48,7 @@ _SERVING = ("NVFP4", "FP8", "W4A16-INT", "W8A8-INT")
 # Runtime settings tried, cheapest in quality first, until an option fits (flash attention on, as
 # llama.cpp's default -fa auto does on CUDA): f16 KV, then q8_0 KV, then a smaller ubatch.
 _KNOBS = (("f16", "f16", 512), ("q8_0", "q8_0", 512), ("q8_0", "q8_0", 256))
+_SERVING_NOTE = "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated with llama.cpp's buffers (approximate)"
 # The no-model matrix compares sizes on the common rungs of the ladder only.
 _MATRIX_QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_M")
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
@@ -253,8 +254,14 @@ class _Planner:
 
     def _estimate(self, quant: str, *, file_bytes: int | None = None, **kw: Any) -> MemoryEstimate:
         if file_bytes is not None:
-            knobs = {"gpu_layers": None, "cache_type_k": "f16", "cache_type_v": "f16", "flash_attn": False,
-                     "n_ubatch": 512, **kw}  # estimate_memory's defaults
+            knobs = {
+                "gpu_layers": None,
+                "cache_type_k": "f16",
+                "cache_type_v": "f16",
+                "flash_attn": False,
+                "n_ubatch": 512,
+                **kw,
+            }  # estimate_memory's defaults
             return plan_runtime(
                 self.spec, self._file_layout(quant, file_bytes), self.sizes, quant=quant, file_bytes=file_bytes,
                 context_tokens=self.context, n_gpus=self.n_gpus, gpu_present=self.budget > 0, **knobs,
@@ -323,16 +330,24 @@ class _Planner:
         notes = [*verdict.flags, *loss.notes, *est.notes]
         slow = _slowdown(est, self.spec, self.gpu_bw) if fit in {"partial", "moe-offload"} else None
         if fit == "partial":
-            notes.append(f"{est.gpu_layers} of {est.n_layers} layers on the GPU" + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else ""))
+            notes.append(
+                f"{est.gpu_layers} of {est.n_layers} layers on the GPU"
+                + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else "")
+            )
         if fit == "moe-offload":
-            notes.append(f"experts of the first {est.n_cpu_moe} layers in host RAM (--n-cpu-moe)" + (f"; decode about {slow}x slower (estimate)" if slow else ""))
+            notes.append(
+                f"experts of the first {est.n_cpu_moe} layers in host RAM (--n-cpu-moe)"
+                + (f"; decode about {slow}x slower (estimate)" if slow else "")
+            )
         in_ladder = quant in LADDER
         t_index, f_index = LADDER.index(self.policy.target), LADDER.index(self.policy.floor)
         q_index = LADDER.index(quant) if in_ladder else _nearest_ladder_index(loss, self.task, self)
         return QuantOption(
             quant=quant, family=family, kind=fmt.kind if fmt else "weight-only", model=self.spec.name,
             bits_per_weight=round(bpw, 3), memory=est, fit=fit, gpu_layers=est.gpu_layers, n_cpu_moe=est.n_cpu_moe,
-            expected_loss=LossRange(mid=loss.mid, low=loss.low, high=loss.high, estimate=loss.estimate, records=loss.evidence),
+            expected_loss=LossRange(
+                mid=loss.mid, low=loss.low, high=loss.high, estimate=loss.estimate, records=loss.evidence
+            ),
             evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
             meets_target=q_index <= t_index, below_floor=q_index > f_index,
             headroom_bytes=self.budget - est.total_bytes, slowdown=slow, file=file,
@@ -350,7 +365,7 @@ class _Planner:
         return base.model_copy(
             update={
                 "quant": quant, "file_bytes": ckpt, "weights_bytes": weights, "total_bytes": total,
-                "notes": [*base.notes, "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated with llama.cpp's buffers (approximate)"],
+                "notes": [*base.notes, _SERVING_NOTE],
             }
         )  # fmt: skip
 
@@ -393,10 +408,7 @@ class _Planner:
                 tier = 3.0
             if not o.native:
                 tier += 0.5
-            if o.quant in order:
-                pref = float(order[o.quant])
-            else:
-                pref = _serving_preference(o, out, order)
+            pref = float(order[o.quant]) if o.quant in order else _serving_preference(o, out, order)
             if tier == 4.0:
                 return (tier, o.memory.total_bytes, pref)
             return (tier, pref, -o.headroom_bytes)
@@ -407,7 +419,9 @@ class _Planner:
 def _nearest_ladder_index(loss: ExpectedLoss, task: str, planner: _Planner) -> int:
     """Place a serving format on the GGUF ladder at the first type with at least its expected loss."""
     for i, q in enumerate(LADDER):
-        other = expected_loss(q, task, params_billions=planner.params, active_params_billions=planner.active, dataset=planner.ds)
+        other = expected_loss(
+            q, task, params_billions=planner.params, active_params_billions=planner.active, dataset=planner.ds
+        )
         if not math.isnan(loss.mid) and other.mid >= loss.mid - 1e-12:
             return i
     return len(LADDER) - 1
@@ -458,7 +472,9 @@ def _reserved(embedding_model: str | bool | None, ds: Dataset) -> tuple[int, str
 
     close = closest_names(name, [r.name for r in ds.residents.values()])
     raise InvalidRequestError(
-        f"unknown embedding model {name!r}", hint=f"known: {', '.join(r.name for r in ds.residents.values())}" + (f" (closest: {close[0]})" if close else "")
+        f"unknown embedding model {name!r}",
+        hint=f"known: {', '.join(r.name for r in ds.residents.values())}"
+        + (f" (closest: {close[0]})" if close else ""),
     )
 
 
@@ -565,7 +581,7 @@ def _prepare(
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
         "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
     }  # fmt: skip
-    rag = bool(reserve) or task == "rag" and embedding_model is not None
+    rag = bool(reserve) or (task == "rag" and embedding_model is not None)
     req = _Request(ds, task, prefer, context_tokens, rag, hardware, common)
     return req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
 
@@ -626,7 +642,10 @@ def _compare_sizes(
     if not ranked:
         notes = ["no reference size fits this budget, even partially offloaded"]
     else:
-        notes = [f"overall pick: {ranked[0].model} as {ranked[0].quant} (largest size at ≥3.5 bpw that meets the task's floor)"]
+        notes = [
+            f"overall pick: {ranked[0].model} as {ranked[0].quant} "
+            "(largest size at ≥3.5 bpw that meets the task's floor)"
+        ]
     return Recommendation(
         task=task, prefer=prefer, context_tokens=context, model=None, model_approximate=True, target=policy.target,
         floor=policy.floor, hardware=hardware, options=ranked, by_size=rows, trace=trace, notes=notes,

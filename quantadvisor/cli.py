@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import ExitCode, QuantAdvisorError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .dataset import Dataset
 
 __all__ = ["build_parser", "main"]
@@ -216,14 +217,17 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
 
             close = closest_names(args.task, tasks)
             raise InvalidRequestError(
-                f"no evidence task {args.task!r}", hint=f"use one of {', '.join(tasks)}" + (f" (closest: {close[0]})" if close else "")
+                f"no evidence task {args.task!r}",
+                hint=f"use one of {', '.join(tasks)}" + (f" (closest: {close[0]})" if close else ""),
             )
         records = [r for r in records if r.task == args.task]
     if args.source:
         ds.source(args.source)
         records = [r for r in records if r.source == args.source]
     if args.json:
-        _print_json([{**r.model_dump(mode="json"), "citation": ds.sources[r.source].model_dump(mode="json")} for r in records])
+        _print_json(
+            [{**r.model_dump(mode="json"), "citation": ds.sources[r.source].model_dump(mode="json")} for r in records]
+        )
     else:
         render_evidence(records, ds)
     return ExitCode.OK

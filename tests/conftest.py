@@ -20,6 +20,7 @@ def _private_dataset_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
     os.environ["QUANTADVISOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("qa-cache"))
 
+
 # meta-llama/Llama-3.1-8B config.json (shape fields). rope_scaling matters: llama.cpp stores the
 # llama3 frequency factors as a 64-value F32 tensor, one of the 66 F32 tensors in the calibration
 # files (tests/data/llama3.1-8b-h100.README.md), and 8,030,261,312 parameters only add up with it.

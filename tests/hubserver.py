@@ -106,9 +106,7 @@ class FakeHub:
         server.daemon_threads = True
         server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -167,9 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake.log(request)
         return request
 
-    def _send(
-        self, request: Request, status: int, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, request: Request, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         request.status = status
         try:
             self.send_response(status)
@@ -320,9 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             if recursive:
                 bits = path.split("/")
-                folders.update(
-                    "/".join(bits[:i]) for i in range(1, len(bits)) if "/".join(bits[:i]).startswith(prefix)
-                )
+                folders.update("/".join(bits[:i]) for i in range(1, len(bits)) if "/".join(bits[:i]).startswith(prefix))
             entry: dict[str, object] = {"type": "file", "oid": fake.blob_id, "size": fake.total, "path": path}
             if fake.lfs:
                 entry["lfs"] = {"oid": fake.sha256, "size": fake.total, "pointerSize": 134}
@@ -380,9 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = fake.read(0, total - 1) if self.command == "GET" else b""
         self._send_sized(request, 200, body, total, headers)
 
-    def _send_sized(
-        self, request: Request, status: int, body: bytes, length: int, headers: dict[str, str]
-    ) -> None:
+    def _send_sized(self, request: Request, status: int, body: bytes, length: int, headers: dict[str, str]) -> None:
         request.status = status
         try:
             self.send_response(status)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from quantadvisor import InvalidRequestError, recommend
 
 GIB = 2**30

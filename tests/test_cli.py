@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from quantadvisor.cli import build_parser, main
 
 
@@ -21,7 +20,10 @@ def test_suggest_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_suggest_table_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["suggest", "--task", "chat", "--gpu", "RTX 4060", "--model", "9b", "--explain"]) == 0
     out = capsys.readouterr().out
-    assert "Pick:" in out and "Q4_K_M" in out and "q1-tolerant-tasks" in out and "-ngl" in out
+    assert "Pick:" in out
+    assert "Q4_K_M" in out
+    assert "q1-tolerant-tasks" in out
+    assert "-ngl" in out
 
 
 @pytest.mark.parametrize(
@@ -53,7 +55,9 @@ def test_corrupt_data_dir_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "bad.yaml").write_text("schema_version: 1\ngpus: [{name: x}\n")
     assert main(["--data", str(tmp_path), "gpus"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("Error: ") and "bad.yaml" in err and "Traceback" not in err
+    assert err.startswith("Error: ")
+    assert "bad.yaml" in err
+    assert "Traceback" not in err
 
 
 def test_memory_json_fields(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,7 +74,8 @@ def test_formats_evidence_gpus(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(json.loads(capsys.readouterr().out)) >= 40
     assert main(["evidence", "--format", "Q4_K_M", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert records and all("citation" in r for r in records)
+    assert records
+    assert all("citation" in r for r in records)
     assert main(["gpus", "--search", "4060", "--json"]) == 0
     assert any("4060" in g["name"] for g in json.loads(capsys.readouterr().out))
 

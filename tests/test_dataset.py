@@ -163,11 +163,7 @@ def test_every_source_reference_is_in_the_bibliography(ds: Dataset) -> None:
             if record.source not in ds.sources:
                 missing.append(f"{section} {ident}: {record.source}")
     for ident, fmt in ds.formats.items():
-        missing += [
-            f"formats {ident} measured_bpw: {m.source}"
-            for m in fmt.measured_bpw
-            if m.source not in ds.sources
-        ]
+        missing += [f"formats {ident} measured_bpw: {m.source}" for m in fmt.measured_bpw if m.source not in ds.sources]
     for ident, rule in ds.rules.items():
         missing += [f"rules {ident}: {s}" for s in rule.source if s not in ds.sources]
     assert missing == []
@@ -277,9 +273,7 @@ def test_gpu_catalog_covers_issue_2_cards(ds: Dataset, needle: str) -> None:
 
 def _cites(ds: Dataset, source_id: str, needle: str) -> bool:
     src = ds.sources[source_id]
-    return any(
-        needle in (text or "") for text in (src.id, src.arxiv, src.url, src.title, src.note, src.repository)
-    )
+    return any(needle in (text or "") for text in (src.id, src.arxiv, src.url, src.title, src.note, src.repository))
 
 
 @pytest.mark.parametrize(
@@ -444,9 +438,7 @@ def _break_source_reference(data_copy: Callable[..., Path], stem: str) -> dict[s
 
 
 @pytest.mark.parametrize("stem", REFERENCE_STEMS)
-def test_missing_source_reference_names_file_record_and_field(
-    data_copy: Callable[..., Path], stem: str
-) -> None:
+def test_missing_source_reference_names_file_record_and_field(data_copy: Callable[..., Path], stem: str) -> None:
     record = _break_source_reference(data_copy, stem)
     message = _load_error()
     assert message.startswith(_record_label(stem, record) + "field 'source': "), message
@@ -555,18 +547,16 @@ def test_extra_dir_argument_wins_over_env_var(
     assert merged.gpus[changed].memory_gib == ds.gpus[changed].memory_gib
 
 
-def test_extra_dir_is_validated_the_same_way(
-    data_copy: Callable[..., Path], tmp_path: Path, ds: Dataset
-) -> None:
+def test_extra_dir_is_validated_the_same_way(data_copy: Callable[..., Path], tmp_path: Path, ds: Dataset) -> None:
     data_copy("gpus", shrink="gpus")
     extra, _, _ = _override_dir(tmp_path, ds)
     raw = _read(extra / "gpus.yaml")
     raw["gpus"][1]["memory_gib"] = -1
     _write(extra / "gpus.yaml", raw)
     message = _load_error(extra)
-    assert message.startswith(
-        "mydata/gpus.yaml: gpus record 2 (name 'Test Accelerator 9000'): field 'memory_gib': "
-    ), message
+    assert message.startswith("mydata/gpus.yaml: gpus record 2 (name 'Test Accelerator 9000'): field 'memory_gib': "), (
+        message
+    )
 
 
 def test_extra_dir_record_citing_an_unknown_source_is_an_error(

@@ -50,9 +50,7 @@ def write_tiny_gguf(path, *, vocab: int = 300, alignment: int | None = None) -> 
     writer.add_token_scores([0.0] * vocab)
     if alignment is not None:
         writer.add_custom_alignment(alignment)
-    writer.add_tensor(
-        "token_embd.weight", np.zeros((300, 256), dtype=np.float16)
-    )  # 300 rows whatever the vocab
+    writer.add_tensor("token_embd.weight", np.zeros((300, 256), dtype=np.float16))  # 300 rows whatever the vocab
     writer.add_tensor(
         "blk.0.attn_q.weight", np.zeros((256, 144), dtype=np.uint8), raw_dtype=gguf.GGMLQuantizationType.Q4_K
     )
@@ -107,9 +105,7 @@ def test_round_trip_matches_gguf_reader(tiny_path):
         assert mine.ggml_type == int(theirs.tensor_type)
         assert header.data_offset + mine.offset == theirs.data_offset
         assert tensor_nbytes(mine, QUANT_SIZES) == theirs.n_bytes
-    assert header.tensor("blk.0.attn_q.weight") == TensorInfo(
-        "blk.0.attn_q.weight", (256, 256), 12, 256 * 300 * 2
-    )
+    assert header.tensor("blk.0.attn_q.weight") == TensorInfo("blk.0.attn_q.weight", (256, 256), 12, 256 * 300 * 2)
     assert header.tensor("nope") is None
     assert tensors_nbytes(header, QUANT_SIZES) == sum(int(t.n_bytes) for t in reader.tensors)
 
@@ -128,9 +124,7 @@ def test_large_arrays_are_summarised_not_materialised(tiny_path):
 
     capped = read_gguf_header(tiny_path, limits=GGUFLimits(max_materialized_items=350))
     assert isinstance(capped.get("tokenizer.ggml.tokens"), list)  # first 300 items fit the budget
-    assert capped.get("tokenizer.ggml.scores") == ArraySummary(
-        GGUFValueType.FLOAT32, 300
-    )  # the next 300 do not
+    assert capped.get("tokenizer.ggml.scores") == ArraySummary(GGUFValueType.FLOAT32, 300)  # the next 300 do not
 
 
 def test_bytes_stream_and_path_agree(tiny_path):
@@ -253,9 +247,7 @@ def tensor(name: str, dims: list[int], ggml_type: int = 0, offset: int = 0) -> b
 ARCH = kv("general.architecture", 8, gstr("llama"))
 
 
-def assert_rejects(
-    data: bytes | CountingStream, match: str, limits: GGUFLimits | None = None
-) -> GGUFHeaderError:
+def assert_rejects(data: bytes | CountingStream, match: str, limits: GGUFLimits | None = None) -> GGUFHeaderError:
     started = time.perf_counter()
     with pytest.raises(GGUFHeaderError, match=match) as info:
         parse_gguf_header(data, limits=limits)

@@ -154,9 +154,7 @@ def test_h100_budget_keeps_driver_reserve_apart_from_other_processes(
     assert any("CUDA context" in s and "memory model" in s for s in budget.steps)
 
 
-def test_v1_only_driver_counts_reserve_inside_used_and_says_so(
-    monkeypatch: pytest.MonkeyPatch, isolated: Path
-) -> None:
+def test_v1_only_driver_counts_reserve_inside_used_and_says_so(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
     spec = h100_spec()
     del spec["devices"][0]["memory_v2"]
     install_nvml(monkeypatch, spec)
@@ -337,9 +335,7 @@ def test_mig_enabled_without_instances_is_left_out(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("error", ["DriverNotLoaded", "LibraryNotFound", "Unknown"])
-def test_nvml_error_at_init_falls_back_to_host_ram(
-    monkeypatch: pytest.MonkeyPatch, isolated: Path, error: str
-) -> None:
+def test_nvml_error_at_init_falls_back_to_host_ram(monkeypatch: pytest.MonkeyPatch, isolated: Path, error: str) -> None:
     spec = h100_spec()
     spec["init_error"] = error
     fake = install_nvml(monkeypatch, spec)

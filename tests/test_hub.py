@@ -180,9 +180,7 @@ def test_quant_from_filename(filename, base, variant):
     assert str(quant) == quant.label
 
 
-@pytest.mark.parametrize(
-    "filename", ["model.gguf", "README.md", "Qwen2.5-7B-Instruct.gguf", "llava-v1.5-mmproj.gguf"]
-)
+@pytest.mark.parametrize("filename", ["model.gguf", "README.md", "Qwen2.5-7B-Instruct.gguf", "llava-v1.5-mmproj.gguf"])
 def test_quant_from_filename_none(filename):
     assert quant_from_filename(filename) is None
 
@@ -302,18 +300,14 @@ def test_fetch_header_stops_at_max_bytes(hub, tmp_path):
 def test_fetch_header_of_a_hostile_file_is_a_header_error(hub):
     hostile = b"GGUF" + struct.pack("<IQQ", 3, 0, 2**62)
     hub.add_repo("evil/Evil-GGUF", FakeRepo(files={"evil-Q4_K_M.gguf": FakeFile(hostile, size=8 * GiB)}))
-    with pytest.raises(
-        GGUFHeaderError, match=r"evil/Evil-GGUF/evil-Q4_K_M\.gguf: .*metadata keys, over"
-    ) as info:
+    with pytest.raises(GGUFHeaderError, match=r"evil/Evil-GGUF/evil-Q4_K_M\.gguf: .*metadata keys, over") as info:
         fetch_gguf_header("evil/Evil-GGUF", "evil-Q4_K_M.gguf")
     assert "\n" not in str(info.value)
 
 
 def test_fetch_header_when_the_server_ignores_range(hub, tmp_path):
     data = gguf_bytes(tmp_path) + bytes(6 * MiB)
-    hub.add_repo(
-        "org/NoRange-GGUF", FakeRepo(files={"m-Q4_0.gguf": FakeFile(data, lfs=False)}, ignore_range=True)
-    )
+    hub.add_repo("org/NoRange-GGUF", FakeRepo(files={"m-Q4_0.gguf": FakeFile(data, lfs=False)}, ignore_range=True))
     header = fetch_gguf_header("org/NoRange-GGUF", "m-Q4_0.gguf", initial_bytes=64 * 1024)
     assert header.arch == "qwen2"
 
@@ -394,12 +388,8 @@ def test_offline_reads_cached_gguf_files(hub, monkeypatch, tmp_path):
     from huggingface_hub import hf_hub_download
 
     data = gguf_bytes(tmp_path)
-    hub.add_repo(
-        "org/Cached-GGUF", FakeRepo(files={"c-Q5_K_M.gguf": FakeFile(data), "c-Q8_0.gguf": FakeFile(data)})
-    )
-    hf_hub_download(
-        "org/Cached-GGUF", "c-Q5_K_M.gguf", endpoint=hub.url, cache_dir=os.environ["HF_HUB_CACHE"]
-    )
+    hub.add_repo("org/Cached-GGUF", FakeRepo(files={"c-Q5_K_M.gguf": FakeFile(data), "c-Q8_0.gguf": FakeFile(data)}))
+    hf_hub_download("org/Cached-GGUF", "c-Q5_K_M.gguf", endpoint=hub.url, cache_dir=os.environ["HF_HUB_CACHE"])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     seen = len(hub.requests)
     listed = list_gguf_files("org/Cached-GGUF")

@@ -116,9 +116,7 @@ def test_sliding_window_caps_swa_layers(sizes: Any) -> None:
 def test_gemma3_keeps_five_of_six_layers_in_the_window(sizes: Any) -> None:
     spec = spec_from_shorthand("27b")
     full = spec.model_copy(update={"sliding_window": None, "swa_layers": None})
-    ratio = kv_cache_bytes(spec, 131072, "f16", "f16", sizes) / kv_cache_bytes(
-        full, 131072, "f16", "f16", sizes
-    )
+    ratio = kv_cache_bytes(spec, 131072, "f16", "f16", sizes) / kv_cache_bytes(full, 131072, "f16", "f16", sizes)
     assert 10 / 62 < ratio < 10 / 62 + 0.02
 
 
@@ -251,9 +249,7 @@ def _measured_bpw_cases() -> list[Any]:
 
 
 @pytest.mark.parametrize("case", _measured_bpw_cases())
-def test_effective_bpw_of_each_mix(
-    llama31_8b: ModelSpec, sizes: Any, case: tuple[str, str, float, float]
-) -> None:
+def test_effective_bpw_of_each_mix(llama31_8b: ModelSpec, sizes: Any, case: tuple[str, str, float, float]) -> None:
     """(quant, model, published bpw, tolerance): 1% for Llama-3.1-8B, 2% for Llama 2 (issue 3)."""
     quant, model, published, tolerance = case
     spec = llama31_8b if model == "Llama-3.1-8B" else _llama2(model)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-
 from quantadvisor.memory import estimate_memory
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _write_tiny_llama(path: Path) -> int:

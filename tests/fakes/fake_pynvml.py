@@ -324,9 +324,7 @@ def record_snapshot(pynvml: Any) -> dict[str, Any]:
             "cuda_driver_version": ask("nvmlSystemGetCudaDriverVersion"),
             "count": count,
             "devices": [],
-            "arch_constants": {
-                k: getattr(pynvml, k) for k in dir(pynvml) if k.startswith("NVML_DEVICE_ARCH_")
-            },
+            "arch_constants": {k: getattr(pynvml, k) for k in dir(pynvml) if k.startswith("NVML_DEVICE_ARCH_")},
         }
         for index in range(count):
             h = pynvml.nvmlDeviceGetHandleByIndex(index)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from quantadvisor.api import recommend
 from quantadvisor.rules import LADDER
 

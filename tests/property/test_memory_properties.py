@@ -80,9 +80,7 @@ def test_memory_never_falls_as_context_rises(
 ) -> None:
     # a quantized V cache needs flash attention; K may be quantized either way
     cache_v = runtime["cache_type_k"] if runtime["flash_attn"] else "f16"
-    short, long = (
-        estimate_memory(spec, quant, context_tokens=c, cache_type_v=cache_v, **runtime) for c in contexts
-    )
+    short, long = (estimate_memory(spec, quant, context_tokens=c, cache_type_v=cache_v, **runtime) for c in contexts)
     assert short.total_bytes <= long.total_bytes
     assert short.kv_cache_bytes <= long.kv_cache_bytes
     assert short.compute_bytes <= long.compute_bytes
@@ -126,9 +124,7 @@ def test_gpu_layers_never_exceed_n_layers(spec: ModelSpec, gpu_layers: int | Non
     layers=st.tuples(st.integers(1, 100), st.integers(1, 100)).map(sorted),
     context=st.integers(1, 32768),
 )
-def test_gpu_memory_never_falls_as_layers_are_offloaded(
-    spec: ModelSpec, layers: list[int], context: int
-) -> None:
+def test_gpu_memory_never_falls_as_layers_are_offloaded(spec: ModelSpec, layers: list[int], context: int) -> None:
     """The monotonicity fit_gpu_layers' binary search relies on."""
     fewer, more = (estimate_memory(spec, "Q4_K_M", gpu_layers=n, context_tokens=context) for n in layers)
     assert fewer.total_bytes <= more.total_bytes
@@ -136,9 +132,7 @@ def test_gpu_memory_never_falls_as_layers_are_offloaded(
 
 
 @FAST
-@given(
-    spec=SPECS, fraction=st.floats(0.0, 1.3), context=st.integers(256, 65536), quant=st.sampled_from(LADDER)
-)
+@given(spec=SPECS, fraction=st.floats(0.0, 1.3), context=st.integers(256, 65536), quant=st.sampled_from(LADDER))
 def test_fit_gpu_layers_never_exceeds_the_budget_and_is_maximal(
     spec: ModelSpec, fraction: float, context: int, quant: str
 ) -> None:
