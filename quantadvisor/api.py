@@ -50,7 +50,9 @@ _SERVING = ("NVFP4", "FP8", "W4A16-INT", "W8A8-INT")
 _KNOBS = (("f16", "f16", 512), ("q8_0", "q8_0", 512), ("q8_0", "q8_0", 256))
 _SERVING_NOTE = "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated with llama.cpp's buffers (approximate)"
 # The no-model matrix compares sizes on the common rungs of the ladder only.
-_MATRIX_QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_M")
+_MATRIX_QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "MXFP4_MOE", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_M")
+# Quants that only make sense for mixture-of-experts models (dense models would be all Q8_0).
+_MOE_ONLY = frozenset({"MXFP4_MOE"})
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
 _HOST_BANDWIDTH_GBPS = 76.8
 
@@ -104,6 +106,7 @@ class QuantOption(BaseModel):
     notes: list[str]
     runner_flags: list[str]
     native: bool = True
+    released_precision: bool = False
     meets_target: bool
     below_floor: bool
     headroom_bytes: int
@@ -291,8 +294,10 @@ class _Planner:
             est = self._estimate(
                 quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub
             )
-            if est.total_bytes <= self.budget:
+            # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint.
+            if est.total_bytes + est.prompt_bytes <= self.budget:
                 return est, "gpu"
+        budget = self.budget - est.prompt_bytes
         k, v, ub = _KNOBS[1]
 
         def estimator(**kw: Any) -> MemoryEstimate:
@@ -301,10 +306,10 @@ class _Planner:
             )
 
         if self.spec.is_moe:
-            moe = fit_moe_offload(estimator, self.spec.n_layers, self.budget)
+            moe = fit_moe_offload(estimator, self.spec.n_layers, budget)
             if moe is not None and (self.ram is None or moe.host_bytes <= self.ram):
                 return moe, "moe-offload"
-        partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, self.budget)
+        partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget)
         if partial is not None and (self.ram is None or partial.host_bytes <= self.ram):
             return partial, "partial"
         return estimator(), "none"
@@ -314,7 +319,11 @@ class _Planner:
     ) -> QuantOption | None:
         """One option; with `file`/`file_bytes`, a real GGUF file of that size laid out like the `quant` mix."""
         fmt = self.ds.find_format(quant) if family == "gguf" else self.ds.formats.get(quant)
-        verdict = evaluate_format_rules(self.ds.rules.values(), fmt=quant, task=self.task, params=self.eff, cc=self.cc)
+        if quant in _MOE_ONLY and not self.spec.is_moe:
+            return None
+        verdict = evaluate_format_rules(
+            self.ds.rules.values(), fmt=quant, task=self.task, params=self.eff, cc=self.cc, arch=self.spec.arch
+        )
         self.trace.extend(r for r in verdict.fired if r.id not in {t.id for t in self.trace})
         if verdict.exclude:
             return None
@@ -326,6 +335,11 @@ class _Planner:
         loss = expected_loss(
             quant, self.task, params_billions=self.params, active_params_billions=self.active, dataset=self.ds
         )
+        if verdict.released_precision:
+            loss = ExpectedLoss(
+                format=quant, task=self.task, mid=0.0, low=0.0, high=0.0, evidence=[], sources=[],
+                notes=["the model's released precision: no loss against the release"], estimate=False,
+            )  # fmt: skip
         bpw = est.file_bytes * 8 / (self.params * 1e9)
         notes = [*verdict.flags, *loss.notes, *est.notes]
         slow = _slowdown(est, self.spec, self.gpu_bw) if fit in {"partial", "moe-offload"} else None
@@ -349,7 +363,9 @@ class _Planner:
                 mid=loss.mid, low=loss.low, high=loss.high, estimate=loss.estimate, records=loss.evidence
             ),
             evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
-            meets_target=q_index <= t_index, below_floor=q_index > f_index,
+            released_precision=verdict.released_precision,
+            meets_target=q_index <= t_index or verdict.released_precision,
+            below_floor=q_index > f_index and not verdict.released_precision,
             headroom_bytes=self.budget - est.total_bytes, slowdown=slow, file=file,
         )  # fmt: skip
 
@@ -408,7 +424,12 @@ class _Planner:
                 tier = 3.0
             if not o.native:
                 tier += 0.5
-            pref = float(order[o.quant]) if o.quant in order else _serving_preference(o, out, order)
+            if o.released_precision:
+                pref = -1.0  # the format the model was released in: lossless against it, and small
+            elif o.quant in order:
+                pref = float(order[o.quant])
+            else:
+                pref = _serving_preference(o, out, order)
             if tier == 4.0:
                 return (tier, o.memory.total_bytes, pref)
             return (tier, pref, -o.headroom_bytes)

@@ -32,7 +32,7 @@ Prefer = Literal["quality", "balanced", "speed"]
 
 # GGUF types considered for a recommendation, most bits first (the "bit levels").
 LADDER: tuple[str, ...] = (
-    "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L", "Q3_K_M",
+    "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "MXFP4_MOE", "Q3_K_L", "Q3_K_M",
     "IQ3_M", "IQ3_XS", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S",
 )  # fmt: skip
 # "One bit level" moves between these.
@@ -70,6 +70,7 @@ class FormatVerdict:
 
     native: bool = True
     exclude: bool = False
+    released_precision: bool = False  # the model was released in this format: no loss against its release
     flags: list[str] = field(default_factory=list)
     fired: list[FiredRule] = field(default_factory=list)
 
@@ -97,6 +98,8 @@ def _matches(when: dict[str, Any], facts: dict[str, Any]) -> bool:
             cc = facts.get("cc")
             if cc is None or cc >= expected:
                 return False
+        if key == "arch" and facts.get("arch") not in expected:
+            return False
         if key == "no_model" and bool(facts.get("no_model")) != bool(expected):
             return False
         if key == "cc_unknown" and (facts.get("cc") is None) != bool(expected):
@@ -154,11 +157,11 @@ def evaluate_request_rules(
 
 
 def evaluate_format_rules(
-    rules: Iterable[Rule], *, fmt: str, task: str, params: float, cc: float | None
+    rules: Iterable[Rule], *, fmt: str, task: str, params: float, cc: float | None, arch: str | None = None
 ) -> FormatVerdict:
     """Apply gates and hazards to one format."""
     verdict = FormatVerdict()
-    facts = {"task": task, "params": params, "cc": cc, "format": fmt}
+    facts = {"task": task, "params": params, "cc": cc, "format": fmt, "arch": arch}
     for rule in rules:
         if rule.question not in {"gate", "hazard"} or not _matches(rule.when, facts):
             continue
@@ -167,6 +170,8 @@ def evaluate_format_rules(
             verdict.native = False
         if then.get("exclude"):
             verdict.exclude = True
+        if then.get("released_precision"):
+            verdict.released_precision = True
         if "flag" in then:
             verdict.flags.append(str(then["flag"]))
         verdict.fired.append(_fired(rule, applies_to=fmt))

@@ -105,3 +105,24 @@ def test_every_gpu_option_fits_the_budget() -> None:
             for o in rec.options:
                 if o.fit == "gpu":
                     assert o.memory.total_bytes <= rec.hardware.llm_vram_bytes
+
+
+def test_gpt_oss_keeps_its_released_mxfp4_experts() -> None:
+    rec = recommend("chat", model="20b", vram_gib=16, ram_gib=64)
+    pick = rec.options[0]
+    assert pick.quant == "MXFP4_MOE"
+    assert pick.released_precision
+    assert pick.expected_loss.mid == 0.0
+    assert any(r.id == "released-mxfp4-experts" for r in rec.trace)
+
+
+def test_mxfp4_moe_is_not_offered_for_dense_models() -> None:
+    rec = recommend("chat", model="8b", vram_gib=16)
+    assert all(o.quant != "MXFP4_MOE" for o in rec.options)
+
+
+def test_fits_leave_room_for_the_long_prompt_pool() -> None:
+    rec = recommend("chat", model="8b", vram_gib=8)
+    for o in rec.options:
+        if o.fit in {"gpu", "partial", "moe-offload"}:
+            assert o.memory.total_bytes + o.memory.prompt_bytes <= rec.hardware.llm_vram_bytes
