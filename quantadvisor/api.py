@@ -73,6 +73,8 @@ class HardwareUsed(BaseModel):
     reserved_for: str | None = None
     source: str
     steps: list[str]
+    notes: list[str] = []
+    """What detection could not read (no NVML, NotSupported queries …), one line each."""
 
 
 class LossRange(BaseModel):
@@ -190,8 +192,8 @@ def _model_params(spec: ModelSpec) -> tuple[float, float | None]:
 
 def _budget(
     *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, dataset: Dataset
-) -> tuple[Budget, list[float]]:
-    """The planning budget and the GPUs' measured peak bandwidths (GB/s), where NVML gave them."""
+) -> tuple[Budget, list[float], list[str]]:
+    """The planning budget, the GPUs' measured peak bandwidths (GB/s) and detection notes."""
     from .hardware import detect_hardware, hardware_from_overrides, planning_budget
 
     if vram_gib is not None or gpu is not None:
@@ -201,7 +203,7 @@ def _budget(
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
     bandwidths = [g.peak_bandwidth_gbps for g in report.gpus if g.peak_bandwidth_gbps and g.source == "nvml"]
-    return planning_budget(report), bandwidths
+    return planning_budget(report), bandwidths, list(report.notes)
 
 
 def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
@@ -590,13 +592,13 @@ def _prepare(
     if task == "rag" and embedding_model is None:
         embedding_model = None  # RAG without a named resident: the user may serve embeddings elsewhere
     reserve, reserved_for = _reserved(embedding_model, ds)
-    budget, measured_bw = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
+    budget, measured_bw, hw_notes = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
     llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
     gpu_bw = _bandwidth(budget, ds, measured_bw)
     hardware = HardwareUsed(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
         n_gpus=max(1, len(budget.per_gpu_bytes)), compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
-        source=budget.source, steps=list(budget.steps),
+        source=budget.source, steps=list(budget.steps), notes=hw_notes,
     )  # fmt: skip
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
@@ -665,7 +667,9 @@ def _compare_sizes(
     else:
         notes = [
             f"overall pick: {ranked[0].model} as {ranked[0].quant} "
-            "(largest size at ≥3.5 bpw that meets the task's floor)"
+            "(largest size at ≥3.5 bpw that meets the task's floor)",
+            "expected loss is relative to each model's own unquantized score: a larger model quantized to "
+            "about 3.5 bpw or more usually still scores higher than a smaller one at more bits (arXiv:2505.15030)",
         ]
     return Recommendation(
         task=task, prefer=prefer, context_tokens=context, model=None, model_approximate=True, target=policy.target,

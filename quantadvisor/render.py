@@ -72,12 +72,20 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     """Print the ranked options, the pick with its command line, and optionally the fired rules."""
     console = _console()
     hw = rec.hardware
-    where = hw.gpu_name or "planned budget"
-    console.print(
-        f"[bold]{rec.task}[/] on {where}: {hw.llm_vram_bytes / GIB:.2f} GiB VRAM for the model"
-        + (f", {hw.ram_bytes / GIB:.0f} GiB RAM" if hw.ram_bytes else "")
-        + f", context {rec.context_tokens} · target {rec.target}, floor {rec.floor}"
-    )
+    ram = f", {hw.ram_bytes / GIB:.0f} GiB RAM" if hw.ram_bytes else ", RAM unknown (--ram GIB)"
+    if hw.vram_bytes <= 0:
+        where = "no GPU: CPU only" + (f" ({hw.notes[0]})" if hw.notes else "")
+        console.print(f"[bold]{rec.task}[/], {where}{ram}, context {rec.context_tokens}")
+        console.print("[dim]To plan for a GPU: --vram GIB or --gpu NAME[/]")
+    else:
+        gpu = hw.gpu_name or "planned budget"
+        reserved = f" ({hw.reserved_for} reserved)" if hw.reserved_for else ""
+        console.print(
+            f"[bold]{rec.task}[/] on {gpu} [dim]({hw.source})[/]: {hw.llm_vram_bytes / GIB:.2f} GiB VRAM for the "
+            f"model{reserved}{ram}, context {rec.context_tokens}"
+        )
+    if not rec.by_size:
+        console.print(f"[dim]rules: target {rec.target}, floor {rec.floor} (--explain shows why)[/]")
     if rec.by_size:
         table = Table(title="Best option per model size", title_justify="left")
         for col in ("size", "stands for", "quant", "bpw", "GPU GiB", "fit", "expected loss"):
@@ -161,6 +169,8 @@ def _cite(ds: Dataset, source_id: str) -> str:
 
 
 def _fit(o: QuantOption) -> str:
+    if o.fit == "partial" and o.gpu_layers == 0:
+        return "[yellow]CPU only[/]"
     if o.fit == "gpu":
         return "[green]GPU[/]" + (" (below floor)" if o.below_floor else "")
     if o.fit == "partial":
