@@ -180,10 +180,11 @@ def _check_number(value: float | None, name: str, *, allow_zero: bool = True) ->
 
 
 def _model_params(spec: ModelSpec) -> tuple[float, float | None]:
-    from .memory.tensors import tensor_inventory
+    """Total and (for MoE) active parameters, in billions, from the tensor shapes."""
+    from .memory import model_tensors
 
     total = active = 0.0
-    for t in tensor_inventory(spec):
+    for t in model_tensors(spec):
         total += t.n_elements
         share = spec.n_expert_used / spec.n_expert if t.is_expert and spec.n_expert else 1.0
         active += t.n_elements * share

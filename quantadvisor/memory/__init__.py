@@ -42,6 +42,7 @@ __all__ = [
     "estimate_memory",
     "gguf_file_bytes",
     "kv_cache_bytes",
+    "model_tensors",
     "type_sizes",
     "typed_tensors",
 ]
@@ -112,15 +113,55 @@ _PLANS = _IdentityCache()
 
 def _plan_for(
     spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool, constants: RuntimeConstants
-) -> tuple[tuple[TypedTensor, ...], Layout, int]:
-    """Typed tensors, their per-layer layout and the file size of one (shape, file type)."""
+) -> tuple[None, Layout, int]:
+    """The per-layer layout and the file size of one (shape, file type), in one pass over the tensors.
+
+    Sizes are looked up per (type, shape): a model repeats a handful of shapes in every layer.
+    """
     cached = _PLANS.get((spec, sizes), (ft, imatrix, constants))
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    typed = _typed(spec, ft, sizes, imatrix)
-    value = (typed, Layout.of(spec, typed), gguf_file_bytes(list(typed), spec, constants))
+    tensors = _inventory(spec)
+    block_sizes = {name: block for name, (block, _) in sizes.items()}
+    types = assign_types(spec, tensors, ft, block_sizes, imatrix=imatrix)
+    n = spec.n_layers
+    dense, expert, largest = [0] * n, [0] * n, [0] * n
+    token_embd = output = other = output_largest = data = 0
+    size_of: dict[tuple[str, tuple[int, ...]], int] = {}
+    for t, ty in zip(tensors, types, strict=True):
+        key = (ty, t.shape)
+        nbytes = size_of.get(key)
+        if nbytes is None:
+            nbytes = size_of[key] = _tensor_bytes(ty, t.shape, sizes)
+        data += -(-nbytes // 32) * 32
+        layer = t.layer
+        if t.role == "token_embd":
+            token_embd += nbytes
+        elif layer is None:
+            if t.role == "rope_freqs":
+                other += nbytes
+            else:
+                output += nbytes
+                output_largest = max(output_largest, nbytes)
+        else:
+            if t.is_expert:
+                expert[layer] += nbytes
+            else:
+                dense[layer] += nbytes
+            if len(t.shape) >= 2 and nbytes > largest[layer]:
+                largest[layer] = nbytes
+    if spec.tied_embeddings:
+        output_largest = max(output_largest, token_embd)
+    layout = Layout(token_embd, output, other, tuple(dense), tuple(expert), tuple(largest), output_largest)
+    file_bytes = constants.header_bytes_per_token * spec.n_vocab + _infos_bytes(spec, tensors) + data
+    value = (None, layout, file_bytes)
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
+
+
+def _infos_bytes(spec: ModelSpec, tensors: list[Tensor]) -> int:
+    """GGUF tensor-info records: name string, dims, type and offset per tensor (type-independent)."""
+    return sum(len(t.name) + 8 + 4 + 8 * len(t.shape) + 4 + 8 for t in tensors)
 
 
 def _tensor_bytes(ggml_type: str, shape: tuple[int, ...], sizes: Mapping[str, tuple[int, int]]) -> int:
@@ -141,11 +182,22 @@ def typed_tensors(
 _INVENTORIES = _IdentityCache()
 
 
-def _typed(spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool) -> tuple[TypedTensor, ...]:
+def model_tensors(spec: ModelSpec) -> list[Tensor]:
+    """tensor_inventory(spec), cached by identity; treat the list as read-only."""
+    return _inventory(spec)
+
+
+def _inventory(spec: ModelSpec) -> list[Tensor]:
+    """tensor_inventory, cached by identity: the same for every file type of one shape."""
     tensors = _INVENTORIES.get((spec,), ())
     if tensors is None:
-        tensors = tensor_inventory(spec)  # the same for every file type of this shape
+        tensors = tensor_inventory(spec)
         _INVENTORIES.put((spec,), (), tensors)
+    return tensors  # type: ignore[no-any-return]
+
+
+def _typed(spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool) -> tuple[TypedTensor, ...]:
+    tensors = _inventory(spec)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
     types = assign_types(spec, tensors, ft, block_sizes, imatrix=imatrix)
     return tuple(TypedTensor(t, ty, _tensor_bytes(ty, t.shape, sizes)) for t, ty in zip(tensors, types, strict=True))
