@@ -179,8 +179,20 @@ def _check_number(value: float | None, name: str, *, allow_zero: bool = True) ->
     return float(value)
 
 
+_PARAMS: dict[int, tuple[ModelSpec, tuple[float, float | None]]] = {}
+
+
 def _model_params(spec: ModelSpec) -> tuple[float, float | None]:
-    """Total and (for MoE) active parameters, in billions, from the tensor shapes."""
+    """Total and (for MoE) active parameters, in billions, from the tensor shapes (cached by identity)."""
+    hit = _PARAMS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    value = _count_params(spec)
+    _PARAMS[id(spec)] = (spec, value)
+    return value
+
+
+def _count_params(spec: ModelSpec) -> tuple[float, float | None]:
     from .memory import model_tensors
 
     total = active = 0.0

@@ -73,12 +73,18 @@ class Dataset:
         return found
 
     def find_format(self, name: str) -> Format | None:
-        """Return the format called `name`, or None."""
-        wanted = name.strip().casefold()
-        for fmt in self.formats.values():
-            if wanted == fmt.name.casefold() or wanted in (a.casefold() for a in fmt.aliases):
-                return fmt
-        return None
+        """Return the format called `name` (case-insensitive, aliases allowed), or None."""
+        return self._format_names.get(name.strip().casefold())
+
+    @functools.cached_property
+    def _format_names(self) -> dict[str, Format]:
+        names: dict[str, Format] = {}
+        for fmt in reversed(list(self.formats.values())):  # the first definition wins, as a scan would
+            for alias in fmt.aliases:
+                names[alias.casefold()] = fmt
+        for fmt in reversed(list(self.formats.values())):
+            names[fmt.name.casefold()] = fmt  # a name beats another format's alias
+        return names
 
     def source(self, source_id: str) -> Source:
         """Return the bibliography entry `source_id`."""

@@ -159,9 +159,16 @@ def _plan_for(
     return value
 
 
+_INFOS = _IdentityCache()
+
+
 def _infos_bytes(spec: ModelSpec, tensors: list[Tensor]) -> int:
     """GGUF tensor-info records: name string, dims, type and offset per tensor (type-independent)."""
-    return sum(len(t.name) + 8 + 4 + 8 * len(t.shape) + 4 + 8 for t in tensors)
+    cached = _INFOS.get((spec,), ())
+    if cached is None:
+        cached = sum(len(t.name) + 8 + 4 + 8 * len(t.shape) + 4 + 8 for t in tensors)
+        _INFOS.put((spec,), (), cached)
+    return cached  # type: ignore[no-any-return]
 
 
 def _tensor_bytes(ggml_type: str, shape: tuple[int, ...], sizes: Mapping[str, tuple[int, int]]) -> int:

@@ -6,6 +6,8 @@ equations and the calibration rows each constant came from.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -280,6 +282,21 @@ def prompt_pool_bytes(spec: ModelSpec, context_tokens: int, *, flash_attn: bool,
     return pool + scores + 96 * MIB
 
 
+_KINDS: dict[int, tuple[object, tuple[tuple[bool, bool], ...]]] = {}
+
+
+def _layer_kinds(spec: ModelSpec) -> tuple[tuple[bool, bool], ...]:
+    """(has attention, sliding window) per layer, cached by identity: the cache layout of each layer."""
+    hit = _KINDS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    kinds = tuple((spec.has_attention(il), spec.is_swa(il)) for il in range(spec.n_layers))
+    if len(_KINDS) > 256:
+        _KINDS.clear()
+    _KINDS[id(spec)] = (spec, kinds)
+    return kinds
+
+
 @dataclass(frozen=True)
 class Layout:
     """Per-layer byte totals of one GGUF, so placing -ngl/--n-cpu-moe is arithmetic, not a tensor walk."""
@@ -291,6 +308,16 @@ class Layout:
     layer_expert: tuple[int, ...]  # stacked expert tensors per layer
     layer_largest: tuple[int, ...]  # largest matrix per layer (op-offload staging)
     output_largest: int
+
+    @functools.cached_property
+    def dense_prefix(self) -> tuple[int, ...]:
+        """dense_prefix[i] = bytes of the non-expert tensors of layers [0, i)."""
+        return tuple(itertools.accumulate(self.layer_dense, initial=0))
+
+    @functools.cached_property
+    def expert_prefix(self) -> tuple[int, ...]:
+        """expert_prefix[i] = bytes of the expert tensors of layers [0, i)."""
+        return tuple(itertools.accumulate(self.layer_expert, initial=0))
 
     @classmethod
     def of(cls, spec: ModelSpec, typed: Sequence[TypedTensor]) -> Layout:
@@ -360,22 +387,18 @@ def plan_runtime(
     else:
         host_weights += layout.output
         largest_host_matrix = layout.output_largest
-    for il in range(spec.n_layers):
-        dense, expert = layout.layer_dense[il], layout.layer_expert[il]
-        if il >= first_gpu_layer:
-            gpu_weights += dense
-            if il < n_cpu_moe:
-                host_weights += expert
-            else:
-                gpu_weights += expert
-        else:
-            host_weights += dense + expert
-            largest_host_matrix = max(largest_host_matrix, layout.layer_largest[il])
+    # Layers [first_gpu_layer, n) are on the GPU, but their experts stay on the host below n_cpu_moe.
+    n, f = spec.n_layers, first_gpu_layer
+    moe_cut = min(max(n_cpu_moe, f), n)
+    dense_p, expert_p = layout.dense_prefix, layout.expert_prefix
+    gpu_weights += dense_p[n] - dense_p[f] + expert_p[n] - expert_p[moe_cut]
+    host_weights += dense_p[f] + expert_p[f] + expert_p[moe_cut] - expert_p[f]
+    if f > 0:
+        largest_host_matrix = max(largest_host_matrix, *layout.layer_largest[:f])
 
     gpu_kv = host_kv = 0
     per_kind: dict[tuple[bool, bool], int] = {}
-    for il in range(spec.n_layers):
-        kind = (spec.has_attention(il), spec.is_swa(il))
+    for il, kind in enumerate(_layer_kinds(spec)):
         if kind not in per_kind:
             per_kind[kind] = kv_layer_bytes(
                 spec, il, context_tokens, cache_type_k, cache_type_v, sizes, n_ubatch=n_ubatch, pad=constants.kv_pad

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,25 +24,21 @@ class Tensor:
     layer: int | None
     shape: tuple[int, ...]
 
-    @functools.cached_property
-    def n_elements(self) -> int:
-        """Number of weights in the tensor."""
-        return math.prod(self.shape)
+    # Derived once at construction (plain attributes: the planner reads them ~10^5 times).
+    n_elements: int = field(init=False, compare=False)
+    """Number of weights in the tensor."""
+    is_expert: bool = field(init=False, compare=False)
+    """True for the stacked 3-D expert tensors of an MoE layer (what --n-cpu-moe moves to the CPU)."""
+    quantizable: bool = field(init=False, compare=False)
+    """llama-quantize only quantizes 2-D+ weights, and never norms or the MoE router."""
 
-    @functools.cached_property
-    def is_expert(self) -> bool:
-        """True for the stacked 3-D expert tensors of an MoE layer (what --n-cpu-moe moves to the CPU)."""
-        return len(self.shape) == 3 and self.shape[2] > 1
-
-    @functools.cached_property
-    def quantizable(self) -> bool:
-        """llama-quantize only quantizes 2-D+ weights, and never norms or the MoE router."""
-        return (
-            len(self.shape) >= 2
-            and self.name.endswith(".weight")
-            and "norm" not in self.role
-            and self.role not in _F32_ROLES
-        )
+    def __post_init__(self) -> None:
+        shape = self.shape
+        object.__setattr__(self, "n_elements", math.prod(shape))
+        object.__setattr__(self, "is_expert", len(shape) == 3 and shape[2] > 1)
+        weight = len(shape) >= 2 and self.name.endswith(".weight")
+        quantizable = weight and "norm" not in self.role and self.role not in _F32_ROLES
+        object.__setattr__(self, "quantizable", quantizable)
 
 
 def tensor_inventory(spec: ModelSpec) -> list[Tensor]:
