@@ -481,6 +481,8 @@ def is_repo_model(model: object) -> bool:
         return False  # a local path wins over a repo id of the same spelling (models/x.gguf)
     if model.strip().lower().endswith((".gguf", ".json")):
         return False  # a missing local file: load_model_spec says so instead of asking the Hub
+    if "/" not in model:
+        return False  # sizes ("9b") and bare names never are: skip importing the Hub client
     from .hub import is_repo_ref
 
     return is_repo_ref(model)

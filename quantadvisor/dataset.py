@@ -10,7 +10,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import DatasetError, InvalidRequestError
@@ -138,6 +137,8 @@ def _field_path(loc: Sequence[int | str]) -> str:
 
 def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
     """Read one YAML file and validate every record; errors name file, record and field."""
+    import yaml  # here, not at the top: a start-up served from the pickle cache never needs it
+
     where = _display(path)
     try:
         # libyaml's C loader when the wheel has it: the pure-Python one costs ~0.5 s at start-up.
