@@ -114,6 +114,8 @@ class QuantOption(BaseModel):
     headroom_bytes: int
     slowdown: float | None = None
     file: str | None = None
+    files: list[str] = []
+    """Every file to fetch for this option (all parts of a split build, in order); empty when not a real file."""
 
 
 class SizeChoice(BaseModel):
@@ -381,7 +383,7 @@ class _Planner:
             released_precision=verdict.released_precision,
             meets_target=q_index <= t_index or verdict.released_precision,
             below_floor=q_index > f_index and not verdict.released_precision,
-            headroom_bytes=self.budget - est.total_bytes, slowdown=slow, file=file,
+            headroom_bytes=self.budget - est.total_bytes, slowdown=slow, file=file, files=[file] if file else [],
         )  # fmt: skip
 
     def _serving_estimate(self, quant: str) -> MemoryEstimate:

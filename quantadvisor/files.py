@@ -373,7 +373,8 @@ def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
             f"split in {f.parts} parts: fetch all of {', '.join(p.rsplit('/', 1)[-1] for p in f.split_files)}; "
             "llama.cpp opens the rest from the first"
         )
-    return option.model_copy(update={"notes": [*notes, *option.notes]}) if notes else option
+    parts = list(f.split_files) if f.parts > 1 and f.split_files else [f.filename]
+    return option.model_copy(update={"notes": [*notes, *option.notes], "files": parts})
 
 
 # ------------------------------------------------------------------------------------------------------------

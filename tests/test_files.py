@@ -108,6 +108,8 @@ def test_rank_a_bartowski_like_repo(bartowski):
     q8 = option_by_file(rec, first_part)
     assert q8.quant == "Q8_0"
     assert any("split in 2 parts" in n and "00002-of-00002.gguf" in n for n in q8.notes)
+    assert [p.rsplit("-", 3)[-3:] for p in q8.files] == [["00001", "of", "00002.gguf"], ["00002", "of", "00002.gguf"]]
+    assert all(o.files == [o.file] for o in rec.options if o.quant != "Q8_0")
     q6l = option_by_file(rec, f"{STEM}-Q6_K_L.gguf")
     assert q6l.quant == "Q6_K"
     assert any(n.startswith("Q6_K_L is a Q6_K build") for n in q6l.notes)
