@@ -82,11 +82,17 @@ class LossRange(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    mid: float
-    low: float
-    high: float
+    mid: float | None
+    """None when no evidence covers the format (a ternary TQ type on an ordinary model, say)."""
+    low: float | None
+    high: float | None
     estimate: bool
     records: list[str]
+
+    @property
+    def sort_key(self) -> float:
+        """mid for sorting; an unknown loss sorts last."""
+        return math.inf if self.mid is None else self.mid
 
 
 class QuantOption(BaseModel):
@@ -171,6 +177,11 @@ def normalise_task(task: str) -> str:
     return key
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: an unknown figure is None."""
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
 def _check_number(value: float | None, name: str, *, allow_zero: bool = True) -> float | None:
     if value is None:
         return None
@@ -178,6 +189,8 @@ def _check_number(value: float | None, name: str, *, allow_zero: bool = True) ->
         raise InvalidRequestError(f"{name} must be a number, not {value!r}")
     if math.isnan(value) or math.isinf(value) or value < 0 or (value == 0 and not allow_zero):
         raise InvalidRequestError(f"{name} must be a finite number {'≥' if allow_zero else '>'} 0, not {value}")
+    if value > 1024 * 1024:
+        raise InvalidRequestError(f"{name} {value:g} is beyond any machine (at most 1 PiB)")
     return float(value)
 
 
@@ -214,7 +227,20 @@ def _budget(
     if vram_gib is not None or gpu is not None:
         report = hardware_from_overrides(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=dataset)
     else:
+        if gpus != 1:
+            raise InvalidRequestError(
+                "--gpus describes cards you plan for; detected GPUs are counted as found",
+                hint="add --vram GIB (per card) or --gpu NAME",
+            )
         report = detect_hardware()
+        if not report.gpus:
+            from .errors import HardwareDetectionError
+
+            why = report.notes[0] if report.notes else "no GPU was found"
+            raise HardwareDetectionError(
+                f"no GPU to plan for: {why}",
+                hint="pass --vram GIB or --gpu NAME to plan for a GPU, or --vram 0 to plan for the CPU only",
+            )
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
     bandwidths = [g.peak_bandwidth_gbps for g in report.gpus if g.peak_bandwidth_gbps and g.source == "nvml"]
@@ -346,7 +372,8 @@ class _Planner:
             return None
         if family == "serving":
             est = self._serving_estimate(quant)
-            fit: Fit = "gpu" if self.budget > 0 and est.total_bytes <= self.budget else "none"
+            fits = self.budget > 0 and est.total_bytes + est.prompt_bytes <= self.budget
+            fit: Fit = "gpu" if fits else "none"
         else:
             est, fit = self._fit(quant, file_bytes)
         loss = expected_loss(
@@ -377,13 +404,14 @@ class _Planner:
             quant=quant, family=family, kind=fmt.kind if fmt else "weight-only", model=self.spec.name,
             bits_per_weight=round(bpw, 3), memory=est, fit=fit, gpu_layers=est.gpu_layers, n_cpu_moe=est.n_cpu_moe,
             expected_loss=LossRange(
-                mid=loss.mid, low=loss.low, high=loss.high, estimate=loss.estimate, records=loss.evidence
+                mid=_finite(loss.mid), low=_finite(loss.low), high=_finite(loss.high), estimate=loss.estimate,
+                records=loss.evidence,
             ),
             evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
             released_precision=verdict.released_precision,
             meets_target=q_index <= t_index or verdict.released_precision,
             below_floor=q_index > f_index and not verdict.released_precision,
-            headroom_bytes=self.budget - est.total_bytes, slowdown=slow, file=file, files=[file] if file else [],
+            headroom_bytes=self.budget - est.total_bytes - est.prompt_bytes, slowdown=slow, file=file, files=[file] if file else [],
         )  # fmt: skip
 
     def _serving_estimate(self, quant: str) -> MemoryEstimate:
@@ -391,14 +419,13 @@ class _Planner:
         from .memory import checkpoint_bytes
 
         base = self._estimate("BF16", flash_attn=True)
-        ckpt = checkpoint_bytes(self.spec, quant)
-        bf16 = checkpoint_bytes(self.spec, "BF16-safetensors")
-        weights = max(0, base.weights_bytes - (bf16 - ckpt))
+        # vLLM keeps every weight on the GPU, the input embedding included (llama.cpp leaves it on the host).
+        weights = checkpoint_bytes(self.spec, quant)
         total = weights + base.kv_cache_bytes + base.compute_bytes + base.overhead_bytes
         return base.model_copy(
             update={
-                "quant": quant, "file_bytes": ckpt, "weights_bytes": weights, "total_bytes": total,
-                "notes": [*base.notes, _SERVING_NOTE],
+                "quant": quant, "file_bytes": weights, "weights_bytes": weights, "total_bytes": total,
+                "host_weights_bytes": 0, "notes": [*base.notes, _SERVING_NOTE],
             }
         )  # fmt: skip
 
@@ -471,7 +498,7 @@ def _serving_preference(option: QuantOption, options: list[QuantOption], order: 
     for other in options:
         if other.family != "gguf" or other.quant not in order:
             continue
-        gap = abs(other.expected_loss.mid - option.expected_loss.mid)
+        gap = abs(other.expected_loss.sort_key - option.expected_loss.sort_key)
         if gap < best_gap:
             best, best_gap = order[other.quant], gap
     return best + 0.5
@@ -614,7 +641,7 @@ def _prepare(
     gpu_bw = _bandwidth(budget, ds, measured_bw)
     hardware = HardwareUsed(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
-        n_gpus=max(1, len(budget.per_gpu_bytes)), compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
+        n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)), compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
         source=budget.source, steps=list(budget.steps), notes=hw_notes,
     )  # fmt: skip
     common = {
@@ -675,7 +702,7 @@ def _compare_sizes(
         o, eff = item
         ok = not o.below_floor and o.bits_per_weight >= 3.5
         tier = {"gpu": 0, "moe-offload": 1, "partial": 2}.get(o.fit, 3) if ok else 4
-        return (tier, -eff, o.expected_loss.mid)
+        return (tier, -eff, o.expected_loss.sort_key)
 
     ranked = [o for o, _ in sorted(best, key=overall)]
     policy = first_policy or Policy()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ModelResolutionError
 
@@ -46,14 +46,16 @@ class ModelSpec(BaseModel):
 
     name: str
     arch: str
-    n_layers: int
-    n_embd: int
-    n_head: int
-    n_head_kv: int
-    head_dim_k: int
-    head_dim_v: int
-    n_ff: int
-    n_vocab: int
+    # Shapes from untrusted configs and GGUF headers: a zero or negative width is an error here,
+    # not a ZeroDivisionError three modules later.
+    n_layers: int = Field(gt=0, le=100_000)
+    n_embd: int = Field(gt=0, le=10_000_000)
+    n_head: int = Field(gt=0, le=100_000)
+    n_head_kv: int = Field(gt=0, le=100_000)
+    head_dim_k: int = Field(gt=0, le=100_000)
+    head_dim_v: int = Field(ge=0, le=100_000)
+    n_ff: int = Field(ge=0, le=100_000_000)
+    n_vocab: int = Field(gt=0, le=100_000_000)
     tied_embeddings: bool = False
     attn_bias: bool = False
     qk_norm: bool = False
@@ -129,8 +131,25 @@ def _pattern(n_layers: int, period: int) -> tuple[bool, ...]:
     return tuple(i % period < period - 1 for i in range(n_layers))
 
 
+def _build(fields: dict[str, Any], what: str) -> ModelSpec:
+    """Validate the collected fields; a bad shape becomes one ModelResolutionError naming the field."""
+    try:
+        return ModelSpec(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ModelResolutionError(f"{what}: field {field!r}: {first['msg']} (got {first.get('input')!r})") from exc
+
+
 def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> ModelSpec:
     """Build a ModelSpec from a Hugging Face config.json mapping."""
+    try:
+        return _spec_from_config(config, name=name)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise ModelResolutionError(f"config.json: a shape field is not a usable number ({exc})") from exc
+
+
+def _spec_from_config(config: dict[str, Any], *, name: str | None = None) -> ModelSpec:
     if not isinstance(config, dict):
         raise ModelResolutionError("a model config must be a JSON object")
     # Multimodal wrappers (Gemma 3, Mistral 3, Qwen 3.5 VL) keep the LLM under text_config.
@@ -192,6 +211,11 @@ def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mode
         fields["n_expert"] = n_expert
         fields["n_expert_used"] = int(_get(config, "num_experts_per_tok", "num_experts_per_token", default=2))
         fields["n_ff_exp"] = int(_get(config, "moe_intermediate_size", "intermediate_size", default=0))
+        if fields["n_ff_exp"] <= 0:
+            raise ModelResolutionError(
+                f"incomplete config {model_type!r}: a mixture of experts without moe_intermediate_size "
+                "or intermediate_size (the width of each expert)"
+            )
         shared_size = int(_get(config, "shared_expert_intermediate_size", default=0))
         n_shared = int(_get(config, "n_shared_experts", default=1 if shared_size else 0))
         if n_shared and not shared_size:
@@ -243,12 +267,24 @@ def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mode
     interval = _get(config, "full_attention_interval")
     if "attention_layers" not in fields and interval:
         fields["attention_layers"] = tuple((i + 1) % int(interval) == 0 for i in range(n_layers))
-    return ModelSpec(**fields)
+    return _build(fields, "config.json")
 
 
 # GGUF key suffixes (after "<arch>.") → the ModelSpec field they fill.
-def spec_from_gguf_metadata(metadata: dict[str, Any], *, name: str | None = None) -> ModelSpec:
-    """Build a ModelSpec from a GGUF header's key/value metadata (exact shapes, no estimation)."""
+def spec_from_gguf_metadata(
+    metadata: dict[str, Any], *, name: str | None = None, tied: bool | None = None
+) -> ModelSpec:
+    """Build a ModelSpec from a GGUF header's key/value metadata (exact shapes, no estimation).
+
+    `tied`: whether the file has no output.weight tensor (the output reuses token_embd).
+    """
+    try:
+        return _spec_from_gguf(metadata, name=name, tied=tied)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise ModelResolutionError(f"GGUF header: a shape key is not a usable number ({exc})") from exc
+
+
+def _spec_from_gguf(metadata: dict[str, Any], *, name: str | None, tied: bool | None) -> ModelSpec:
     arch = metadata.get("general.architecture")
     if not isinstance(arch, str):
         raise ModelResolutionError("GGUF header has no general.architecture key")
@@ -316,7 +352,9 @@ def spec_from_gguf_metadata(metadata: dict[str, Any], *, name: str | None = None
     if kv_lora:
         fields["kv_lora_rank"] = int(kv_lora)
         fields["qk_rope_head_dim"] = int(key("rope.dimension_count", 64))
-    return ModelSpec(**fields)
+    if tied is not None:
+        fields["tied_embeddings"] = tied
+    return _build(fields, "GGUF header")
 
 
 _SHORTHAND = re.compile(r"^\s*(\d+(\.\d+)?)\s*[bB]\s*$|^\s*\d+x\d+b\s*$|^\s*\d+(\.\d+)?b-a\d+(\.\d+)?b\s*$", re.I)

@@ -32,10 +32,13 @@ def _gib(text: str) -> float:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("k", "000").replace("K", "000"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    """A positive whole number; '32k' means 32 × 1024, as llama.cpp users count contexts."""
+    raw = text.strip().lower()
+    scale = 1024 if raw.endswith("k") else 1
+    digits = raw[:-1] if scale > 1 else raw
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (e.g. 8192 or 32k)")
+    value = int(digits) * scale
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, not {value}")
     return value
@@ -71,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("memory", help="predict llama.cpp memory for a model and quant")
     m.add_argument("--model", required=True, help="size shorthand, config.json, folder or .gguf file")
-    m.add_argument("--quant", required=True, help="GGUF type (Q4_K_M …) or 'all'")
+    m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all'; not needed for a .gguf file")
     m.add_argument("--context", type=_positive_int, default=4096, metavar="N")
     m.add_argument("--cache-type-k", default="f16")
     m.add_argument("--cache-type-v", default="f16")
@@ -156,11 +159,20 @@ def _recommend(recommend: object, args: argparse.Namespace, ds: Dataset):  # typ
 
 
 def _cmd_memory(args: argparse.Namespace) -> int:
+    from .errors import InvalidRequestError
     from .memory import GGUF_FILE_TYPES, estimate_memory
     from .render import render_memory
 
     ds = _dataset(args)
-    quants = list(GGUF_FILE_TYPES) if args.quant.lower() == "all" else [args.quant]
+    is_file = str(args.model).lower().endswith(".gguf")
+    if is_file and args.quant and args.quant.lower() == "all":
+        raise InvalidRequestError("a .gguf file holds one quantization: --quant all does not apply to it")
+    if not is_file and not args.quant:
+        raise InvalidRequestError("--quant is required unless --model is a .gguf file", hint="e.g. --quant Q4_K_M")
+    if is_file:
+        quants = [args.quant or "file"]
+    else:
+        quants = list(GGUF_FILE_TYPES) if args.quant.lower() == "all" else [args.quant]
     estimates = [
         estimate_memory(
             args.model, q, context_tokens=args.context, gpu_layers=args.gpu_layers, cache_type_k=args.cache_type_k,

@@ -18,6 +18,7 @@ from .hub import (
     parse_repo_ref,
 )
 from .memory import GGUF_FILE_TYPES
+from .memory.mixes import FILE_TYPE_IDS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,15 +31,6 @@ __all__ = ["pick_file", "rank_files"]
 
 Files = str | Mapping[str, int] | Iterable[tuple[str, int]]
 
-# llama.cpp's llama_ftype (general.file_type in a GGUF header) → the file type name; read when a file's
-# name announces no quant type (gguf-py's LlamaFileType has the same numbers).
-_FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
-    12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
-    19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL",
-    26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16",
-    36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4", 40: "Q1_0",
-}  # fmt: skip
 # detect_checkpoint_quantization's names where data/formats.yaml spells the format differently.
 _CHECKPOINT_FORMATS = {"W4A8-INT": "W4A8"}
 
@@ -251,7 +243,7 @@ def _gguf_spec(
             failure = exc
         else:
             file_type = header.get("general.file_type")
-            quant = _FILE_TYPES.get(file_type) if isinstance(file_type, int) else None
+            quant = FILE_TYPE_IDS.get(file_type) if isinstance(file_type, int) else None
             said = ["shapes from the GGUF header (exact); model= was not needed"] if model is not None else []
             return spec, ((first.filename, quant) if quant else None), said
     why = f" (the GGUF header of {repo_id} could not be read: {failure.message})" if failure else ""

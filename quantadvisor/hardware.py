@@ -60,6 +60,8 @@ DISPLAY_ALLOWANCE_BYTES = 1024 * MIB
 # Apple Silicon default GPU working set: 2/3 of RAM up to this size, 3/4 above (docs/hardware.md).
 APPLE_SMALL_RAM_LIMIT_BYTES = 36 * GIB
 SUBPROCESS_TIMEOUT_S = 3.0
+# Planned memory above 1 PiB is a typo, and would overflow byte arithmetic as a float.
+MAX_PLANNED_GIB = 1024 * 1024
 _MAX_OVERRIDE_GPUS = 64
 _AMD_PCI_VENDOR = "0x1002"
 _PCI_VENDORS: dict[str, Literal["nvidia", "amd", "intel"]] = {
@@ -866,6 +868,8 @@ def _check_gib(value: object, flag: str) -> float:
         raise InvalidRequestError(f"{flag} must be a finite number of GiB, got {value!r}")
     if number < 0:
         raise InvalidRequestError(f"{flag} must not be negative, got {value!r}", hint=f"e.g. {flag} 8")
+    if number > MAX_PLANNED_GIB:
+        raise InvalidRequestError(f"{flag} {number:g} GiB is beyond any machine (at most {MAX_PLANNED_GIB} GiB)")
     return number
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 from typing import TYPE_CHECKING
@@ -40,10 +39,6 @@ def _gib(value: int | None) -> str:
     return "–" if value is None else f"{value / GIB:.2f}"
 
 
-def _pct(value: float) -> str:
-    return "?" if math.isnan(value) else f"{value * 100:.1f}%"
-
-
 def _bar(used: int, budget: int, width: int = 12) -> str:
     if budget <= 0:
         return ""
@@ -62,7 +57,7 @@ def spinner(message: str) -> Iterator[None]:
 
 def _loss(o: QuantOption) -> str:
     e = o.expected_loss
-    if math.isnan(e.mid):
+    if e.mid is None or e.low is None or e.high is None:
         return "unknown"
     text = f"{e.mid * 100:.1f}% ({e.low * 100:.0f}–{e.high * 100:.0f})"
     return text + ("*" if e.estimate else "")

@@ -86,3 +86,61 @@ def test_every_command_is_documented() -> None:
     sub = next(a for a in parser._actions if a.dest == "command")
     for name in sub.choices:  # type: ignore[union-attr]
         assert f"quantadvisor {name}" in doc, name
+
+
+def test_no_gpu_detected_is_an_environment_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from quantadvisor.hardware import HardwareReport
+
+    # What detection reports on a machine without a GPU driver (tests/test_hardware.py covers how).
+    report = HardwareReport(gpus=[], source="none", notes=["NVML unavailable: NVMLError_LibraryNotFound"])
+    monkeypatch.setattr("quantadvisor.hardware.detect_hardware", lambda: report)
+    assert main(["suggest", "--task", "chat", "--model", "8b"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("Error: no GPU to plan for")
+    assert "--vram 0" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["suggest", "--task", "code", "--vram", "1e308", "--model", "8b"],
+        ["suggest", "--task", "code", "--vram", "8", "--ram", "1e300", "--model", "8b"],
+        ["suggest", "--task", "code", "--vram", "8", "--context", "1k2"],
+        ["suggest", "--task", "code", "--gpus", "2", "--model", "8b"],
+        ["memory", "--model", "8b"],
+    ],
+)
+def test_more_bad_input_is_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip()
+
+
+def test_context_k_suffix_counts_in_1024s(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["memory", "--model", "8b", "--quant", "Q4_K_M", "--context", "32k", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["context_tokens"] == 32768
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 0,
+         "vocab_size": 32000, "intermediate_size": 11008},
+        {"model_type": "llama", "hidden_size": "abc", "num_hidden_layers": 32, "num_attention_heads": 32,
+         "vocab_size": 32000, "intermediate_size": 11008},
+        {"model_type": "mixtral", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+         "vocab_size": 32000, "num_local_experts": 8, "num_experts_per_tok": 2},
+    ],
+)  # fmt: skip
+def test_malformed_configs_are_one_line(
+    config: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    assert main(["memory", "--model", str(path), "--quant", "Q4_K_M"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ")
+    assert "Traceback" not in err

@@ -410,3 +410,18 @@ def test_cli_hub_errors_exit_4_with_one_line(hub, tmp_path, capsys, repo_id, mes
         pick_file(repo_id, task="chat", vram_gib=8)
     assert info.value.exit_code == ExitCode.ENVIRONMENT
     assert info.value.repo_id == repo_id
+
+
+def test_ternary_files_have_no_nan_in_json() -> None:
+    import json
+
+    from quantadvisor import rank_files
+
+    rec = rank_files(
+        [("m-TQ1_0.gguf", 2_200_000_000), ("m-Q4_K_M.gguf", 4_920_733_856)], task="code", vram_gib=8, model="8b"
+    )
+    text = json.dumps(rec.model_dump(mode="json"), allow_nan=False)  # raises on NaN/inf
+    tq = next(o for o in rec.options if o.quant == "TQ1_0")
+    assert tq.expected_loss.mid is None
+    assert '"mid": null' in text
+    assert rec.options[0].quant == "Q4_K_M"  # an unknown loss never outranks a known one

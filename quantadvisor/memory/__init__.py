@@ -299,10 +299,14 @@ def estimate_memory(
     sizes = type_sizes(ds)
     gguf_path = Path(str(model)) if isinstance(model, (str, Path)) and str(model).endswith(".gguf") else None
     typed: list[TypedTensor] | Layout
+    file_note: str | None = None
     if gguf_path is not None and gguf_path.is_file():
         from .gguf_file import typed_tensors_from_gguf
 
         spec, typed, file_bytes, quant_name = typed_tensors_from_gguf(gguf_path, sizes)
+        if quant and quant.strip().upper() not in {quant_name.upper(), "FILE"}:
+            file_note = f"{gguf_path.name} is {quant_name}: sized from its own tensors, not as {quant}"
+
     else:
         spec = load_model_spec(model, ds)
         quant_name = _gguf_name(quant)
@@ -310,8 +314,11 @@ def estimate_memory(
         use_imatrix = bool(fmt.needs_imatrix) if imatrix is None and fmt is not None else bool(imatrix)
         _, layout, file_bytes = _plan_for(spec, quant_name, sizes, use_imatrix, constants)
         typed = layout
-    return plan_runtime(
+    estimate = plan_runtime(
         spec, typed, sizes, quant=quant_name, file_bytes=file_bytes, context_tokens=context_tokens,
         gpu_layers=gpu_layers, cache_type_k=k, cache_type_v=v, flash_attn=flash_attn, n_ubatch=n_ubatch,
         n_cpu_moe=n_cpu_moe, n_gpus=n_gpus, gpu_present=gpu_present, constants=constants,
     )  # fmt: skip
+    if file_note:
+        estimate = estimate.model_copy(update={"notes": [*estimate.notes, file_note]})
+    return estimate

@@ -27,27 +27,33 @@ def typed_tensors_from_gguf(
     from ..architecture import spec_from_gguf_metadata
     from ..dataset import load_dataset
     from ..errors import ModelResolutionError
-    from ..gguf_header import read_gguf_header
+    from ..gguf_header import read_gguf_header, tensor_nbytes
+    from .mixes import FILE_TYPE_IDS
 
     header = read_gguf_header(path)
-    spec = spec_from_gguf_metadata(dict(header.metadata), name=path.stem)
-    by_id = {t.type_id: name for name, t in load_dataset().ggml_types.items()}
+    names = {t.name for t in header.tensors}
+    # No output.weight: the output layer reuses token_embd (tied embeddings), as llama.cpp does.
+    spec = spec_from_gguf_metadata(dict(header.metadata), name=path.stem, tied="output.weight" not in names)
+    ids = {t.type_id: (name, (t.block_size, t.bytes_per_block)) for name, t in load_dataset().ggml_types.items()}
+    id_sizes = {type_id: size for type_id, (_, size) in ids.items()}
     typed: list[TypedTensor] = []
     for info in header.tensors:
-        type_name = by_id.get(info.ggml_type)
-        if type_name is None or type_name not in sizes:
+        if info.ggml_type not in ids:
             raise ModelResolutionError(f"{path.name}: tensor {info.name} has unknown ggml type {info.ggml_type}")
-        block, nbytes = sizes[type_name]
-        rows = 1
-        for dim in info.shape[1:]:
-            rows *= dim
+        nbytes = tensor_nbytes(info, id_sizes)  # validates row lengths against the block size
         match = _LAYER.match(info.name)
         layer = int(match.group(1)) if match else None
+        if layer is not None and layer >= spec.n_layers:
+            raise ModelResolutionError(
+                f"{path.name}: tensor {info.name} belongs to layer {layer}, but the header declares "
+                f"{spec.n_layers} layers"
+            )
         role = match.group(2) if match else info.name.rsplit(".", 1)[0]
-        tensor = Tensor(info.name, role, layer, tuple(info.shape))
-        typed.append(TypedTensor(tensor, type_name, rows * (info.shape[0] // block) * nbytes))
-    counts = Counter(t.ggml_type for t in typed if t.tensor.quantizable)
-    quant = str(header.metadata.get("general.file_type", "")) or (counts.most_common(1)[0][0] if counts else "F32")
-    if counts:
-        quant = counts.most_common(1)[0][0]
+        shape = tuple(info.shape) or (1,)
+        typed.append(TypedTensor(Tensor(info.name, role, layer, shape), ids[info.ggml_type][0], nbytes))
+    file_type = header.metadata.get("general.file_type")
+    quant = FILE_TYPE_IDS.get(file_type) if isinstance(file_type, int) else None
+    if quant is None:  # no (known) file type: name it after the most common quantized block type
+        counts = Counter(t.ggml_type for t in typed if t.tensor.quantizable)
+        quant = counts.most_common(1)[0][0] if counts else "F32"
     return spec, typed, path.stat().st_size, quant

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..architecture import ModelSpec
     from .tensors import Tensor
 
-__all__ = ["BASE_TYPE", "GGUF_FILE_TYPES", "assign_types"]
+__all__ = ["BASE_TYPE", "FILE_TYPE_IDS", "GGUF_FILE_TYPES", "assign_types"]
 
 # The ggml block type each file type starts from (llama_model_quantize_impl's default_type).
 BASE_TYPE: dict[str, str] = {
@@ -29,6 +29,17 @@ BASE_TYPE: dict[str, str] = {
     "MXFP4_MOE": "MXFP4",
 }  # fmt: skip
 GGUF_FILE_TYPES = tuple(BASE_TYPE)
+
+# llama.cpp's llama_ftype (general.file_type in a GGUF header) → the file type name; read when a file's
+# name announces no quant type (gguf-py's LlamaFileType has the same numbers).
+FILE_TYPE_IDS: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
+    12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
+    19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL",
+    26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16",
+    36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4", 40: "Q1_0",
+}  # fmt: skip
+
 
 _UNQUANTIZED = {"F32", "F16", "BF16"}
 _LOW_IQ = {"IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ2_S", "IQ2_M", "IQ1_M"}
