@@ -411,7 +411,8 @@ class _Planner:
             released_precision=verdict.released_precision,
             meets_target=q_index <= t_index or verdict.released_precision,
             below_floor=q_index > f_index and not verdict.released_precision,
-            headroom_bytes=self.budget - est.total_bytes - est.prompt_bytes, slowdown=slow, file=file, files=[file] if file else [],
+            headroom_bytes=self.budget - est.total_bytes - est.prompt_bytes, slowdown=slow,
+            file=file, files=[file] if file else [],
         )  # fmt: skip
 
     def _serving_estimate(self, quant: str) -> MemoryEstimate:
@@ -641,7 +642,8 @@ def _prepare(
     gpu_bw = _bandwidth(budget, ds, measured_bw)
     hardware = HardwareUsed(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
-        n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)), compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
+        n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
+        compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
         source=budget.source, steps=list(budget.steps), notes=hw_notes,
     )  # fmt: skip
     common = {
