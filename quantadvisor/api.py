@@ -20,6 +20,7 @@ from .rules import (
     FiredRule,
     Policy,
     Prefer,
+    default_embedding,
     evaluate_format_rules,
     evaluate_request_rules,
     preference_order,
@@ -52,7 +53,7 @@ _SERVING_NOTE = "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated w
 # The no-model matrix compares sizes on the common rungs of the ladder only.
 _MATRIX_QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "MXFP4_MOE", "Q3_K_M", "IQ3_XXS", "Q2_K", "IQ2_M")
 # Quants that only make sense for mixture-of-experts models (dense models would be all Q8_0).
-_MOE_ONLY = frozenset({"MXFP4_MOE"})
+_MOE_ONLY = ("MXFP4_MOE",)
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
 _HOST_BANDWIDTH_GBPS = 76.8
 
@@ -430,7 +431,7 @@ class _Planner:
             }
         )  # fmt: skip
 
-    def options(self, quants: tuple[str, ...] = LADDER, *, serving: bool = True) -> list[QuantOption]:
+    def options(self, quants: tuple[str, ...] = (*LADDER, *_MOE_ONLY), *, serving: bool = True) -> list[QuantOption]:
         out = [o for q in quants if (o := self.option(q, "gguf")) is not None]
         if serving and self.cc is not None:
             out += [o for q in _SERVING if q in self.ds.formats and (o := self.option(q, "serving")) is not None]
@@ -439,18 +440,20 @@ class _Planner:
     def best_option(self, quants: tuple[str, ...]) -> QuantOption | None:
         """The top-ranked option among `quants`, evaluating as few as the ranking allows.
 
-        In preference order, the first option that fits fully on the GPU at or above the floor is
-        unbeatable (tier 0, best preference), so the rest need no memory plan.
+        Formats off the ladder (MXFP4_MOE) are placed by expected loss and always evaluated; then, in
+        preference order, the first ladder type that fits fully on the GPU at or above the floor is
+        unbeatable among the rest, so they need no memory plan.
         """
         order = [q for q in preference_order(self.policy, self.prefer) if q in quants]
-        seen: list[QuantOption] = []
-        for quant in order:
-            option = self.option(quant, "gguf")
-            if option is None:
-                continue
-            if option.fit == "gpu" and not option.below_floor:
-                return option
-            seen.append(option)
+        seen = [o for q in quants if q not in order and (o := self.option(q, "gguf")) is not None]
+        if not any(o.released_precision and o.fit == "gpu" for o in seen):
+            for quant in order:
+                option = self.option(quant, "gguf")
+                if option is None:
+                    continue
+                seen.append(option)
+                if option.fit == "gpu" and not option.below_floor:
+                    break
         ranked = self.rank(seen)
         return ranked[0] if ranked and ranked[0].fit != "none" else None
 
@@ -462,6 +465,9 @@ class _Planner:
     def rank(self, out: list[QuantOption]) -> list[QuantOption]:
         """Order options best first: what fits before what does not, then the policy's preference."""
         order = {q: i for i, q in enumerate(preference_order(self.policy, self.prefer))}
+        # A bumped target ("one level higher when it fits") only counts on the GPU; offload plans aim
+        # at the unbumped target.
+        offload_order = {q: i for i, q in enumerate(preference_order(self.policy.unbumped(), self.prefer))}
 
         def key(o: QuantOption) -> tuple[float, float, float]:
             tier = {"gpu": 0.0, "partial": 1.0, "moe-offload": 1.0, "none": 4.0}[o.fit]
@@ -469,12 +475,13 @@ class _Planner:
                 tier = 3.0
             if not o.native:
                 tier += 0.5
+            prefs = order if o.fit == "gpu" else offload_order
             if o.released_precision:
                 pref = -1.0  # the format the model was released in: lossless against it, and small
-            elif o.quant in order:
-                pref = float(order[o.quant])
+            elif o.quant in prefs:
+                pref = float(prefs[o.quant])
             else:
-                pref = _serving_preference(o, out, order)
+                pref = _serving_preference(o, out, prefs)
             if tier == 4.0:
                 return (tier, o.memory.total_bytes, pref)
             return (tier, pref, -o.headroom_bytes)
@@ -635,7 +642,11 @@ def _prepare(
     if not isinstance(gpus, int) or gpus < 1:
         raise InvalidRequestError(f"gpus must be 1 or more, not {gpus!r}")
     if task == "rag" and embedding_model is None:
-        embedding_model = None  # RAG without a named resident: the user may serve embeddings elsewhere
+        # RAG implies an embedding model in VRAM: the rule names the default (embedding_model=False
+        # or --rag none when it runs elsewhere).
+        embedding_model = default_embedding(ds.rules.values()) or None
+    if isinstance(embedding_model, str) and embedding_model.strip().lower() in {"none", "no", "off"}:
+        embedding_model = False
     reserve, reserved_for = _reserved(embedding_model, ds)
     budget, measured_bw, hw_notes = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
     llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
@@ -650,7 +661,7 @@ def _prepare(
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
         "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
     }  # fmt: skip
-    rag = bool(reserve) or (task == "rag" and embedding_model is not None)
+    rag = bool(reserve)
     req = _Request(ds, task, prefer, context_tokens, rag, hardware, common)
     return req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
 

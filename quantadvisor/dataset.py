@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import DatasetError, InvalidRequestError
 from .models import (
     GPU,
+    RULE_QUANT_KEYS,
     Architecture,
     EvidenceRecord,
     Format,
@@ -244,7 +245,15 @@ def _check_references(merged: dict[str, dict[str, Any]], origin: Origin) -> None
                 raise DatasetError(
                     f"{where('formats', ident)}: field 'block_types': unknown ggml type(s) {', '.join(missing)}"
                 )
+    from .rules import LADDER
+
     for ident, rule in merged["rules"].items():
+        for key in RULE_QUANT_KEYS:
+            if key in rule.then and rule.then[key] not in LADDER:
+                raise DatasetError(
+                    f"{where('rules', ident)}: field 'then.{key}': {rule.then[key]!r} is not on the quant ladder",
+                    hint=f"use one of {', '.join(LADDER)}",
+                )
         for source_id in rule.source:
             if source_id not in sources:
                 raise DatasetError(f"{where('rules', ident)}: field 'source': {source_id!r} is not in the bibliography")
@@ -299,7 +308,9 @@ def _disk_cache_path(files: Sequence[Path]) -> Path | None:
         return None
     root = os.environ.get(CACHE_ENV_VAR) or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     digest = hashlib.sha256(__version__.encode())
-    for path in files:
+    # The schema is code: a changed models.py or dataset.py must not be served an old pickle.
+    here = Path(__file__).resolve().parent
+    for path in [here / "models.py", here / "dataset.py", *files]:
         try:
             st = path.stat()
         except OSError:

@@ -211,6 +211,19 @@ class Resident(Record):
     note: str
 
 
+# What a rule may test and decide (rules.py gives each key its meaning). A typo in a key would
+# otherwise make a rule fire always (an unknown `when` key) or do nothing (an unknown `then` key).
+RULE_WHEN: dict[str, type | tuple[type, ...]] = {
+    "task": list, "format": list, "arch": list, "params_min": (int, float), "params_max": (int, float),
+    "rag": bool, "cc_below": (int, float), "cc_unknown": bool, "no_model": bool,
+}  # fmt: skip
+RULE_THEN: dict[str, type | tuple[type, ...]] = {
+    "target": str, "floor": str, "bump": int, "cap_target": str, "floor_down_to": str, "reserve_embedding": str,
+    "native": bool, "exclude": bool, "released_precision": bool, "flag": str,
+}  # fmt: skip
+RULE_QUANT_KEYS = ("target", "floor", "cap_target", "floor_down_to")
+
+
 class Rule(Record):
     """One step of the decision flow; see rules.py for what `when` and `then` may hold."""
 
@@ -221,3 +234,24 @@ class Rule(Record):
     says: str
     source: list[str]
     provenance: Provenance
+
+    @field_validator("when")
+    @classmethod
+    def _known_conditions(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_keys(value, RULE_WHEN, "condition")
+
+    @field_validator("then")
+    @classmethod
+    def _known_actions(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_keys(value, RULE_THEN, "action")
+
+
+def _check_keys(value: dict[str, Any], allowed: dict[str, type | tuple[type, ...]], what: str) -> dict[str, Any]:
+    for key, item in value.items():
+        if key not in allowed:
+            raise ValueError(f"unknown {what} {key!r}; known: {', '.join(sorted(allowed))}")
+        kind = allowed[key]
+        ok = isinstance(item, kind) and not (kind in {int, (int, float)} and isinstance(item, bool))
+        if not ok:
+            raise ValueError(f"{what} {key!r} must be {getattr(kind, '__name__', 'a number')}, not {item!r}")
+    return value

@@ -23,6 +23,7 @@ __all__ = [
     "FiredRule",
     "FormatVerdict",
     "Policy",
+    "default_embedding",
     "evaluate_format_rules",
     "evaluate_request_rules",
     "preference_order",
@@ -32,7 +33,7 @@ Prefer = Literal["quality", "balanced", "speed"]
 
 # GGUF types considered for a recommendation, most bits first (the "bit levels").
 LADDER: tuple[str, ...] = (
-    "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "MXFP4_MOE", "Q3_K_L", "Q3_K_M",
+    "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "IQ4_XS", "Q3_K_L", "Q3_K_M",
     "IQ3_M", "IQ3_XS", "IQ3_XXS", "Q2_K", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S",
 )  # fmt: skip
 # "One bit level" moves between these.
@@ -58,10 +59,14 @@ class Policy:
 
     target: str = "Q4_K_M"
     floor: str = "Q3_K_M"
-    reserve_embedding: bool = False
-    prefer_vram: bool = False
-    partial_ok: bool = False
+    base_target: str = "Q4_K_M"
+    """The target before any "one level higher when it fits" bump: what offload plans aim for."""
+    reserve_embedding: str | None = None
     fired: list[FiredRule] = field(default_factory=list)
+
+    def unbumped(self) -> Policy:
+        """The same policy without the bump: a bumped type is only worth it when it fits on the GPU."""
+        return Policy(self.base_target, self.floor, self.base_target, self.reserve_embedding, self.fired)
 
 
 @dataclass
@@ -138,22 +143,31 @@ def evaluate_request_rules(
             continue
         then = rule.then
         if "target" in then:
-            policy.target = str(then["target"])
+            policy.target = policy.base_target = str(then["target"])
         if "floor" in then:
             policy.floor = str(then["floor"])
         if "bump" in then:
             policy.target = _shift(policy.target, int(then["bump"]))
         if "cap_target" in then:
             policy.target = _lower(policy.target, str(then["cap_target"]))
+            policy.base_target = _lower(policy.base_target, str(then["cap_target"]))
         if "floor_down_to" in then:
             policy.floor = _lower(policy.floor, str(then["floor_down_to"]))
-        policy.reserve_embedding |= bool(then.get("reserve_embedding", False))
-        policy.prefer_vram |= bool(then.get("prefer_vram", False))
-        policy.partial_ok |= bool(then.get("partial_ok", False))
+        if "reserve_embedding" in then:
+            policy.reserve_embedding = str(then["reserve_embedding"])
         policy.fired.append(_fired(rule))
-    if LADDER.index(policy.floor) < LADDER.index(policy.target):
-        policy.floor = policy.target
+    for name in ("target", "base_target"):  # a target never sits below the floor
+        if LADDER.index(policy.floor) < LADDER.index(getattr(policy, name)):
+            policy.floor = getattr(policy, name)
     return policy
+
+
+def default_embedding(rules: Iterable[Rule]) -> str | None:
+    """The embedding model the RAG rule reserves when the request names none."""
+    for rule in rules:
+        if rule.question == "Q3-budget" and "reserve_embedding" in rule.then:
+            return str(rule.then["reserve_embedding"])
+    return None
 
 
 def evaluate_format_rules(

@@ -126,3 +126,31 @@ def test_fits_leave_room_for_the_long_prompt_pool() -> None:
     for o in rec.options:
         if o.fit in {"gpu", "partial", "moe-offload"}:
             assert o.memory.total_bytes + o.memory.prompt_bytes <= rec.hardware.llm_vram_bytes
+
+
+def test_gpt_oss_mxfp4_is_native_on_any_gpu_and_wins_in_the_size_matrix() -> None:
+    rec = recommend("chat", model="20b", gpu="RTX 4090")
+    assert (rec.options[0].quant, rec.options[0].native) == ("MXFP4_MOE", True)
+    matrix = recommend("chat", vram_gib=24, ram_gib=64)
+    best = {row.size: row.best for row in matrix.by_size}
+    assert best["20b"] is not None
+    assert best["20b"].quant == "MXFP4_MOE"
+
+
+def test_mid_size_models_keep_the_code_floor() -> None:
+    rec = recommend("code", model="32b", vram_gib=24, ram_gib=64)
+    assert rec.floor == "Q4_K_M"
+    assert rec.target == "Q4_K_M"
+
+
+def test_bump_only_applies_on_the_gpu() -> None:
+    # 13B code: Q6_K is the bumped target, but it does not fit the 4060; offload plans aim at Q5_K_M.
+    rec = recommend("code", model="13b", gpu="RTX 4060", ram_gib=64)
+    assert rec.target == "Q6_K"
+    assert rec.options[0].fit == "partial"
+    assert rec.options[0].quant == "Q5_K_M"
+
+
+def test_rag_reserves_bge_m3_unless_told_otherwise() -> None:
+    assert recommend("rag", model="9b", gpu="RTX 4060").hardware.reserved_for == "BGE-M3"
+    assert recommend("rag", model="9b", gpu="RTX 4060", embedding_model=False).hardware.reserved_for is None

@@ -613,3 +613,26 @@ def test_validated_dataset_is_cached_on_disk_and_survives_a_corrupt_cache(
     dataset_module._load_cached.cache_clear()
     assert dataset_module.load_dataset() == first  # a corrupt cache is ignored and rewritten
     dataset_module._load_cached.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragment"),
+    [
+        ({"when": {"params_mx": 14.99}, "then": {"bump": 1}}, "unknown condition 'params_mx'"),
+        ({"when": {"task": "code"}, "then": {}}, "condition 'task' must be list"),
+        ({"when": {}, "then": {"target": "Q5_K"}}, "'Q5_K' is not on the quant ladder"),
+        ({"when": {}, "then": {"prefer_vram": True}}, "unknown action 'prefer_vram'"),
+    ],
+)
+def test_rule_typos_are_dataset_errors(tmp_path: Path, rule: dict[str, object], fragment: str) -> None:
+    import quantadvisor.dataset as dataset_module
+    import yaml
+    from quantadvisor.errors import DatasetError
+
+    record = {"id": "typo", "question": "Q2-size", "says": "x", "source": ["song-2025-on-device"],
+              "provenance": "secondary", **rule}  # fmt: skip
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"schema_version": 1, "rules": [record]}))
+    dataset_module._load_cached.cache_clear()
+    with pytest.raises(DatasetError, match=fragment):
+        dataset_module.load_dataset(tmp_path)
+    dataset_module._load_cached.cache_clear()
