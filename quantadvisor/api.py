@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .architecture import ModelSpec, load_model_spec
-from .errors import InvalidRequestError, ModelResolutionError, NothingFitsError
+from .errors import InvalidRequestError, ModelResolutionError
 from .memory import MemoryEstimate, estimate_memory, gguf_file_bytes, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
 from .memory.runtime import Layout, plan_runtime
@@ -204,6 +204,8 @@ def _model_params(spec: ModelSpec) -> tuple[float, float | None]:
     if hit is not None and hit[0] is spec:
         return hit[1]
     value = _count_params(spec)
+    if len(_PARAMS) > 256:  # a long-lived embedding tool ranking many repos must not grow without bound
+        _PARAMS.clear()
     _PARAMS[id(spec)] = (spec, value)
     return value
 
@@ -263,14 +265,20 @@ def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
 
 
 def _slowdown(est: MemoryEstimate, spec: ModelSpec, gpu_bw: float | None) -> float | None:
-    """Decode slowdown vs all-GPU: bytes read per token from host RAM at host bandwidth (an estimate)."""
+    """Decode slowdown against all-GPU, from the bytes each token reads and where they live.
+
+    Decoding is bandwidth-bound: every token reads the dense weights and n_expert_used/n_expert of
+    the experts, at the GPU's bandwidth or, for what stays in RAM, the host's. An estimate: compute,
+    PCIe transfers and the KV cache are left out.
+    """
     if not gpu_bw:
         return None
-    share = spec.n_expert_used / spec.n_expert if spec.is_moe and est.n_cpu_moe else 1.0
-    host = est.host_weights_bytes * share
-    gpu_bytes = est.weights_bytes + (est.host_weights_bytes if spec.is_moe else 0) * 0
-    full = (gpu_bytes + est.host_weights_bytes * (share if spec.is_moe else 1.0)) / (gpu_bw * 1e9)
-    split = gpu_bytes / (gpu_bw * 1e9) + host / (_HOST_BANDWIDTH_GBPS * 1e9)
+    share = spec.n_expert_used / spec.n_expert if spec.is_moe and spec.n_expert else 1.0
+    gpu_read = est.weights_bytes - est.gpu_expert_bytes + est.gpu_expert_bytes * share
+    host_dense = est.host_weights_bytes - est.host_expert_bytes - est.input_embedding_bytes
+    host_read = max(0, host_dense) + est.host_expert_bytes * share
+    full = (gpu_read + host_read) / (gpu_bw * 1e9)
+    split = gpu_read / (gpu_bw * 1e9) + host_read / (_HOST_BANDWIDTH_GBPS * 1e9)
     return round(split / full, 2) if full > 0 else None
 
 
@@ -371,6 +379,11 @@ class _Planner:
         self.trace.extend(r for r in verdict.fired if r.id not in {t.id for t in self.trace})
         if verdict.exclude:
             return None
+        needs = fmt.min_compute_capability if fmt is not None else None
+        if family == "serving" and needs and self.cc is not None and self.cc < needs and verdict.native:
+            # Formats without a gate rule still carry their kernels' minimum in data/formats.yaml.
+            verdict.native = False
+            verdict.flags.append(f"{quant} kernels need compute capability {needs:g} (this GPU: {self.cc:g})")
         if family == "serving":
             est = self._serving_estimate(quant)
             fits = self.budget > 0 and est.total_bytes + est.prompt_bytes <= self.budget
@@ -378,7 +391,12 @@ class _Planner:
         else:
             est, fit = self._fit(quant, file_bytes)
         loss = expected_loss(
-            quant, self.task, params_billions=self.params, active_params_billions=self.active, dataset=self.ds
+            quant,
+            self.task,
+            params_billions=self.params,
+            active_params_billions=self.active,
+            dataset=self.ds,
+            family=self.spec.stands_for or self.spec.name,
         )
         if verdict.released_precision:
             loss = ExpectedLoss(
@@ -393,6 +411,8 @@ class _Planner:
                 f"{est.gpu_layers} of {est.n_layers} layers on the GPU"
                 + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else "")
             )
+        if fit in {"partial", "moe-offload"} and self.ram is None:
+            notes.append(f"needs about {est.host_bytes / GIB:.1f} GiB of system RAM (not checked: pass --ram GIB)")
         if fit == "moe-offload":
             notes.append(
                 f"experts of the first {est.n_cpu_moe} layers in host RAM (--n-cpu-moe)"
@@ -422,7 +442,7 @@ class _Planner:
 
         base = self._estimate("BF16", flash_attn=True)
         # vLLM keeps every weight on the GPU, the input embedding included (llama.cpp leaves it on the host).
-        weights = checkpoint_bytes(self.spec, quant)
+        weights = checkpoint_bytes(self.spec, quant, self.ds)
         total = weights + base.kv_cache_bytes + base.compute_bytes + base.overhead_bytes
         return base.model_copy(
             update={
@@ -594,7 +614,7 @@ def recommend(
         embedding_model=embedding_model, prefer=prefer, dataset=dataset,
     )  # fmt: skip
     if model is not None:
-        return _rank_model(_resolve_model(model, req.ds), req)
+        return _rank_model(_resolve_model(model, req.ds), req, local_file=_local_gguf(model, req.ds))
     return _compare_sizes(req.task, req.rag, req.hardware, req.common, req.ds, req.prefer, req.context)
 
 
@@ -666,10 +686,33 @@ def _prepare(
     return req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
 
 
+def _local_gguf(model: object, ds: Dataset) -> FileCandidate | None:
+    """A .gguf file on disk as a candidate: its own file type and exact size."""
+    if not isinstance(model, (str, Path)) or not str(model).lower().endswith(".gguf"):
+        return None
+    path = Path(str(model)).expanduser()
+    if not path.is_file():
+        return None
+    from .memory import GGUF_FILE_TYPES
+    from .memory.gguf_file import typed_tensors_from_gguf
+
+    _, _, size, quant = typed_tensors_from_gguf(path, type_sizes(ds))
+    quant = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M"}.get(quant, quant)
+    return FileCandidate(quant=quant, file=str(path), size_bytes=size) if quant in GGUF_FILE_TYPES else None
+
+
 def _rank_model(
-    spec: ModelSpec, req: _Request, *, files: Sequence[FileCandidate] | None = None, extra_serving: Sequence[str] = ()
+    spec: ModelSpec,
+    req: _Request,
+    *,
+    files: Sequence[FileCandidate] | None = None,
+    extra_serving: Sequence[str] = (),
+    local_file: FileCandidate | None = None,
 ) -> Recommendation:
-    """Rank the options of one model: every GGUF type (and serving format), or the given real files."""
+    """Rank the options of one model: every GGUF type (and serving format), or the given real files.
+
+    With `local_file` (a .gguf on disk), that file is ranked among the types it could be requantized to.
+    """
     params, active = _model_params(spec)
     eff = effective_params(params, active)
     policy = evaluate_request_rules(req.ds.rules.values(), task=req.task, params=eff, rag=req.rag)
@@ -679,12 +722,16 @@ def _rank_model(
         have = {o.quant for o in options}
         extra = [o for q in extra_serving if q not in have and (o := planner.option(q, "serving")) is not None]
         options = planner.rank([*options, *extra]) if extra else options
+        if local_file is not None:
+            mine = planner.file_options([local_file])
+            others = [o for o in options if o.quant != local_file.quant]
+            options = planner.rank([*mine, *others])
     else:
         options = planner.file_options(files)
     return Recommendation(
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=spec.name,
         model_approximate=spec.approximate, target=policy.target, floor=policy.floor, hardware=req.hardware,
-        options=options, trace=[*policy.fired, *planner.trace], notes=_notes(options, spec),
+        options=options, trace=[*policy.fired, *planner.trace], notes=_notes(options, spec, req.context),
     )  # fmt: skip
 
 
@@ -756,20 +803,15 @@ def _bandwidth(budget: Budget, ds: Dataset, readings: list[float] | None = None)
     return None
 
 
-def _notes(options: list[QuantOption], spec: ModelSpec) -> list[str]:
+def _notes(options: list[QuantOption], spec: ModelSpec, context_tokens: int) -> list[str]:
     notes = []
+    if spec.max_context and context_tokens > spec.max_context:
+        notes.append(
+            f"context {context_tokens} is beyond {spec.stands_for or spec.name}'s trained {spec.max_context} tokens: "
+            "llama.cpp will allocate it, but quality past the trained length is not what this advice measures"
+        )
     if spec.approximate:
         notes.append(f"size shorthand: shapes of {spec.stands_for} (approximate for other models of this size)")
     if not options or options[0].fit == "none":
         notes.append("nothing fits this budget; the smallest options are listed with what they would need")
     return notes
-
-
-def raise_if_nothing_fits(rec: Recommendation) -> Recommendation:
-    """Raise NothingFitsError when no option can run (for callers that want an exception)."""
-    if rec.pick is None:
-        raise NothingFitsError(
-            f"no quantization of {rec.model or 'any reference size'} fits {rec.hardware.llm_vram_bytes / GIB:.1f} GiB",
-            hint="lower --context, add --ram for partial offload, or pick a smaller model",
-        )
-    return rec

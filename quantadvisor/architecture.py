@@ -382,6 +382,8 @@ def spec_from_shorthand(shorthand: str, dataset: Dataset | None = None) -> Model
     if cached is not None and cached[0] is ds:
         return cached[1]
     spec = _resolve_shorthand(wanted, shorthand, ds)
+    if len(_SHORTHAND_SPECS) > 256:
+        _SHORTHAND_SPECS.clear()
     _SHORTHAND_SPECS[(id(ds), wanted)] = (ds, spec)
     return spec
 

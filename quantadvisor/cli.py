@@ -115,7 +115,7 @@ def _print_json(payload: object) -> None:
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from .api import is_repo_model, recommend
+    from .api import is_repo_model
     from .render import render_recommendation
 
     ds = _dataset(args)
@@ -139,7 +139,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
                 f"{flag} applies to a Hugging Face repo id, not to --model {model}",
                 hint="pass --model owner/name (a GGUF repo), or leave the flag out",
             )
-        rec = _recommend(recommend, args, ds)
+        rec = _recommend(args, ds)
     if args.json:
         payload = rec.model_dump(mode="json")
         payload["pick"] = rec.pick.model_dump(mode="json") if rec.pick else None
@@ -149,7 +149,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     return ExitCode.OK if rec.pick is not None else ExitCode.NOTHING_FITS
 
 
-def _recommend(recommend: object, args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untyped-def]
+def _recommend(args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untyped-def]
     from .api import recommend as rec_fn
 
     return rec_fn(

@@ -1113,7 +1113,7 @@ def planning_budget(report: HardwareReport, *, safety_margin_bytes: int | None =
             ram_step += f" − GPU share of unified memory {_gib(shared)} = {_gib(ram)}"
         steps.append(ram_step)
     else:
-        steps.append("host RAM unknown: no CPU offload planned (pass --ram GIB)")
+        steps.append("host RAM unknown: offload plans are not checked against RAM (pass --ram GIB)")
 
     ccs = [g.compute_capability for g in used]
     compute_capability = min(c for c in ccs if c is not None) if ccs and None not in ccs else None

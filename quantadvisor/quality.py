@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from .dataset import Dataset
     from .models import EvidenceRecord
 
@@ -89,8 +87,6 @@ class _Anchor:
     kld_distance: float
     params_b: float
     secondary: bool
-    direct: bool = False
-    notes: tuple[str, ...] = field(default=())
 
 
 def kld_equivalents(ds: Dataset) -> dict[str, tuple[float, list[str]]]:
@@ -239,7 +235,9 @@ def expected_loss(
         )
     if family and "llama-3" in family.lower().replace(" ", "-"):
         notes.append("Llama 3 is 2-4x more quantization-sensitive than Llama 2 by mean KLD")
-    if any(a.secondary for a in anchors):
+    if all(a.secondary for a in anchors):
+        notes.append(f"rests wholly on secondary summaries ({len(anchors)} record(s), labelled in the evidence)")
+    elif any(a.secondary for a in anchors):
         notes.append("rests partly on secondary summaries (labelled in the evidence)")
     evidence = [a.record_id for a in anchors] + [i for i in ladder_ids if i not in {a.record_id for a in anchors}]
     clamp = _clamp
@@ -258,8 +256,3 @@ def expected_loss(
 
 def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
-
-
-def rank_by_loss(losses: Iterable[ExpectedLoss]) -> list[ExpectedLoss]:
-    """Sort losses best first (NaN, i.e. unknown, last)."""
-    return sorted(losses, key=lambda x: (math.isnan(x.mid), x.mid))

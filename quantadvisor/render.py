@@ -164,14 +164,15 @@ def _cite(ds: Dataset, source_id: str) -> str:
 
 
 def _fit(o: QuantOption) -> str:
+    below = " (below floor)" if o.below_floor else ""
     if o.fit == "partial" and o.gpu_layers == 0:
-        return "[yellow]CPU only[/]"
+        return f"[yellow]CPU only[/]{below}"
     if o.fit == "gpu":
-        return "[green]GPU[/]" + (" (below floor)" if o.below_floor else "")
+        return f"[green]GPU[/]{below}"
     if o.fit == "partial":
-        return f"[yellow]partial {o.gpu_layers}/{o.memory.n_layers}[/]"
+        return f"[yellow]partial {o.gpu_layers}/{o.memory.n_layers}[/]{below}"
     if o.fit == "moe-offload":
-        return f"[yellow]MoE offload ({o.n_cpu_moe})[/]"
+        return f"[yellow]MoE offload ({o.n_cpu_moe})[/]{below}"
     return "[red]no[/]"
 
 

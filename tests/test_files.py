@@ -363,7 +363,8 @@ def test_a_local_path_is_never_a_repo_id(hub, tmp_path, monkeypatch):
     (tmp_path / "models" / "x.gguf").write_bytes(llama_header(tmp_path))
     rec = recommend("chat", model="models/x.gguf", vram_gib=8)
     assert rec.options
-    assert all(o.file is None for o in rec.options)
+    # The local file itself is ranked among the types it could be requantized to; nothing asks the Hub.
+    assert {o.file for o in rec.options if o.file} <= {"models/x.gguf"}
     assert hub.requests == []
 
 

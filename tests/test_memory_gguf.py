@@ -57,3 +57,15 @@ def test_local_gguf_gives_exact_weights(tmp_path: Path) -> None:
     assert est.host_weights_bytes == 1000 * 256 * 2
     # 2 layers × 1024 cells × 2 KV heads × 64 dims × (2 + 2) bytes
     assert est.kv_cache_bytes == 2 * 1024 * 2 * 64 * 4
+
+
+def test_suggest_ranks_the_local_file_itself(tmp_path: Path) -> None:
+    from quantadvisor import recommend
+
+    path = tmp_path / "tiny.gguf"
+    _write_tiny_llama(path)
+    rec = recommend("chat", model=str(path), vram_gib=8)
+    mine = [o for o in rec.options if o.file == str(path)]
+    assert len(mine) == 1
+    assert mine[0].quant == "F16"
+    assert mine[0].memory.file_bytes == path.stat().st_size

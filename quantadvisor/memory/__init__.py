@@ -47,20 +47,6 @@ __all__ = [
     "typed_tensors",
 ]
 
-# Checkpoint formats served outside llama.cpp: bits per weight of the quantized linear layers.
-# Embeddings, the LM head and norms stay in BF16 in ModelOpt / compressed-tensors checkpoints.
-_CHECKPOINT_FORMATS = {
-    "NVFP4",
-    "MXFP4",
-    "FP8",
-    "W8A16-INT",
-    "W4A16-INT",
-    "W4A8",
-    "W8A8-INT",
-    "BF16-safetensors",
-    "FP16",
-}
-
 
 _SIZES: dict[int, tuple[object, dict[str, tuple[int, int]]]] = {}
 
@@ -78,6 +64,8 @@ def type_sizes(dataset: Dataset | None = None) -> dict[str, tuple[int, int]]:
     if cached is not None and cached[0] is ds:
         return cached[1]
     sizes = {name: (t.block_size, t.bytes_per_block) for name, t in ds.ggml_types.items()}
+    if len(_SIZES) > 16:
+        _SIZES.clear()
     _SIZES[id(ds)] = (ds, sizes)  # the dataset is kept alive, so its id cannot be reused
     return sizes
 
@@ -232,23 +220,24 @@ def gguf_file_bytes(typed: list[TypedTensor], spec: ModelSpec, constants: Runtim
     return constants.header_bytes_per_token * spec.n_vocab + infos + data
 
 
-def checkpoint_bytes(spec: ModelSpec, fmt: str, sizes: Mapping[str, tuple[int, int]] | None = None) -> int:
+def checkpoint_bytes(spec: ModelSpec, fmt: str, dataset: Dataset | None = None) -> int:
     """Size of a safetensors checkpoint in a serving format (NVFP4, FP8, W4A16-INT, BF16 …).
 
-    Linear layers take the format's storage bits (NVFP4 4.5, MXFP4 4.25, FP8/INT8 8, INT4 with
-    group-128 FP16 scales 4.125); embeddings, LM head and norms stay BF16, as ModelOpt and
-    compressed-tensors checkpoints keep them.
+    Linear layers take the format's storage bits from data/formats.yaml (NVFP4 4.5, MXFP4 4.25,
+    FP8/INT8 8, INT4 with group-128 FP16 scales 4.125); embeddings, LM head and norms stay BF16, as
+    ModelOpt and compressed-tensors checkpoints keep them.
     """
-    bits = {
-        "NVFP4": 4.5, "MXFP4": 4.25, "FP8": 8.0, "W8A16-INT": 8.0, "W8A8-INT": 8.0,
-        "W4A16-INT": 4.125, "W4A8": 4.125, "BF16-safetensors": 16.0, "FP16": 16.0,
-    }  # fmt: skip
-    if fmt not in bits:
-        raise InvalidRequestError(f"{fmt!r} is not a checkpoint format", hint=", ".join(bits))
+    from ..dataset import load_dataset
+
+    ds = dataset or load_dataset()
+    serving = {name: f for name, f in ds.formats.items() if f.family == "serving"}
+    if fmt not in serving:
+        raise InvalidRequestError(f"{fmt!r} is not a checkpoint format", hint=", ".join(serving))
+    bits = serving[fmt].block_bits_per_weight
     total = 0.0
-    for t in tensor_inventory(spec):
+    for t in _inventory(spec):
         if t.quantizable and t.role not in {"token_embd", "output"}:
-            total += t.n_elements * bits[fmt] / 8
+            total += t.n_elements * bits / 8
         else:
             total += t.n_elements * 2
     return int(total)

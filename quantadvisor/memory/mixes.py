@@ -126,7 +126,7 @@ def _choose(
         return base
     if ft in _LOW_IQ:
         return _choose_low_iq(spec, tensor, ft, base, counters)
-    if role in {"attn_v", "attn_qkv"} and role == "attn_v":
+    if role == "attn_v":
         new = base
         wv = counters["wv"]
         if ft == "Q2_K":

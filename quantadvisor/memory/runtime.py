@@ -91,6 +91,12 @@ class MemoryEstimate(BaseModel):
     which is the footprint after a short prompt, as measured; planners add it for headroom."""
     host_bytes: int
     host_weights_bytes: int
+    gpu_expert_bytes: int = 0
+    """Of weights_bytes, the MoE expert tensors (only n_expert_used of n_expert are read per token)."""
+    host_expert_bytes: int = 0
+    """Of host_weights_bytes, the MoE expert tensors kept in RAM (--n-cpu-moe)."""
+    input_embedding_bytes: int = 0
+    """token_embd, always in RAM; a token reads one row of it, so it costs no bandwidth."""
     host_kv_cache_bytes: int
     host_compute_bytes: int
     gpu_layers: int
@@ -381,20 +387,18 @@ def plan_runtime(
     # The input embedding's get_rows runs on the CPU; a tied embedding is copied to the output layer.
     host_weights = layout.token_embd + layout.other_global
     gpu_weights = layout.token_embd if spec.tied_embeddings and output_on_gpu else 0
-    largest_host_matrix = 0
     if output_on_gpu:
         gpu_weights += layout.output
     else:
         host_weights += layout.output
-        largest_host_matrix = layout.output_largest
     # Layers [first_gpu_layer, n) are on the GPU, but their experts stay on the host below n_cpu_moe.
     n, f = spec.n_layers, first_gpu_layer
     moe_cut = min(max(n_cpu_moe, f), n)
     dense_p, expert_p = layout.dense_prefix, layout.expert_prefix
-    gpu_weights += dense_p[n] - dense_p[f] + expert_p[n] - expert_p[moe_cut]
-    host_weights += dense_p[f] + expert_p[f] + expert_p[moe_cut] - expert_p[f]
-    if f > 0:
-        largest_host_matrix = max(largest_host_matrix, *layout.layer_largest[:f])
+    gpu_experts = expert_p[n] - expert_p[moe_cut]
+    host_experts = expert_p[moe_cut]
+    gpu_weights += dense_p[n] - dense_p[f] + gpu_experts
+    host_weights += dense_p[f] + host_experts
 
     gpu_kv = host_kv = 0
     per_kind: dict[tuple[bool, bool], int] = {}
@@ -444,6 +448,9 @@ def plan_runtime(
         prompt_bytes=prompt,
         host_bytes=host_weights + host_kv + host_compute + output_buffer,
         host_weights_bytes=host_weights,
+        gpu_expert_bytes=gpu_experts,
+        host_expert_bytes=host_experts,
+        input_embedding_bytes=layout.token_embd,
         host_kv_cache_bytes=host_kv,
         host_compute_bytes=host_compute,
         gpu_layers=ngl,
