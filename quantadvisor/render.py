@@ -25,6 +25,8 @@ __all__ = [
 ]  # fmt: skip
 
 GIB = 2**30
+# Where the hardware figures came from, in words.
+_ORIGIN = {"catalog": "from the catalog", "user": "as given", "nvml": "detected, NVML", "sysctl": "detected, sysctl"}
 
 
 def _console() -> Console:
@@ -75,8 +77,9 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     else:
         gpu = hw.gpu_name or "planned budget"
         reserved = f" ({hw.reserved_for} reserved)" if hw.reserved_for else ""
+        origin = "" if "(--vram)" in gpu else f" [dim]({_ORIGIN.get(hw.source, hw.source)})[/]"
         console.print(
-            f"[bold]{rec.task}[/] on {gpu} [dim]({hw.source})[/]: {hw.llm_vram_bytes / GIB:.2f} GiB VRAM for the "
+            f"[bold]{rec.task}[/] on {gpu}{origin}: {hw.llm_vram_bytes / GIB:.2f} GiB VRAM for the "
             f"model{reserved}{ram}, context {rec.context_tokens}"
         )
     if not rec.by_size:
