@@ -815,6 +815,21 @@ def _match_tokens(
     return sorted((extra, name) for name, extra in hits.items())
 
 
+def _configured_unified(core: tuple[str, ...], size_gib: float, catalog: dict[str, GPU]) -> GPU | None:
+    """ "M3 Max 36GB": a unified-memory chip (catalog: its largest option) with the memory asked for."""
+    hits = [(extra, n) for extra, n in _match_tokens(core, catalog) if catalog[n].unified_memory]
+    if not hits:
+        return None
+    best = [n for extra, n in hits if extra == hits[0][0]]
+    if len(best) != 1 or size_gib > catalog[best[0]].memory_gib:
+        return None
+    gpu = catalog[best[0]]
+    note = f"{gpu.name} configured with {size_gib:g} GB of unified memory (the catalog lists its largest option)"
+    return gpu.model_copy(
+        update={"name": f"{gpu.name} {size_gib:g}GB", "memory_gib": size_gib, "aliases": [], "note": note}
+    )
+
+
 def lookup_gpu(name: str, dataset: Dataset | None = None) -> GPU:
     """Return the catalog GPU called `name`, tolerant of spelling ("4060", "rtx4060", "GeForce RTX 4060").
 
@@ -837,6 +852,10 @@ def lookup_gpu(name: str, dataset: Dataset | None = None) -> GPU:
                 return gpu
     core, size_gib = _split_memory_size(wanted)
     sized = _match_tokens(core, catalog, size_gib) if core and size_gib else []
+    if core and size_gib and not sized:
+        configured = _configured_unified(core, size_gib, catalog)
+        if configured is not None:
+            return configured
     hits = sized or _match_tokens(wanted, catalog)
     if hits:
         best = [n for extra, n in hits if extra == hits[0][0]]

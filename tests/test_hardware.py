@@ -971,3 +971,14 @@ def test_detect_hardware_on_this_machine_never_raises() -> None:
     assert budget.vram_bytes >= 0
     assert len(budget.per_gpu_bytes) == len(report.gpus)
     json.dumps(report.model_dump(mode="json"))
+
+
+def test_unified_memory_chip_with_a_size_is_planned_with_that_size() -> None:
+    gpu = lookup_gpu("M3 Max 36GB")
+    assert gpu.memory_gib == 36
+    assert gpu.unified_memory
+    report = hardware_from_overrides(gpu="M3 Max 36GB")
+    # macOS's default GPU working set on 36 GiB: two thirds (docs/hardware.md).
+    assert report.gpus[0].total_bytes == 24 * GIB
+    with pytest.raises(InvalidRequestError):
+        lookup_gpu("M3 Max 512GB")  # larger than the chip's largest option
