@@ -259,7 +259,7 @@ def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
         flags += ["-ctk", est.cache_type_k, "-ctv", est.cache_type_v]
     if est.n_ubatch != 512:
         flags += ["-ub", str(est.n_ubatch)]
-    if fit == "moe-offload":
+    if est.n_cpu_moe:
         flags += ["--n-cpu-moe", str(est.n_cpu_moe)]
     return flags
 
@@ -361,7 +361,17 @@ class _Planner:
             moe = fit_moe_offload(estimator, self.spec.n_layers, budget)
             if moe is not None and (self.ram is None or moe.host_bytes <= self.ram):
                 return moe, "moe-offload"
-        partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget)
+        if self.spec.is_moe:
+            # Not even the dense part fits with every expert in RAM: offload layers too, experts
+            # first (-ngl N with --n-cpu-moe for all layers keeps the most dense weights on the GPU).
+            every = self.spec.n_layers
+
+            def layers_then_experts(**kw: Any) -> MemoryEstimate:
+                return estimator(n_cpu_moe=every, **kw)
+
+            partial = fit_gpu_layers(layers_then_experts, self.spec.n_layers + 1, budget)
+        else:
+            partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget)
         if partial is not None and (self.ram is None or partial.host_bytes <= self.ram):
             return partial, "partial"
         return estimator(), "none"

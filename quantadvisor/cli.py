@@ -223,7 +223,11 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
         fmt = ds.format(args.format)
         records = [r for r in records if r.format == fmt.name or r.format.startswith(fmt.name + "+")]
     if args.task:
+        from .api import normalise_task
+
         tasks = sorted({r.task for r in ds.evidence.values()})
+        if args.task not in tasks:
+            args.task = normalise_task(args.task)  # the same aliases as suggest ("coding" → code)
         if args.task not in tasks:
             from .dataset import closest_names
 

@@ -154,3 +154,12 @@ def test_bump_only_applies_on_the_gpu() -> None:
 def test_rag_reserves_bge_m3_unless_told_otherwise() -> None:
     assert recommend("rag", model="9b", gpu="RTX 4060").hardware.reserved_for == "BGE-M3"
     assert recommend("rag", model="9b", gpu="RTX 4060", embedding_model=False).hardware.reserved_for is None
+
+
+def test_tiny_budget_moe_offloads_layers_with_every_expert_in_ram() -> None:
+    rec = recommend("chat", model="30b-a3b", vram_gib=1.5, ram_gib=64)
+    pick = rec.options[0]
+    assert pick.fit == "partial"
+    assert pick.n_cpu_moe == 48  # every expert in RAM ...
+    assert pick.gpu_layers > 1  # ... so many dense layers still fit on the GPU
+    assert pick.runner_flags[-2:] == ["--n-cpu-moe", "48"]
