@@ -10,11 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
-from rich.console import Console
-
-import quantadvisor.render as render
-from quantadvisor import estimate_memory, recommend
+from quantadvisor import estimate_memory, recommend, render
 from quantadvisor.dataset import load_dataset
+from rich.console import Console
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
