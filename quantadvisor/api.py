@@ -624,7 +624,9 @@ def recommend(
         embedding_model=embedding_model, prefer=prefer, dataset=dataset,
     )  # fmt: skip
     if model is not None:
-        return _rank_model(_resolve_model(model, req.ds), req, local_file=_local_gguf(model, req.ds))
+        local = _local_gguf(model, req.ds)
+        spec = local[0] if local else _resolve_model(model, req.ds)
+        return _rank_model(spec, req, local_file=local[1] if local else None)
     return _compare_sizes(req.task, req.rag, req.hardware, req.common, req.ds, req.prefer, req.context)
 
 
@@ -696,8 +698,11 @@ def _prepare(
     return req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
 
 
-def _local_gguf(model: object, ds: Dataset) -> FileCandidate | None:
-    """A .gguf file on disk as a candidate: its own file type and exact size."""
+def _local_gguf(model: object, ds: Dataset) -> tuple[ModelSpec, FileCandidate | None] | None:
+    """A .gguf file on disk: its shape, and the file as a candidate (its own type and exact size).
+
+    One header read serves both.
+    """
     if not isinstance(model, (str, Path)) or not str(model).lower().endswith(".gguf"):
         return None
     path = Path(str(model)).expanduser()
@@ -706,9 +711,10 @@ def _local_gguf(model: object, ds: Dataset) -> FileCandidate | None:
     from .memory import GGUF_FILE_TYPES
     from .memory.gguf_file import typed_tensors_from_gguf
 
-    _, _, size, quant = typed_tensors_from_gguf(path, type_sizes(ds))
+    spec, _, size, quant = typed_tensors_from_gguf(path, type_sizes(ds))
     quant = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M"}.get(quant, quant)
-    return FileCandidate(quant=quant, file=str(path), size_bytes=size) if quant in GGUF_FILE_TYPES else None
+    candidate = FileCandidate(quant=quant, file=str(path), size_bytes=size) if quant in GGUF_FILE_TYPES else None
+    return spec, candidate
 
 
 def _rank_model(

@@ -101,8 +101,8 @@ _PLANS = _IdentityCache()
 
 def _plan_for(
     spec: ModelSpec, ft: str, sizes: Mapping[str, tuple[int, int]], imatrix: bool, constants: RuntimeConstants
-) -> tuple[None, Layout, int]:
-    """The per-layer layout and the file size of one (shape, file type), in one pass over the tensors.
+) -> tuple[Layout, int]:
+    """The per-layer layout and the file size of one (shape, file type), cached.
 
     Sizes are looked up per (type, shape): a model repeats a handful of shapes in every layer.
     """
@@ -112,49 +112,39 @@ def _plan_for(
     tensors = _inventory(spec)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
     types = assign_types(spec, tensors, ft, block_sizes, imatrix=imatrix)
-    n = spec.n_layers
-    dense, expert, largest = [0] * n, [0] * n, [0] * n
-    token_embd = output = other = output_largest = data = 0
     size_of: dict[tuple[str, tuple[int, ...]], int] = {}
+    nbytes = []
     for t, ty in zip(tensors, types, strict=True):
         key = (ty, t.shape)
-        nbytes = size_of.get(key)
-        if nbytes is None:
-            nbytes = size_of[key] = _tensor_bytes(ty, t.shape, sizes)
-        data += -(-nbytes // 32) * 32
-        layer = t.layer
-        if t.role == "token_embd":
-            token_embd += nbytes
-        elif layer is None:
-            if t.role == "rope_freqs":
-                other += nbytes
-            else:
-                output += nbytes
-                output_largest = max(output_largest, nbytes)
-        else:
-            if t.is_expert:
-                expert[layer] += nbytes
-            else:
-                dense[layer] += nbytes
-            if len(t.shape) >= 2 and nbytes > largest[layer]:
-                largest[layer] = nbytes
-    if spec.tied_embeddings:
-        output_largest = max(output_largest, token_embd)
-    layout = Layout(token_embd, output, other, tuple(dense), tuple(expert), tuple(largest), output_largest)
-    file_bytes = constants.header_bytes_per_token * spec.n_vocab + _infos_bytes(spec, tensors) + data
-    value = (None, layout, file_bytes)
+        size = size_of.get(key)
+        if size is None:
+            size = size_of[key] = _tensor_bytes(ty, t.shape, sizes)
+        nbytes.append(size)
+    layout = Layout.build(spec, tensors, nbytes)
+    value = (layout, _file_bytes(spec, _infos_bytes(spec, tensors), nbytes, constants))
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
+
+
+def _file_bytes(spec: ModelSpec, infos: int, nbytes: list[int], constants: RuntimeConstants) -> int:
+    """GGUF file size: metadata (mostly the tokenizer) + tensor infos + 32-byte-aligned tensor data."""
+    data = sum(-(-size // 32) * 32 for size in nbytes)
+    return constants.header_bytes_per_token * spec.n_vocab + infos + data
+
+
+def _info_records(tensors: list[Tensor]) -> int:
+    """GGUF tensor-info records: name string, dims, type and offset per tensor (type-independent)."""
+    return sum(len(t.name) + 8 + 4 + 8 * len(t.shape) + 4 + 8 for t in tensors)
 
 
 _INFOS = _IdentityCache()
 
 
 def _infos_bytes(spec: ModelSpec, tensors: list[Tensor]) -> int:
-    """GGUF tensor-info records: name string, dims, type and offset per tensor (type-independent)."""
+    """_info_records of spec's own inventory, cached by identity."""
     cached = _INFOS.get((spec,), ())
     if cached is None:
-        cached = sum(len(t.name) + 8 + 4 + 8 * len(t.shape) + 4 + 8 for t in tensors)
+        cached = _info_records(tensors)
         _INFOS.put((spec,), (), cached)
     return cached  # type: ignore[no-any-return]
 
@@ -214,10 +204,8 @@ def _gguf_name(file_type: str) -> str:
 
 
 def gguf_file_bytes(typed: list[TypedTensor], spec: ModelSpec, constants: RuntimeConstants = DEFAULTS) -> int:
-    """GGUF file size: metadata (mostly the tokenizer) + tensor infos + 32-byte-aligned tensor data."""
-    data = sum(-(-t.nbytes // 32) * 32 for t in typed)
-    infos = sum(len(t.tensor.name) + 8 + 4 + 8 * len(t.tensor.shape) + 4 + 8 for t in typed)
-    return constants.header_bytes_per_token * spec.n_vocab + infos + data
+    """GGUF file size of typed tensors: metadata + tensor infos + 32-byte-aligned tensor data."""
+    return _file_bytes(spec, _info_records([t.tensor for t in typed]), [t.nbytes for t in typed], constants)
 
 
 def checkpoint_bytes(spec: ModelSpec, fmt: str, dataset: Dataset | None = None) -> int:
@@ -301,7 +289,7 @@ def estimate_memory(
         quant_name = _gguf_name(quant)
         fmt = ds.find_format(quant_name)
         use_imatrix = bool(fmt.needs_imatrix) if imatrix is None and fmt is not None else bool(imatrix)
-        _, layout, file_bytes = _plan_for(spec, quant_name, sizes, use_imatrix, constants)
+        layout, file_bytes = _plan_for(spec, quant_name, sizes, use_imatrix, constants)
         typed = layout
     estimate = plan_runtime(
         spec, typed, sizes, quant=quant_name, file_bytes=file_bytes, context_tokens=context_tokens,

@@ -328,25 +328,30 @@ class Layout:
     @classmethod
     def of(cls, spec: ModelSpec, typed: Sequence[TypedTensor]) -> Layout:
         """Sum the typed tensors per layer."""
+        return cls.build(spec, [t.tensor for t in typed], [t.nbytes for t in typed])
+
+    @classmethod
+    def build(cls, spec: ModelSpec, tensors: Sequence[Tensor], nbytes: Sequence[int]) -> Layout:
+        """Sum tensor sizes (same order as `tensors`) per layer: input, output layer, repeating layers."""
         dense, expert, largest = [0] * spec.n_layers, [0] * spec.n_layers, [0] * spec.n_layers
         token_embd = output = other = output_largest = 0
-        for item in typed:
-            t = item.tensor
+        for t, size in zip(tensors, nbytes, strict=True):
+            layer = t.layer
             if t.role == "token_embd":
-                token_embd += item.nbytes
-            elif t.layer is None:
+                token_embd += size
+            elif layer is None:
                 if t.role == "rope_freqs":
-                    other += item.nbytes
+                    other += size
                 else:
-                    output += item.nbytes
-                    output_largest = max(output_largest, item.nbytes)
+                    output += size
+                    output_largest = max(output_largest, size)
             else:
                 if t.is_expert:
-                    expert[t.layer] += item.nbytes
+                    expert[layer] += size
                 else:
-                    dense[t.layer] += item.nbytes
-                if len(t.shape) >= 2:
-                    largest[t.layer] = max(largest[t.layer], item.nbytes)
+                    dense[layer] += size
+                if len(t.shape) >= 2 and size > largest[layer]:
+                    largest[layer] = size
         if spec.tied_embeddings:
             output_largest = max(output_largest, token_embd)
         return cls(token_embd, output, other, tuple(dense), tuple(expert), tuple(largest), output_largest)
