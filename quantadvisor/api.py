@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .architecture import ModelSpec, load_model_spec
 from .errors import InvalidRequestError, ModelResolutionError
-from .memory import MemoryEstimate, estimate_memory, gguf_file_bytes, type_sizes, typed_tensors
+from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
 from .memory.runtime import Layout, plan_runtime
 from .quality import ExpectedLoss, effective_params, expected_loss
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from .dataset import Dataset
-    from .hardware import Budget
+    from .hardware import Budget, GPUReading
 
 __all__ = ["TASKS", "HardwareUsed", "QuantOption", "Recommendation", "SizeChoice", "normalise_task", "recommend"]
 
@@ -246,8 +246,7 @@ def _budget(
             )
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
-    bandwidths = [g.peak_bandwidth_gbps for g in report.gpus if g.peak_bandwidth_gbps and g.source == "nvml"]
-    return planning_budget(report), bandwidths, list(report.notes)
+    return planning_budget(report), _bandwidths(report.gpus, dataset), list(report.notes)
 
 
 def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
@@ -305,50 +304,63 @@ class _Planner:
         self.params, self.active = _model_params(spec)
         self.eff = effective_params(self.params, self.active)
         self.trace: list[FiredRule] = []
-        self._file_layouts: dict[tuple[str, int], Layout] = {}
+        self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
+        self._losses: dict[str, ExpectedLoss] = {}
 
     def _estimate(self, quant: str, *, file_bytes: int | None = None, **kw: Any) -> MemoryEstimate:
-        if file_bytes is not None:
-            knobs = {
-                "gpu_layers": None,
-                "cache_type_k": "f16",
-                "cache_type_v": "f16",
-                "flash_attn": False,
-                "n_ubatch": 512,
-                **kw,
-            }  # estimate_memory's defaults
-            return plan_runtime(
-                self.spec, self._file_layout(quant, file_bytes), self.sizes, quant=quant, file_bytes=file_bytes,
-                context_tokens=self.context, n_gpus=self.n_gpus, gpu_present=self.budget > 0, **knobs,
-            )  # fmt: skip
-        return estimate_memory(
-            self.spec, quant, context_tokens=self.context, n_gpus=self.n_gpus, gpu_present=self.budget > 0,
-            dataset=self.ds, **kw,
+        """plan_runtime for `quant` (or a real file of `file_bytes`) with estimate_memory's defaults
+        for the knobs not in `kw`; the layout is computed once per planner."""
+        layout, nbytes = self._layout(quant, file_bytes)
+        knobs = {"gpu_layers": None, "cache_type_k": "f16", "cache_type_v": "f16", "flash_attn": False,
+                 "n_ubatch": 512, **kw}  # fmt: skip
+        return plan_runtime(
+            self.spec, layout, self.sizes, quant=quant, file_bytes=nbytes, context_tokens=self.context,
+            n_gpus=self.n_gpus, gpu_present=self.budget > 0, **knobs,
         )  # fmt: skip
+
+    def _layout(self, quant: str, file_bytes: int | None) -> tuple[Layout, int]:
+        key = (quant, file_bytes)
+        hit = self._layouts.get(key)
+        if hit is None:
+            if file_bytes is None:
+                fmt = self.ds.find_format(quant)
+                hit = gguf_layout(self.spec, quant, self.sizes, imatrix=bool(fmt and fmt.needs_imatrix))
+            else:
+                hit = (self._file_layout(quant, file_bytes), file_bytes)
+            self._layouts[key] = hit
+        return hit
 
     def _file_layout(self, quant: str, file_bytes: int) -> Layout:
         """The predicted `quant` mix with every tensor scaled so the file comes to `file_bytes` (a real file)."""
-        key = (quant, file_bytes)
-        if key not in self._file_layouts:
-            fmt = self.ds.find_format(quant)
-            typed = typed_tensors(self.spec, quant, self.sizes, imatrix=bool(fmt and fmt.needs_imatrix))
-            data = sum(t.nbytes for t in typed)
-            header = gguf_file_bytes(typed, self.spec) - data  # metadata, tensor infos, alignment padding
-            scale = max(1, file_bytes - header) / max(1, data)
-            self._file_layouts[key] = Layout.of(self.spec, [replace(t, nbytes=round(t.nbytes * scale)) for t in typed])
-        return self._file_layouts[key]
+        fmt = self.ds.find_format(quant)
+        typed = typed_tensors(self.spec, quant, self.sizes, imatrix=bool(fmt and fmt.needs_imatrix))
+        data = sum(t.nbytes for t in typed)
+        header = gguf_file_bytes(typed, self.spec) - data  # metadata, tensor infos, alignment padding
+        scale = max(1, file_bytes - header) / max(1, data)
+        return Layout.of(self.spec, [replace(t, nbytes=round(t.nbytes * scale)) for t in typed])
 
     def _fit(self, quant: str, file_bytes: int | None = None) -> tuple[MemoryEstimate, Fit]:
         if self.budget <= 0:
             est = self._estimate(quant, file_bytes=file_bytes, flash_attn=True)
             return est, ("partial" if self.ram is None or est.host_bytes <= self.ram else "none")
-        for k, v, ub in _KNOBS:
-            est = self._estimate(
+
+        def on_gpu(knobs: tuple[str, str, int]) -> MemoryEstimate:
+            k, v, ub = knobs
+            return self._estimate(
                 quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub
             )
+
+        def fits(est: MemoryEstimate) -> bool:
             # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint.
-            if est.total_bytes + est.prompt_bytes <= self.budget:
-                return est, "gpu"
+            return est.total_bytes + est.prompt_bytes <= self.budget
+
+        # The knobs only shrink memory (q8_0 halves every layer's KV while the f16 copy the FA kernel
+        # makes is one layer's; a smaller ubatch shrinks the compute buffer), so when the most compact
+        # set does not fit, none does: one plan instead of three for what must be offloaded.
+        est = on_gpu(_KNOBS[-1])
+        if fits(est):
+            roomier = (e for knobs in _KNOBS[:-1] if fits(e := on_gpu(knobs)))
+            return next(roomier, est), "gpu"
         budget = self.budget - est.prompt_bytes
         k, v, ub = _KNOBS[1]
 
@@ -400,14 +412,7 @@ class _Planner:
             fit: Fit = "gpu" if fits else "none"
         else:
             est, fit = self._fit(quant, file_bytes)
-        loss = expected_loss(
-            quant,
-            self.task,
-            params_billions=self.params,
-            active_params_billions=self.active,
-            dataset=self.ds,
-            family=self.spec.stands_for or self.spec.name,
-        )
+        loss = self.loss(quant)
         if verdict.released_precision:
             loss = ExpectedLoss(
                 format=quant, task=self.task, mid=0.0, low=0.0, high=0.0, evidence=[], sources=[],
@@ -430,7 +435,7 @@ class _Planner:
             )
         in_ladder = quant in LADDER
         t_index, f_index = LADDER.index(self.policy.target), LADDER.index(self.policy.floor)
-        q_index = LADDER.index(quant) if in_ladder else _nearest_ladder_index(loss, self.task, self)
+        q_index = LADDER.index(quant) if in_ladder else self._nearest_ladder_index(loss)
         return QuantOption(
             quant=quant, family=family, kind=fmt.kind if fmt else "weight-only", model=self.spec.name,
             bits_per_weight=round(bpw, 3), memory=est, fit=fit, gpu_layers=est.gpu_layers, n_cpu_moe=est.n_cpu_moe,
@@ -445,6 +450,35 @@ class _Planner:
             headroom_bytes=self.budget - est.total_bytes - est.prompt_bytes, slowdown=slow,
             file=file, files=[file] if file else [],
         )  # fmt: skip
+
+    def loss(self, quant: str) -> ExpectedLoss:
+        """expected_loss of `quant` for this task and model, computed once per planner."""
+        hit = self._losses.get(quant)
+        if hit is None:
+            hit = self._losses[quant] = expected_loss(
+                quant, self.task, params_billions=self.params, active_params_billions=self.active, dataset=self.ds,
+                family=self.spec.stands_for or self.spec.name,
+            )  # fmt: skip
+        return hit
+
+    def _nearest_ladder_index(self, loss: ExpectedLoss) -> int:
+        """Place a format off the ladder at the first ladder type with at least its expected loss."""
+        if not math.isnan(loss.mid):
+            for i, q in enumerate(LADDER):
+                if self.loss(q).mid >= loss.mid - 1e-12:
+                    return i
+        return len(LADDER) - 1
+
+    def _loss_preference(self, option: QuantOption, order: dict[str, int]) -> float:
+        """Rank a format off the ladder (serving, MXFP4_MOE) just after the ladder type whose expected
+        loss it matches; the ladder's losses need no memory plan, so the place does not depend on
+        which other options were evaluated."""
+        best, best_gap = len(order), math.inf
+        for quant, index in order.items():
+            gap = abs(self.loss(quant).mid - option.expected_loss.sort_key)
+            if gap < best_gap:
+                best, best_gap = index, gap
+        return best + 0.5
 
     def _serving_estimate(self, quant: str) -> MemoryEstimate:
         """A serving checkpoint (vLLM/TensorRT-LLM): checkpoint weights + KV + the same runtime overheads."""
@@ -470,22 +504,44 @@ class _Planner:
     def best_option(self, quants: tuple[str, ...]) -> QuantOption | None:
         """The top-ranked option among `quants`, evaluating as few as the ranking allows.
 
-        Formats off the ladder (MXFP4_MOE) are placed by expected loss and always evaluated; then, in
-        preference order, the first ladder type that fits fully on the GPU at or above the floor is
-        unbeatable among the rest, so they need no memory plan.
+        Formats off the ladder (MXFP4_MOE) are placed by expected loss and always evaluated. Then, in
+        preference order, the first native ladder type that fits fully on the GPU at or above the
+        floor beats every later one, so the search stops there; a type that cannot fit fully costs
+        one memory plan, not an offload search. When none fits fully, the first native type in the
+        offload order that fits partly (or with experts in RAM) beats every later one.
         """
         order = [q for q in preference_order(self.policy, self.prefer) if q in quants]
         seen = [o for q in quants if q not in order and (o := self.option(q, "gguf")) is not None]
-        if not any(o.released_precision and o.fit == "gpu" for o in seen):
-            for quant in order:
-                option = self.option(quant, "gguf")
-                if option is None:
+        if any(o.released_precision and o.fit == "gpu" for o in seen):
+            return self.rank(seen)[0]
+        offload: list[str] = []
+        for quant in order:
+            if not self._fits_fully(quant):
+                offload.append(quant)
+                continue
+            option = self.option(quant, "gguf")
+            if option is None:
+                continue
+            seen.append(option)
+            if option.fit == "gpu" and option.native and not option.below_floor:
+                break
+        else:
+            for quant in preference_order(self.policy.unbumped(), self.prefer):
+                if quant not in offload or (option := self.option(quant, "gguf")) is None:
                     continue
                 seen.append(option)
-                if option.fit == "gpu" and not option.below_floor:
+                if option.fit in {"partial", "moe-offload"} and option.native:
                     break
         ranked = self.rank(seen)
         return ranked[0] if ranked and ranked[0].fit != "none" else None
+
+    def _fits_fully(self, quant: str) -> bool:
+        """Whether `quant` fits on the GPU with the most compact runtime knobs (what _fit tries first)."""
+        if self.budget <= 0:
+            return False
+        k, v, ub = _KNOBS[-1]
+        est = self._estimate(quant, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub)
+        return est.total_bytes + est.prompt_bytes <= self.budget
 
     def file_options(self, files: Sequence[FileCandidate]) -> list[QuantOption]:
         """Rank real GGUF files: each sized from its own byte count, ranked like the quant type it is."""
@@ -511,35 +567,12 @@ class _Planner:
             elif o.quant in prefs:
                 pref = float(prefs[o.quant])
             else:
-                pref = _serving_preference(o, out, prefs)
+                pref = self._loss_preference(o, prefs)
             if tier == 4.0:
                 return (tier, o.memory.total_bytes, pref)
             return (tier, pref, -o.headroom_bytes)
 
         return sorted(out, key=key)
-
-
-def _nearest_ladder_index(loss: ExpectedLoss, task: str, planner: _Planner) -> int:
-    """Place a serving format on the GGUF ladder at the first type with at least its expected loss."""
-    for i, q in enumerate(LADDER):
-        other = expected_loss(
-            q, task, params_billions=planner.params, active_params_billions=planner.active, dataset=planner.ds
-        )
-        if not math.isnan(loss.mid) and other.mid >= loss.mid - 1e-12:
-            return i
-    return len(LADDER) - 1
-
-
-def _serving_preference(option: QuantOption, options: list[QuantOption], order: dict[str, int]) -> float:
-    """Rank a serving format just after the GGUF type whose expected loss it matches."""
-    best, best_gap = len(order), math.inf
-    for other in options:
-        if other.family != "gguf" or other.quant not in order:
-            continue
-        gap = abs(other.expected_loss.sort_key - option.expected_loss.sort_key)
-        if gap < best_gap:
-            best, best_gap = order[other.quant], gap
-    return best + 0.5
 
 
 def is_repo_model(model: object) -> bool:
@@ -627,7 +660,7 @@ def recommend(
         local = _local_gguf(model, req.ds)
         spec = local[0] if local else _resolve_model(model, req.ds)
         return _rank_model(spec, req, local_file=local[1] if local else None)
-    return _compare_sizes(req.task, req.rag, req.hardware, req.common, req.ds, req.prefer, req.context)
+    return _compare_sizes(req)
 
 
 @dataclass(frozen=True)
@@ -682,7 +715,7 @@ def _prepare(
     reserve, reserved_for = _reserved(embedding_model, ds)
     budget, measured_bw, hw_notes = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
     llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
-    gpu_bw = _bandwidth(budget, ds, measured_bw)
+    gpu_bw = min(measured_bw) if measured_bw else None
     hardware = HardwareUsed(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
         n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
@@ -751,26 +784,30 @@ def _rank_model(
     )  # fmt: skip
 
 
-def _compare_sizes(
-    task: str, rag: bool, hardware: HardwareUsed, common: dict[str, Any], ds: Dataset, prefer: str, context: int
-) -> Recommendation:
+def _size_planner(shorthand: str, req: _Request) -> tuple[_Planner, float, float | None]:
+    """The planner for one reference size of the no-model matrix, and its total and active parameters."""
+    spec = load_model_spec(shorthand, req.ds)
+    params, active = _model_params(spec)
+    eff = effective_params(params, active)
+    policy = evaluate_request_rules(req.ds.rules.values(), task=req.task, params=eff, rag=req.rag, no_model=True)
+    # The matrix compares GGUF sizes: serving formats need a named GPU generation, so no cc here.
+    return _Planner(spec, policy=policy, **{**req.common, "cc": None}), params, active
+
+
+def _compare_sizes(req: _Request) -> Recommendation:
     rows: list[SizeChoice] = []
     best: list[tuple[QuantOption, float]] = []
     trace: list[FiredRule] = []
     first_policy: Policy | None = None
-    for arch in sorted(ds.architectures.values(), key=lambda a: _size_key(a.shorthand)):
-        spec = load_model_spec(arch.shorthand, ds)
-        params, active = _model_params(spec)
-        eff = effective_params(params, active)
-        policy = evaluate_request_rules(ds.rules.values(), task=task, params=eff, rag=rag, no_model=True)
-        first_policy = first_policy or policy
-        trace.extend(r for r in policy.fired if r.id not in {t.id for t in trace})
-        planner = _Planner(spec, policy=policy, **{**common, "cc": None})
+    for arch in sorted(req.ds.architectures.values(), key=lambda a: _size_key(a.shorthand)):
+        planner, params, active = _size_planner(arch.shorthand, req)
+        first_policy = first_policy or planner.policy
+        trace.extend(r for r in planner.policy.fired if r.id not in {t.id for t in trace})
         top = planner.best_option(_MATRIX_QUANTS)
         rows.append(SizeChoice(size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
                                active_params_billions=round(active, 2) if active else None, best=top))  # fmt: skip
         if top is not None:
-            best.append((top, eff))
+            best.append((top, planner.eff))
 
     def overall(item: tuple[QuantOption, float]) -> tuple[int, float, float]:
         # Fully on the GPU beats experts in RAM beats partial offload; within a tier the largest
@@ -792,8 +829,9 @@ def _compare_sizes(
             "about 3.5 bpw or more usually still scores higher than a smaller one at more bits (arXiv:2505.15030)",
         ]
     return Recommendation(
-        task=task, prefer=prefer, context_tokens=context, model=None, model_approximate=True, target=policy.target,
-        floor=policy.floor, hardware=hardware, options=ranked, by_size=rows, trace=trace, notes=notes,
+        task=req.task, prefer=req.prefer, context_tokens=req.context, model=None, model_approximate=True,
+        target=policy.target, floor=policy.floor, hardware=req.hardware, options=ranked, by_size=rows, trace=trace,
+        notes=notes,
     )  # fmt: skip
 
 
@@ -804,19 +842,21 @@ def _size_key(shorthand: str) -> float:
     return float(digits[0]) if digits else 0.0
 
 
-def _bandwidth(budget: Budget, ds: Dataset, readings: list[float] | None = None) -> float | None:
-    """Peak GPU memory bandwidth: NVML's reading (bus width × memory clock) or the catalog's."""
-    if readings:
-        return min(readings)
-    if budget.gpu_name:
-        from .hardware import lookup_gpu
+def _bandwidths(readings: Sequence[GPUReading], ds: Dataset) -> list[float]:
+    """Peak memory bandwidth (GB/s) of each GPU: NVML's reading (bus width × memory clock) or the
+    catalog's figure for a named card. A bare --vram card has none, so no offload slowdown is shown."""
+    out = []
+    for g in readings:
+        if g.peak_bandwidth_gbps:
+            out.append(g.peak_bandwidth_gbps)
+        elif g.vendor != "unknown":
+            from .hardware import lookup_gpu
 
-        try:
-            name = budget.gpu_name.split(" + ")[0].split(" × ")[-1]
-            return lookup_gpu(name, ds).memory_bandwidth_gbps
-        except InvalidRequestError:
-            return None
-    return None
+            try:
+                out.append(lookup_gpu(g.name, ds).memory_bandwidth_gbps)
+            except InvalidRequestError:
+                continue
+    return out
 
 
 def _notes(options: list[QuantOption], spec: ModelSpec, context_tokens: int) -> list[str]:

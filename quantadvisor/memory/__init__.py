@@ -41,6 +41,7 @@ __all__ = [
     "checkpoint_bytes",
     "estimate_memory",
     "gguf_file_bytes",
+    "gguf_layout",
     "kv_cache_bytes",
     "model_tensors",
     "type_sizes",
@@ -124,6 +125,22 @@ def _plan_for(
     value = (layout, _file_bytes(spec, _infos_bytes(spec, tensors), nbytes, constants))
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
+
+
+def gguf_layout(
+    spec: ModelSpec,
+    file_type: str,
+    sizes: Mapping[str, tuple[int, int]],
+    *,
+    imatrix: bool,
+    constants: RuntimeConstants = DEFAULTS,
+) -> tuple[Layout, int]:
+    """The per-layer byte layout and file size of a `file_type` GGUF of `spec` (a canonical type name).
+
+    For planners that place one file many times (every -ngl of a search): plan_runtime takes the
+    layout directly, skipping estimate_memory's argument checks and model resolution.
+    """
+    return _plan_for(spec, file_type, sizes, imatrix, constants)
 
 
 def _file_bytes(spec: ModelSpec, infos: int, nbytes: list[int], constants: RuntimeConstants) -> int:

@@ -47,3 +47,35 @@ def test_every_gpu_option_fits_the_budget(vram: float, model: str, task: str) ->
     for option in rec.options:
         if option.fit in {"gpu", "partial", "moe-offload"}:
             assert option.memory.total_bytes + option.memory.prompt_bytes <= rec.hardware.llm_vram_bytes
+
+
+SHORTHANDS = st.sampled_from(["1b", "8b", "9b", "13b", "20b", "30b-a3b", "35b-a3b", "8x7b", "70b", "120b"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shorthand=SHORTHANDS,
+    vram=st.sampled_from([0.0, 2.0, 4.0, 6.0, 8.0, 11.0, 12.0, 16.0, 24.0, 48.0, 80.0]),
+    ram=st.sampled_from([None, 8.0, 32.0, 256.0]),
+    task=st.sampled_from(["code", "math", "chat", "rag"]),
+    prefer=st.sampled_from(["quality", "balanced", "speed"]),
+    context=st.sampled_from([4096, 32768]),
+)
+def test_matrix_pruned_search_equals_the_full_ranking(
+    shorthand: str, vram: float, ram: float | None, task: str, prefer: str, context: int
+) -> None:
+    """best_option skips the plans the ranking cannot need; it must pick what ranking every option picks."""
+    from quantadvisor.api import _MATRIX_QUANTS, _prepare, _size_planner
+
+    req = _prepare(
+        task, vram_gib=vram, gpu=None, gpus=1, context_tokens=context, ram_gib=ram, embedding_model=None,
+        prefer=prefer, dataset=None,  # type: ignore[arg-type]
+    )  # fmt: skip
+    pruned, _, _ = _size_planner(shorthand, req)
+    full, _, _ = _size_planner(shorthand, req)
+    every = full.rank([o for q in _MATRIX_QUANTS if (o := full.option(q, "gguf")) is not None])
+    expected = every[0] if every and every[0].fit != "none" else None
+    got = pruned.best_option(_MATRIX_QUANTS)
+    assert (got and (got.quant, got.fit, got.gpu_layers, got.n_cpu_moe)) == (
+        expected and (expected.quant, expected.fit, expected.gpu_layers, expected.n_cpu_moe)
+    )
