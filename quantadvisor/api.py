@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .architecture import ModelSpec, load_model_spec
+from .construct import construct
 from .errors import InvalidRequestError, ModelResolutionError
 from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
@@ -61,7 +62,7 @@ _HOST_BANDWIDTH_GBPS = 76.8
 class HardwareUsed(BaseModel):
     """The budget the recommendation planned with, and where each figure came from."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     vram_bytes: int
     llm_vram_bytes: int
@@ -81,7 +82,7 @@ class HardwareUsed(BaseModel):
 class LossRange(BaseModel):
     """Expected relative loss on the task's benchmarks (fractions) and what it rests on."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     mid: float | None
     """None when no evidence covers the format (a ternary TQ type on an ordinary model, say)."""
@@ -99,7 +100,7 @@ class LossRange(BaseModel):
 class QuantOption(BaseModel):
     """One way to run the model: a quant, how it fits, its expected loss and how to launch it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     quant: str
     family: Literal["gguf", "serving"]
@@ -128,7 +129,7 @@ class QuantOption(BaseModel):
 class SizeChoice(BaseModel):
     """The best option for one reference model size (the no-model matrix)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     size: str
     stands_for: str
@@ -140,7 +141,7 @@ class SizeChoice(BaseModel):
 class Recommendation(BaseModel):
     """The ranked options (best first), the rules that fired, and the hardware budget used."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     task: str
     prefer: str
@@ -414,7 +415,8 @@ class _Planner:
             est, fit = self._fit(quant, file_bytes)
         loss = self.loss(quant)
         if verdict.released_precision:
-            loss = ExpectedLoss(
+            loss = construct(
+                ExpectedLoss,
                 format=quant, task=self.task, mid=0.0, low=0.0, high=0.0, evidence=[], sources=[],
                 notes=["the model's released precision: no loss against the release"], estimate=False,
             )  # fmt: skip
@@ -436,10 +438,12 @@ class _Planner:
         in_ladder = quant in LADDER
         t_index, f_index = LADDER.index(self.policy.target), LADDER.index(self.policy.floor)
         q_index = LADDER.index(quant) if in_ladder else self._nearest_ladder_index(loss)
-        return QuantOption(
+        return construct(
+            QuantOption,
             quant=quant, family=family, kind=fmt.kind if fmt else "weight-only", model=self.spec.name,
             bits_per_weight=round(bpw, 3), memory=est, fit=fit, gpu_layers=est.gpu_layers, n_cpu_moe=est.n_cpu_moe,
-            expected_loss=LossRange(
+            expected_loss=construct(
+                LossRange,
                 mid=_finite(loss.mid), low=_finite(loss.low), high=_finite(loss.high), estimate=loss.estimate,
                 records=loss.evidence,
             ),
@@ -716,7 +720,8 @@ def _prepare(
     budget, measured_bw, hw_notes = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
     llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
     gpu_bw = min(measured_bw) if measured_bw else None
-    hardware = HardwareUsed(
+    hardware = construct(
+        HardwareUsed,
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
         n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
         compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
@@ -777,7 +782,8 @@ def _rank_model(
             options = planner.rank([*mine, *others])
     else:
         options = planner.file_options(files)
-    return Recommendation(
+    return construct(
+        Recommendation,
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=spec.name,
         model_approximate=spec.approximate, target=policy.target, floor=policy.floor, hardware=req.hardware,
         options=options, trace=[*policy.fired, *planner.trace], notes=_notes(options, spec, req.context),
@@ -804,8 +810,11 @@ def _compare_sizes(req: _Request) -> Recommendation:
         first_policy = first_policy or planner.policy
         trace.extend(r for r in planner.policy.fired if r.id not in {t.id for t in trace})
         top = planner.best_option(_MATRIX_QUANTS)
-        rows.append(SizeChoice(size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
-                               active_params_billions=round(active, 2) if active else None, best=top))  # fmt: skip
+        row = construct(
+            SizeChoice, size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
+            active_params_billions=round(active, 2) if active else None, best=top,
+        )  # fmt: skip
+        rows.append(row)
         if top is not None:
             best.append((top, planner.eff))
 
@@ -828,7 +837,8 @@ def _compare_sizes(req: _Request) -> Recommendation:
             "expected loss is relative to each model's own unquantized score: a larger model quantized to "
             "about 3.5 bpw or more usually still scores higher than a smaller one at more bits (arXiv:2505.15030)",
         ]
-    return Recommendation(
+    return construct(
+        Recommendation,
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=None, model_approximate=True,
         target=policy.target, floor=policy.floor, hardware=req.hardware, options=ranked, by_size=rows, trace=trace,
         notes=notes,

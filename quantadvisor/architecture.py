@@ -13,6 +13,7 @@ from .errors import ModelResolutionError
 
 if TYPE_CHECKING:
     from .dataset import Dataset
+    from .models import Architecture
 
 __all__ = ["ModelSpec", "load_model_spec", "spec_from_config", "spec_from_gguf_metadata"]
 
@@ -42,7 +43,7 @@ class ModelSpec(BaseModel):
     Names follow llama.cpp's hparams where they differ from Hugging Face's.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     arch: str
@@ -388,15 +389,20 @@ def spec_from_shorthand(shorthand: str, dataset: Dataset | None = None) -> Model
     return spec
 
 
+def reference_spec(arch: Architecture) -> ModelSpec:
+    """The ModelSpec a size shorthand stands for: the reference model's config, marked approximate."""
+    spec = spec_from_config(arch.config, name=arch.stands_for)
+    return spec.model_copy(
+        update={"approximate": True, "stands_for": arch.stands_for, "origin": f"shorthand {arch.shorthand}"}
+    )
+
+
 def _resolve_shorthand(wanted: str, shorthand: str, ds: Dataset) -> ModelSpec:
     from .dataset import closest_names
 
     for arch in ds.architectures.values():
         if wanted == arch.shorthand.casefold() or wanted in (a.casefold() for a in arch.aliases):
-            spec = spec_from_config(arch.config, name=arch.stands_for)
-            return spec.model_copy(
-                update={"approximate": True, "stands_for": arch.stands_for, "origin": f"shorthand {arch.shorthand}"}
-            )
+            return ds.reference_specs.get(arch.shorthand) or reference_spec(arch)
     known = sorted(a.shorthand for a in ds.architectures.values())
     close = closest_names(wanted, known)
     raise ModelResolutionError(

@@ -28,6 +28,8 @@ from .models import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from .architecture import ModelSpec
+
 __all__ = ["DATA_ENV_VAR", "Dataset", "bundled_data_dir", "closest_names", "load_dataset"]
 
 DATA_ENV_VAR = "QUANTADVISOR_DATA"
@@ -61,6 +63,8 @@ class Dataset:
     residents: dict[str, Resident]
     rules: dict[str, Rule]
     files: tuple[Path, ...] = field(default=())
+    reference_specs: dict[str, ModelSpec] = field(default_factory=dict)
+    """Each architecture's ModelSpec by shorthand, validated with the data (and pickled with it)."""
 
     def format(self, name: str) -> Format:
         """Return the format called `name` (case-insensitive, aliases allowed)."""
@@ -308,9 +312,10 @@ def _disk_cache_path(files: Sequence[Path]) -> Path | None:
         return None
     root = os.environ.get(CACHE_ENV_VAR) or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     digest = hashlib.sha256(__version__.encode())
-    # The schema is code: a changed models.py or dataset.py must not be served an old pickle.
+    # The schema is code: a changed models.py, dataset.py or architecture.py (the pickled reference
+    # ModelSpecs) must not be served an old pickle.
     here = Path(__file__).resolve().parent
-    for path in [here / "models.py", here / "dataset.py", *files]:
+    for path in [here / "models.py", here / "dataset.py", here / "architecture.py", *files]:
         try:
             st = path.stat()
         except OSError:
@@ -343,10 +348,29 @@ def _write_disk_cache(path: Path, dataset: Dataset) -> None:
         pass  # a read-only home directory only costs the re-parse
 
 
+def _reference_specs(architectures: dict[str, Architecture], origin: Origin) -> dict[str, ModelSpec]:
+    """Resolve every reference architecture's config now: a bad shape is a dataset error naming
+    its record, and the size shorthands need no validation at run time."""
+    from .architecture import reference_spec
+    from .errors import ModelResolutionError
+
+    specs = {}
+    for ident, arch in architectures.items():
+        try:
+            specs[arch.shorthand] = reference_spec(arch)
+        except ModelResolutionError as exc:
+            path, index = origin[("architectures", ident)]
+            raise DatasetError(
+                f"{_display(path)}: architectures record {index} (shorthand {ident!r}): field 'config': {exc.message}"
+            ) from exc
+    return specs
+
+
 def _parse_and_validate(bundled: list[Path], extra: list[Path]) -> Dataset:
     merged, origin = _merge([*bundled, *extra], override_from=len(bundled))
     _check_references(merged, origin)
     return Dataset(
+        reference_specs=_reference_specs(merged["architectures"], origin),  # type: ignore[arg-type]
         sources=merged["sources"],  # type: ignore[arg-type]
         ggml_types=merged["ggml_types"],  # type: ignore[arg-type]
         formats=merged["formats"],  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .construct import construct
 from .errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ Vendor = Literal["nvidia", "amd", "intel", "apple", "unknown"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class MigInstance(_Frozen):
@@ -900,7 +901,8 @@ def _catalog_reading(gpu: GPU, index: int) -> tuple[GPUReading, int | None]:
     """
     memory = round(gpu.memory_gib * GIB)
     total = apple_working_set_bytes(memory) if gpu.unified_memory and gpu.vendor == "apple" else memory
-    reading = GPUReading(
+    reading = construct(
+        GPUReading,
         index=index,
         name=gpu.name,
         vendor=gpu.vendor,
@@ -961,7 +963,8 @@ def hardware_from_overrides(
             )
     elif vram is not None:
         readings = [
-            GPUReading(
+            construct(
+                GPUReading,
                 index=i,
                 name=f"{vram:g} GiB GPU (--vram)",
                 vendor="unknown",
@@ -990,7 +993,8 @@ def hardware_from_overrides(
         host, available, ram_source = None, None, None
     if base is not None:
         notes = [*base.notes, *notes]
-    return HardwareReport(
+    return construct(
+        HardwareReport,
         gpus=readings,
         host_ram_bytes=host,
         host_ram_available_bytes=available,
@@ -1136,7 +1140,8 @@ def planning_budget(report: HardwareReport, *, safety_margin_bytes: int | None =
 
     ccs = [g.compute_capability for g in used]
     compute_capability = min(c for c in ccs if c is not None) if ccs and None not in ccs else None
-    return Budget(
+    return construct(
+        Budget,
         vram_bytes=vram,
         per_gpu_bytes=per_gpu,
         ram_bytes=ram,

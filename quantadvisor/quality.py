@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from .construct import construct
+
 if TYPE_CHECKING:
     from .dataset import Dataset
     from .models import EvidenceRecord
@@ -64,7 +66,7 @@ _ASSUMED_EQUIVALENT = {
 class ExpectedLoss(BaseModel):
     """Expected relative loss on a task's benchmarks: fractions, 0.05 = 5% below unquantized."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     format: str
     task: str
@@ -191,12 +193,14 @@ def expected_loss(
     ladder = kld_equivalents(ds)
     notes: list[str] = []
     if fmt in _UNQUANTIZED:
-        return ExpectedLoss(
+        return construct(
+            ExpectedLoss,
             format=fmt, task=task, mid=0.0, low=0.0, high=0.0, evidence=[], sources=[],
             notes=["unquantized: the reference every loss is measured against"], estimate=False,
         )  # fmt: skip
     if fmt not in ladder:
-        return ExpectedLoss(
+        return construct(
+            ExpectedLoss,
             format=fmt, task=task, mid=math.nan, low=math.nan, high=1.0, evidence=[], sources=[],
             notes=[f"no quality evidence for {fmt} on ordinary (non-ternary-trained) models"], estimate=True,
         )  # fmt: skip
@@ -211,7 +215,8 @@ def expected_loss(
     if not anchors:
         # Fall back on the language-modelling ladder itself: loss ≈ sqrt(KLD) scaled as RMS Δp.
         mid = math.sqrt(k_f)
-        return ExpectedLoss(
+        return construct(
+            ExpectedLoss,
             format=fmt, task=task, mid=mid, low=mid / 2, high=mid * 2, evidence=ladder_ids,
             sources=sorted({ds.evidence[i].source for i in ladder_ids}),
             notes=[*notes, "no task anchors: from the KLD ladder alone"], estimate=True,
@@ -241,7 +246,8 @@ def expected_loss(
         notes.append("rests partly on secondary summaries (labelled in the evidence)")
     evidence = [a.record_id for a in anchors] + [i for i in ladder_ids if i not in {a.record_id for a in anchors}]
     clamp = _clamp
-    return ExpectedLoss(
+    return construct(
+        ExpectedLoss,
         format=fmt,
         task=task,
         mid=clamp(mid),

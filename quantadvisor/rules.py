@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .construct import construct
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -43,7 +45,7 @@ COARSE_LEVELS: tuple[str, ...] = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", 
 class FiredRule(BaseModel):
     """A rule that applied to this request, with what it says and where that comes from."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     question: str
@@ -81,7 +83,8 @@ class FormatVerdict:
 
 
 def _fired(rule: Rule, applies_to: str | None = None) -> FiredRule:
-    return FiredRule(
+    return construct(
+        FiredRule,
         id=rule.id, question=rule.question, says=rule.says, source=list(rule.source),
         provenance=rule.provenance, applies_to=applies_to,
     )  # fmt: skip

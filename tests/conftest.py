@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+# Check every result model quantadvisor builds without validation (quantadvisor/construct.py);
+# set before quantadvisor is imported, and inherited by the CLI subprocesses the tests start.
+os.environ["QUANTADVISOR_VALIDATE"] = "1"
 
 if TYPE_CHECKING:
     from quantadvisor.architecture import ModelSpec

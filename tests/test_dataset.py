@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import quantadvisor.dataset as dataset_module
 import yaml
-from quantadvisor.dataset import DATA_ENV_VAR, load_dataset
+from quantadvisor.dataset import DATA_ENV_VAR, bundled_data_dir, load_dataset
 from quantadvisor.errors import DatasetError
 from quantadvisor.memory.mixes import BASE_TYPE, GGUF_FILE_TYPES
 from quantadvisor.models import GPU, EvidenceRecord, Format, GGMLType, Source
@@ -636,3 +636,24 @@ def test_rule_typos_are_dataset_errors(tmp_path: Path, rule: dict[str, object], 
     with pytest.raises(DatasetError, match=fragment):
         dataset_module.load_dataset(tmp_path)
     dataset_module._load_cached.cache_clear()
+
+
+def test_reference_specs_are_resolved_with_the_data(ds: Dataset) -> None:
+    from quantadvisor.architecture import load_model_spec
+
+    assert set(ds.reference_specs) == {a.shorthand for a in ds.architectures.values()}
+    spec = ds.reference_specs["9b"]
+    assert spec.approximate
+    assert spec.stands_for == ds.architectures["9b"].stands_for
+    assert load_model_spec("9b", ds) is spec, "the shorthand resolves to the pickled spec itself"
+
+
+def test_an_architecture_with_an_impossible_shape_names_its_record(tmp_path: Path, ds: Dataset) -> None:
+    bundled = bundled_data_dir() / "architectures.yaml"
+    raw = _read(bundled)
+    arch = dict(raw["architectures"][0])
+    arch["config"] = {**arch["config"], "num_hidden_layers": 0}
+    (tmp_path / "extra").mkdir()
+    _write(tmp_path / "extra" / "architectures.yaml", {"schema_version": 1, "architectures": [arch]})
+    with pytest.raises(DatasetError, match=rf"architectures record 1 \(shorthand '{arch['shorthand']}'\).*config"):
+        load_dataset(tmp_path / "extra")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from ..construct import construct
 from ..errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class MemoryEstimate(BaseModel):
     "offloaded 33/33 layers" log line does; `gpu_layers` is the matching -ngl value.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     model: str
     quant: str
@@ -441,7 +442,8 @@ def plan_runtime(
     per_gpu = _split_per_gpu(gpu_weights + gpu_kv, compute, overhead, used_gpus)
     if spec.approximate:
         notes.append(f"shape of {spec.stands_for or spec.name} used for a size shorthand: approximate")
-    return MemoryEstimate(
+    return construct(
+        MemoryEstimate,
         model=spec.name,
         quant=quant,
         file_bytes=file_bytes,
