@@ -540,3 +540,20 @@ def test_fit_moe_offload_30b_a3b() -> None:
 
     assert fit_moe_offload(estimate, spec.n_layers, full).n_cpu_moe == 0  # type: ignore[union-attr]
     assert fit_moe_offload(estimate, spec.n_layers, floor - 1) is None
+
+
+@pytest.mark.parametrize("imatrix", [False, True])
+def test_layer_reuse_plans_match_typing_every_tensor(imatrix: bool) -> None:
+    """_plan_for types one layer per (structure, position class); typing every tensor must agree."""
+    from quantadvisor.dataset import load_dataset
+    from quantadvisor.memory import GGUF_FILE_TYPES, gguf_file_bytes, gguf_layout, type_sizes, typed_tensors
+    from quantadvisor.memory.runtime import Layout
+
+    ds = load_dataset()
+    sizes = type_sizes(ds)
+    for spec in ds.reference_specs.values():
+        for ft in GGUF_FILE_TYPES:
+            typed = typed_tensors(spec, ft, sizes, imatrix=imatrix)
+            layout, file_bytes = gguf_layout(spec, ft, sizes, imatrix=imatrix)
+            assert layout == Layout.of(spec, typed), (spec.stands_for, ft)
+            assert file_bytes == gguf_file_bytes(typed, spec), (spec.stands_for, ft)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
-from .mixes import GGUF_FILE_TYPES, assign_types
+from .mixes import GGUF_FILE_TYPES, MixAssigner, assign_types
 from .runtime import (
     CACHE_TYPES,
     DEFAULTS,
@@ -20,6 +20,7 @@ from .runtime import (
     RuntimeConstants,
     TypedTensor,
     kv_cache_bytes,
+    layer_sums,
     plan_runtime,
     validate_cache_types,
 )
@@ -105,26 +106,70 @@ def _plan_for(
 ) -> tuple[Layout, int]:
     """The per-layer layout and the file size of one (shape, file type), cached.
 
-    Sizes are looked up per (type, shape): a model repeats a handful of shapes in every layer.
+    A model repeats a few layer structures; within one, the types depend only on the layer's
+    position class (mixes.position_class), so each (structure, class) is typed and sized once.
     """
     cached = _PLANS.get((spec, sizes), (ft, imatrix, constants))
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     tensors = _inventory(spec)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
-    types = assign_types(spec, tensors, ft, block_sizes, imatrix=imatrix)
-    size_of: dict[tuple[str, tuple[int, ...]], int] = {}
-    nbytes = []
-    for t, ty in zip(tensors, types, strict=True):
-        key = (ty, t.shape)
-        size = size_of.get(key)
-        if size is None:
-            size = size_of[key] = _tensor_bytes(ty, t.shape, sizes)
-        nbytes.append(size)
-    layout = Layout.build(spec, tensors, nbytes)
-    value = (layout, _file_bytes(spec, _infos_bytes(spec, tensors), nbytes, constants))
+    mix = MixAssigner(spec, tensors, ft, block_sizes, imatrix=imatrix)
+    global_tensors: list[tuple[Tensor, int]] = []
+    layers: dict[int, tuple[int, int, int]] = {}
+    data = 0  # tensor data, each tensor padded to 32 bytes
+    done: dict[tuple[object, ...], tuple[tuple[int, int, int], int, int]] = {}
+    for start, end, layer, structure in _spans(spec):
+        if layer is None:
+            for t, ty in zip(tensors[start:end], mix.types(tensors[start:end]), strict=True):
+                size = _tensor_bytes(ty, t.shape, sizes)
+                global_tensors.append((t, size))
+                data += _pad32(size)
+            continue
+        key = (structure, *mix.state(layer))
+        hit = done.get(key)
+        if hit is None:
+            wv = mix.counters["wv"]
+            group = tensors[start:end]
+            nbytes = [_tensor_bytes(ty, t.shape, sizes) for t, ty in zip(group, mix.types(group), strict=True)]
+            hit = done[key] = (layer_sums(group, nbytes), sum(map(_pad32, nbytes)), mix.counters["wv"] - wv)
+        else:
+            mix.counters["wv"] += hit[2]
+        layers[layer] = hit[0]
+        data += hit[1]
+    layout = Layout.from_parts(spec, global_tensors, layers)
+    value = (layout, constants.header_bytes_per_token * spec.n_vocab + _infos_bytes(spec, tensors) + data)
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
+
+
+def _pad32(size: int) -> int:
+    return -(-size // 32) * 32
+
+
+_SPANS = _IdentityCache()
+
+
+def _spans(spec: ModelSpec) -> list[tuple[int, int, int | None, int]]:
+    """The inventory cut into runs of one layer (or of global tensors): (start, end, layer, structure),
+    where layers with the same roles and shapes share a structure number. Cached by identity."""
+    cached = _SPANS.get((spec,), ())
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    tensors = _inventory(spec)
+    spans: list[tuple[int, int, int | None, int]] = []
+    structures: dict[tuple[tuple[str, tuple[int, ...]], ...], int] = {}
+    start = 0
+    while start < len(tensors):
+        layer = tensors[start].layer
+        end = start + 1
+        while end < len(tensors) and tensors[end].layer == layer:
+            end += 1
+        shape = tuple((t.role, t.shape) for t in tensors[start:end])
+        spans.append((start, end, layer, structures.setdefault(shape, len(structures))))
+        start = end
+    _SPANS.put((spec,), (), spans)
+    return spans
 
 
 def gguf_layout(
@@ -145,8 +190,7 @@ def gguf_layout(
 
 def _file_bytes(spec: ModelSpec, infos: int, nbytes: list[int], constants: RuntimeConstants) -> int:
     """GGUF file size: metadata (mostly the tokenizer) + tensor infos + 32-byte-aligned tensor data."""
-    data = sum(-(-size // 32) * 32 for size in nbytes)
-    return constants.header_bytes_per_token * spec.n_vocab + infos + data
+    return constants.header_bytes_per_token * spec.n_vocab + infos + sum(map(_pad32, nbytes))
 
 
 def _info_records(tensors: list[Tensor]) -> int:

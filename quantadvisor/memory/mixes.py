@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from ..architecture import ModelSpec
     from .tensors import Tensor
 
-__all__ = ["BASE_TYPE", "FILE_TYPE_IDS", "GGUF_FILE_TYPES", "assign_types"]
+__all__ = ["BASE_TYPE", "FILE_TYPE_IDS", "GGUF_FILE_TYPES", "MixAssigner", "assign_types", "position_class"]
 
 # The ggml block type each file type starts from (llama_model_quantize_impl's default_type).
 BASE_TYPE: dict[str, str] = {
@@ -57,6 +57,62 @@ def _more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
+def position_class(i: int, n: int) -> tuple[bool, bool, bool, bool]:
+    """Every fact about index `i` of `n` that the mix rules read: i < n/16, i < n/8, i >= 7n/8 and
+    the every-third test of _more_bits. Two layers (or attn_v counts) with the same class get the
+    same types, which lets a planner type one layer of each class and reuse it."""
+    return i < n // 16, i < n // 8, i >= 7 * n // 8, (i - n // 8) % 3 == 2
+
+
+class MixAssigner:
+    """Types tensors of a `file_type` GGUF of `spec` in file order (llama-quantize's single pass).
+
+    The pass carries one counter, the number of attn_v tensors seen so far, which some mixes use
+    in place of the layer index; `types()` may be called on consecutive slices of the tensors.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        tensors: list[Tensor],
+        file_type: str,
+        block_sizes: Mapping[str, int],
+        *,
+        imatrix: bool = False,
+    ) -> None:
+        self.spec, self.file_type, self.block_sizes, self.imatrix = spec, file_type, block_sizes, imatrix
+        self.base = BASE_TYPE[file_type]
+        self.n_wv = count_attn_v(tensors)
+        self.counters = {"wv": 0, "gqa": spec.gqa_ratio}
+        self.quantize = self.base not in _UNQUANTIZED
+
+    def state(self, layer: int) -> tuple[object, ...]:
+        """What the types of `layer`'s tensors depend on besides their roles and shapes: the layer's
+        position class, and the attn_v count's (the Q3_K_M and Q4_K_S mixes also test it against 2 and 4)."""
+        wv = self.counters["wv"]
+        return position_class(layer, self.spec.n_layers), position_class(wv, self.n_wv), wv < 2, wv < 4
+
+    def types(self, tensors: Sequence[Tensor]) -> list[str]:
+        """The ggml type of each tensor (same order), advancing the pass over them."""
+        out = []
+        for tensor in tensors:
+            if not tensor.quantizable:
+                out.append("F32")
+            elif not self.quantize:
+                out.append(self.base)
+            else:
+                chosen = _choose(
+                    self.spec, tensor, self.file_type, self.base, self.n_wv, self.counters, imatrix=self.imatrix
+                )
+                out.append(_fit_rows(chosen, tensor, self.block_sizes))
+        return out
+
+
+def count_attn_v(tensors: Sequence[Tensor]) -> int:
+    """llama-quantize's n_attention_wv: the quantizable attn_v (or fused attn_qkv) tensors."""
+    return sum(1 for t in tensors if t.role in {"attn_v", "attn_qkv"} and t.quantizable)
+
+
 def assign_types(
     spec: ModelSpec,
     tensors: list[Tensor],
@@ -66,21 +122,7 @@ def assign_types(
     imatrix: bool = False,
 ) -> list[str]:
     """Return the ggml type of each tensor (same order) in a `file_type` GGUF of `spec`."""
-    base = BASE_TYPE[file_type]
-    n_wv = sum(1 for t in tensors if t.role in {"attn_v", "attn_qkv"} and t.quantizable)
-    counters = {"wv": 0, "gqa": spec.gqa_ratio}
-    quantize = base not in _UNQUANTIZED
-    out = []
-    for tensor in tensors:
-        if not tensor.quantizable:
-            out.append("F32")
-            continue
-        if not quantize:
-            out.append(base)
-            continue
-        chosen = _choose(spec, tensor, file_type, base, n_wv, counters, imatrix=imatrix)
-        out.append(_fit_rows(chosen, tensor, block_sizes))
-    return out
+    return MixAssigner(spec, tensors, file_type, block_sizes, imatrix=imatrix).types(tensors)
 
 
 def _fit_rows(chosen: str, tensor: Tensor, block_sizes: Mapping[str, int]) -> str:

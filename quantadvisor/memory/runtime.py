@@ -334,28 +334,51 @@ class Layout:
     @classmethod
     def build(cls, spec: ModelSpec, tensors: Sequence[Tensor], nbytes: Sequence[int]) -> Layout:
         """Sum tensor sizes (same order as `tensors`) per layer: input, output layer, repeating layers."""
-        dense, expert, largest = [0] * spec.n_layers, [0] * spec.n_layers, [0] * spec.n_layers
-        token_embd = output = other = output_largest = 0
+        global_tensors: list[tuple[Tensor, int]] = []
+        per_layer: dict[int, tuple[list[Tensor], list[int]]] = {}
         for t, size in zip(tensors, nbytes, strict=True):
-            layer = t.layer
+            if t.layer is None:
+                global_tensors.append((t, size))
+            else:
+                group = per_layer.setdefault(t.layer, ([], []))
+                group[0].append(t)
+                group[1].append(size)
+        layers = {il: layer_sums(ts, sizes) for il, (ts, sizes) in per_layer.items()}
+        return cls.from_parts(spec, global_tensors, layers)
+
+    @classmethod
+    def from_parts(
+        cls, spec: ModelSpec, global_tensors: Sequence[tuple[Tensor, int]], layers: Mapping[int, tuple[int, int, int]]
+    ) -> Layout:
+        """The layout from the global tensors (with sizes) and each layer's layer_sums()."""
+        token_embd = output = other = output_largest = 0
+        for t, size in global_tensors:
             if t.role == "token_embd":
                 token_embd += size
-            elif layer is None:
-                if t.role == "rope_freqs":
-                    other += size
-                else:
-                    output += size
-                    output_largest = max(output_largest, size)
+            elif t.role == "rope_freqs":
+                other += size
             else:
-                if t.is_expert:
-                    expert[layer] += size
-                else:
-                    dense[layer] += size
-                if len(t.shape) >= 2 and size > largest[layer]:
-                    largest[layer] = size
+                output += size
+                output_largest = max(output_largest, size)
         if spec.tied_embeddings:
             output_largest = max(output_largest, token_embd)
+        dense, expert, largest = [0] * spec.n_layers, [0] * spec.n_layers, [0] * spec.n_layers
+        for il, (d, e, big) in layers.items():
+            dense[il], expert[il], largest[il] = d, e, big
         return cls(token_embd, output, other, tuple(dense), tuple(expert), tuple(largest), output_largest)
+
+
+def layer_sums(tensors: Sequence[Tensor], nbytes: Sequence[int]) -> tuple[int, int, int]:
+    """One repeating layer's bytes: (non-expert tensors, stacked expert tensors, largest matrix)."""
+    dense = expert = largest = 0
+    for t, size in zip(tensors, nbytes, strict=True):
+        if t.is_expert:
+            expert += size
+        else:
+            dense += size
+        if len(t.shape) >= 2 and size > largest:
+            largest = size
+    return dense, expert, largest
 
 
 def plan_runtime(

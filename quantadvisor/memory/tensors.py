@@ -15,9 +15,13 @@ __all__ = ["Tensor", "tensor_inventory"]
 _F32_ROLES = frozenset({"ffn_gate_inp", "ffn_gate_inp_shexp", "rope_freqs", "ssm_conv1d", "ssm_a", "ssm_dt"})
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Tensor:
-    """One GGUF tensor. `shape` is in ggml order: shape[0] is the row length (the input dimension)."""
+    """One GGUF tensor. `shape` is in ggml order: shape[0] is the row length (the input dimension).
+
+    Treat it as read-only: inventories are cached and shared. It is not a frozen dataclass because
+    a frozen __init__ costs three times as much, and a planner builds ~10^4 of these per run.
+    """
 
     name: str
     role: str
@@ -34,11 +38,10 @@ class Tensor:
 
     def __post_init__(self) -> None:
         shape = self.shape
-        object.__setattr__(self, "n_elements", math.prod(shape))
-        object.__setattr__(self, "is_expert", len(shape) == 3 and shape[2] > 1)
+        self.n_elements = math.prod(shape)
+        self.is_expert = len(shape) == 3 and shape[2] > 1
         weight = len(shape) >= 2 and self.name.endswith(".weight")
-        quantizable = weight and "norm" not in self.role and self.role not in _F32_ROLES
-        object.__setattr__(self, "quantizable", quantizable)
+        self.quantizable = weight and "norm" not in self.role and self.role not in _F32_ROLES
 
 
 def tensor_inventory(spec: ModelSpec) -> list[Tensor]:

@@ -178,3 +178,24 @@ def test_moe_offload_never_exceeds_the_budget_and_more_budget_keeps_more_experts
     if small is not None:
         assert large is not None
         assert large.n_cpu_moe <= small.n_cpu_moe
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spec=dense_configs(),
+    extra_layers=st.integers(0, 90),
+    ft=st.sampled_from(["Q2_K", "Q3_K_M", "Q3_K_S", "Q4_K_S", "Q4_K_M", "Q5_K_M", "IQ3_M", "IQ3_XXS", "IQ2_M"]),
+    imatrix=st.booleans(),
+)
+def test_layer_reuse_matches_typing_every_tensor(spec: ModelSpec, extra_layers: int, ft: str, imatrix: bool) -> None:
+    """The planner types one layer per (structure, position class); any depth must agree with the full pass."""
+    from quantadvisor.dataset import load_dataset
+    from quantadvisor.memory import gguf_file_bytes, gguf_layout, type_sizes, typed_tensors
+    from quantadvisor.memory.runtime import Layout
+
+    spec = spec.model_copy(update={"n_layers": spec.n_layers + extra_layers})
+    sizes = type_sizes(load_dataset())
+    typed = typed_tensors(spec, ft, sizes, imatrix=imatrix)
+    layout, file_bytes = gguf_layout(spec, ft, sizes, imatrix=imatrix)
+    assert layout == Layout.of(spec, typed)
+    assert file_bytes == gguf_file_bytes(typed, spec)
