@@ -26,7 +26,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Sequence
 
     from .architecture import ModelSpec
 
@@ -48,6 +48,7 @@ _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
 }
 
 T = TypeVar("T", bound=BaseModel)
+D = TypeVar("D")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,20 @@ class Dataset:
     files: tuple[Path, ...] = field(default=())
     reference_specs: dict[str, ModelSpec] = field(default_factory=dict)
     """Each architecture's ModelSpec by shorthand, validated with the data (and pickled with it)."""
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, key: Hashable, compute: Callable[[], D]) -> D:
+        """A value computed from this dataset (a lookup table, the KLD ladder), once per dataset.
+
+        Treat the value as read-only. It is not pickled with the dataset: the code that computes
+        it is not part of the disk cache's key.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]  # type: ignore[no-any-return]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_derived": {}}
 
     def format(self, name: str) -> Format:
         """Return the format called `name` (case-insensitive, aliases allowed)."""

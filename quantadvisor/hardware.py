@@ -11,10 +11,7 @@ import contextlib
 import json
 import math
 import os
-import platform
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -163,6 +160,9 @@ def _gib(value: int) -> str:
 
 def _run_tool(argv: list[str], notes: list[str]) -> str | None:
     """Run a fixed tool with a 3 s limit; return stdout, or None with the reason added to `notes`."""
+    import shutil  # detection only: these stay out of the start-up of planning commands
+    import subprocess
+
     exe = shutil.which(argv[0])
     if exe is None:
         return None
@@ -562,6 +562,8 @@ def _detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
 
 def _detect_rocm_smi(notes: list[str]) -> list[GPUReading] | None:
     """Read `rocm-smi --showmeminfo vram --json`; None if rocm-smi is not on PATH."""
+    import shutil
+
     if shutil.which("rocm-smi") is None:
         return None
     out = _run_tool(["rocm-smi", "--showmeminfo", "vram", "--json"], notes)
@@ -719,6 +721,8 @@ def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> Hard
     notes: list[str] = []
     root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
     total, available, ram_source = _host_ram(notes, root)
+
+    import platform
 
     if platform.system() == "Darwin" and platform.machine() == "arm64":
         gpus, memsize = _detect_apple(notes)

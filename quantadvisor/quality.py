@@ -92,7 +92,14 @@ class _Anchor:
 
 
 def kld_equivalents(ds: Dataset) -> dict[str, tuple[float, list[str]]]:
-    """Format name → (KLD-equivalent on the Llama-3-8B scale, evidence ids it rests on)."""
+    """Format name → (KLD-equivalent on the Llama-3-8B scale, evidence ids it rests on).
+
+    Computed once per dataset; treat the result as read-only.
+    """
+    return ds.derived("kld_equivalents", lambda: _kld_equivalents(ds))
+
+
+def _kld_equivalents(ds: Dataset) -> dict[str, tuple[float, list[str]]]:
     ladder: dict[str, tuple[float, list[str]]] = {}
     with_imatrix: dict[str, tuple[float, list[str]]] = {}
     for r in ds.evidence.values():
@@ -153,6 +160,13 @@ def effective_params(params_b: float, active_b: float | None = None) -> float:
 
 
 def _anchors(ds: Dataset, task: str, fmt: str, ladder: dict[str, tuple[float, list[str]]]) -> tuple[list[_Anchor], str]:
+    """The task records that anchor `fmt`'s loss (scanned once per dataset, task and format)."""
+    return ds.derived(("anchors", task, fmt), lambda: _find_anchors(ds, task, fmt, ladder))
+
+
+def _find_anchors(
+    ds: Dataset, task: str, fmt: str, ladder: dict[str, tuple[float, list[str]]]
+) -> tuple[list[_Anchor], str]:
     borrowed = TASK_BORROWING.get(task, (task,))
     out: list[_Anchor] = []
     for use in borrowed:

@@ -657,3 +657,15 @@ def test_an_architecture_with_an_impossible_shape_names_its_record(tmp_path: Pat
     _write(tmp_path / "extra" / "architectures.yaml", {"schema_version": 1, "architectures": [arch]})
     with pytest.raises(DatasetError, match=rf"architectures record 1 \(shorthand '{arch['shorthand']}'\).*config"):
         load_dataset(tmp_path / "extra")
+
+
+def test_derived_values_are_computed_once_and_never_pickled(ds: Dataset) -> None:
+    import pickle
+
+    calls: list[int] = []
+    first = ds.derived(("test", "once"), lambda: calls.append(1) or {"value": 1})
+    assert ds.derived(("test", "once"), lambda: calls.append(1) or {"value": 2}) is first
+    assert calls == [1]
+    copy = pickle.loads(pickle.dumps(ds))  # noqa: S301 - our own bytes
+    assert ("test", "once") not in copy._derived, "the code computing them is not in the disk cache key"
+    assert copy.gpus == ds.gpus

@@ -10,6 +10,7 @@ not depend on the layout beside the checkout.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import platform
@@ -845,7 +846,7 @@ def test_override_unified_memory_catalog_gpu(catalog: Dataset) -> None:
 
 def test_override_unified_memory_nvidia_catalog_gpu(catalog: Dataset) -> None:
     spark = catalog_gpu("DGX Spark", 128, architecture="blackwell", unified_memory=True, segment="soc")
-    dataset = Dataset(**{**catalog.__dict__, "gpus": {**catalog.gpus, "DGX Spark": spark}})
+    dataset = dataclasses.replace(catalog, gpus={**catalog.gpus, "DGX Spark": spark})
     report = hardware_from_overrides(gpu="dgx spark", dataset=dataset)
     (gpu,) = report.gpus
     assert gpu.total_bytes == 128 * GIB  # CUDA may allocate the whole pool; no macOS rule here

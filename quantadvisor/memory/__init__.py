@@ -50,9 +50,6 @@ __all__ = [
 ]
 
 
-_SIZES: dict[int, tuple[object, dict[str, tuple[int, int]]]] = {}
-
-
 def type_sizes(dataset: Dataset | None = None) -> dict[str, tuple[int, int]]:
     """ggml type name → (weights per block, bytes per block), from data/formats.yaml.
 
@@ -62,14 +59,9 @@ def type_sizes(dataset: Dataset | None = None) -> dict[str, tuple[int, int]]:
     from ..dataset import load_dataset
 
     ds = dataset or load_dataset()
-    cached = _SIZES.get(id(ds))
-    if cached is not None and cached[0] is ds:
-        return cached[1]
-    sizes = {name: (t.block_size, t.bytes_per_block) for name, t in ds.ggml_types.items()}
-    if len(_SIZES) > 16:
-        _SIZES.clear()
-    _SIZES[id(ds)] = (ds, sizes)  # the dataset is kept alive, so its id cannot be reused
-    return sizes
+    return ds.derived(
+        "type_sizes", lambda: {name: (t.block_size, t.bytes_per_block) for name, t in ds.ggml_types.items()}
+    )
 
 
 class _IdentityCache:
