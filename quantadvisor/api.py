@@ -212,13 +212,9 @@ def _model_params(spec: ModelSpec) -> tuple[float, float | None]:
 
 
 def _count_params(spec: ModelSpec) -> tuple[float, float | None]:
-    from .memory import model_tensors
+    from .memory import parameter_count
 
-    total = active = 0.0
-    for t in model_tensors(spec):
-        total += t.n_elements
-        share = spec.n_expert_used / spec.n_expert if t.is_expert and spec.n_expert else 1.0
-        active += t.n_elements * share
+    total, active = parameter_count(spec)
     return total / 1e9, (active / 1e9 if spec.is_moe else None)
 
 

@@ -557,3 +557,20 @@ def test_layer_reuse_plans_match_typing_every_tensor(imatrix: bool) -> None:
             layout, file_bytes = gguf_layout(spec, ft, sizes, imatrix=imatrix)
             assert layout == Layout.of(spec, typed), (spec.stands_for, ft)
             assert file_bytes == gguf_file_bytes(typed, spec), (spec.stands_for, ft)
+
+
+def test_layer_structures_expand_to_the_inventory() -> None:
+    """Each layer's tensors equal its structure's representative's, up to the blk.N index."""
+    from quantadvisor.dataset import load_dataset
+    from quantadvisor.memory import parameter_count
+    from quantadvisor.memory.tensors import layer_structures, tensor_inventory
+
+    for spec in load_dataset().reference_specs.values():
+        full = tensor_inventory(spec)
+        compact = layer_structures(spec)
+        assert [t for t in full if t.layer is None] == compact.global_tensors
+        for il, s in enumerate(compact.layer_structure):
+            mine = [(t.role, t.shape, t.name.split(".", 2)[2]) for t in full if t.layer == il]
+            rep = [(t.role, t.shape, t.name.split(".", 2)[2]) for t in compact.structures[s]]
+            assert mine == rep, (spec.stands_for, il)
+        assert parameter_count(spec)[0] == sum(t.n_elements for t in full)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
-from .mixes import GGUF_FILE_TYPES, MixAssigner, assign_types
+from .mixes import GGUF_FILE_TYPES, MixAssigner, assign_types, count_attn_v
 from .runtime import (
     CACHE_TYPES,
     DEFAULTS,
@@ -24,7 +24,7 @@ from .runtime import (
     plan_runtime,
     validate_cache_types,
 )
-from .tensors import Tensor, tensor_inventory
+from .tensors import LayerStructures, Tensor, layer_structures, tensor_inventory
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -45,6 +45,7 @@ __all__ = [
     "gguf_layout",
     "kv_cache_bytes",
     "model_tensors",
+    "parameter_count",
     "type_sizes",
     "typed_tensors",
 ]
@@ -104,33 +105,31 @@ def _plan_for(
     cached = _PLANS.get((spec, sizes), (ft, imatrix, constants))
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    tensors = _inventory(spec)
+    inventory = _structures(spec)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
-    mix = MixAssigner(spec, tensors, ft, block_sizes, imatrix=imatrix)
-    global_tensors: list[tuple[Tensor, int]] = []
+    mix = MixAssigner(spec, _attn_v_count(spec), ft, block_sizes, imatrix=imatrix)
+    global_tensors = [
+        (t, _tensor_bytes(ty, t.shape, sizes))
+        for t, ty in zip(inventory.global_tensors, mix.types(inventory.global_tensors), strict=True)
+    ]
+    data = sum(_pad32(size) for _, size in global_tensors)  # tensor data, each tensor padded to 32 bytes
     layers: dict[int, tuple[int, int, int]] = {}
-    data = 0  # tensor data, each tensor padded to 32 bytes
     done: dict[tuple[object, ...], tuple[tuple[int, int, int], int, int]] = {}
-    for start, end, layer, structure in _spans(spec):
-        if layer is None:
-            for t, ty in zip(tensors[start:end], mix.types(tensors[start:end]), strict=True):
-                size = _tensor_bytes(ty, t.shape, sizes)
-                global_tensors.append((t, size))
-                data += _pad32(size)
-            continue
+    for layer, structure in enumerate(inventory.layer_structure):
         key = (structure, *mix.state(layer))
         hit = done.get(key)
         if hit is None:
             wv = mix.counters["wv"]
-            group = tensors[start:end]
-            nbytes = [_tensor_bytes(ty, t.shape, sizes) for t, ty in zip(group, mix.types(group), strict=True)]
+            group = inventory.structures[structure]
+            types = mix.types(group, layer=layer)
+            nbytes = [_tensor_bytes(ty, t.shape, sizes) for t, ty in zip(group, types, strict=True)]
             hit = done[key] = (layer_sums(group, nbytes), sum(map(_pad32, nbytes)), mix.counters["wv"] - wv)
         else:
             mix.counters["wv"] += hit[2]
         layers[layer] = hit[0]
         data += hit[1]
     layout = Layout.from_parts(spec, global_tensors, layers)
-    value = (layout, constants.header_bytes_per_token * spec.n_vocab + _infos_bytes(spec, tensors) + data)
+    value = (layout, constants.header_bytes_per_token * spec.n_vocab + _infos_bytes(spec) + data)
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
 
@@ -139,29 +138,31 @@ def _pad32(size: int) -> int:
     return -(-size // 32) * 32
 
 
-_SPANS = _IdentityCache()
+_STRUCTURES = _IdentityCache()
 
 
-def _spans(spec: ModelSpec) -> list[tuple[int, int, int | None, int]]:
-    """The inventory cut into runs of one layer (or of global tensors): (start, end, layer, structure),
-    where layers with the same roles and shapes share a structure number. Cached by identity."""
-    cached = _SPANS.get((spec,), ())
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    tensors = _inventory(spec)
-    spans: list[tuple[int, int, int | None, int]] = []
-    structures: dict[tuple[tuple[str, tuple[int, ...]], ...], int] = {}
-    start = 0
-    while start < len(tensors):
-        layer = tensors[start].layer
-        end = start + 1
-        while end < len(tensors) and tensors[end].layer == layer:
-            end += 1
-        shape = tuple((t.role, t.shape) for t in tensors[start:end])
-        spans.append((start, end, layer, structures.setdefault(shape, len(structures))))
-        start = end
-    _SPANS.put((spec,), (), spans)
-    return spans
+def _structures(spec: ModelSpec) -> LayerStructures:
+    """layer_structures(spec), cached by identity."""
+    cached = _STRUCTURES.get((spec,), ())
+    if cached is None:
+        cached = layer_structures(spec)
+        _STRUCTURES.put((spec,), (), cached)
+    return cached  # type: ignore[no-any-return]
+
+
+def _attn_v_count(spec: ModelSpec) -> int:
+    """count_attn_v over the whole inventory, from its structures."""
+    return sum(count_attn_v([t]) * n for t, n in _structures(spec).with_counts())
+
+
+def parameter_count(spec: ModelSpec) -> tuple[int, int]:
+    """(all weights, weights read per token): experts count n_expert_used / n_expert of their size."""
+    total = active = 0.0
+    share = spec.n_expert_used / spec.n_expert if spec.n_expert else 1.0
+    for t, n in _structures(spec).with_counts():
+        total += t.n_elements * n
+        active += t.n_elements * n * (share if t.is_expert else 1.0)
+    return int(total), round(active)
 
 
 def gguf_layout(
@@ -193,11 +194,20 @@ def _info_records(tensors: list[Tensor]) -> int:
 _INFOS = _IdentityCache()
 
 
-def _infos_bytes(spec: ModelSpec, tensors: list[Tensor]) -> int:
-    """_info_records of spec's own inventory, cached by identity."""
+def _infos_bytes(spec: ModelSpec) -> int:
+    """_info_records of spec's own inventory, from its structures, cached by identity.
+
+    A layer's tensor names differ from its structure's representative only in the digits of blk.N.
+    """
     cached = _INFOS.get((spec,), ())
     if cached is None:
-        cached = _info_records(tensors)
+        inventory = _structures(spec)
+        rep_layer = [(group[0].layer or 0) if group else 0 for group in inventory.structures]
+        per_structure = [_info_records(group) for group in inventory.structures]
+        cached = _info_records(inventory.global_tensors) + sum(
+            per_structure[s] + len(inventory.structures[s]) * (len(str(il)) - len(str(rep_layer[s])))
+            for il, s in enumerate(inventory.layer_structure)
+        )
         _INFOS.put((spec,), (), cached)
     return cached  # type: ignore[no-any-return]
 

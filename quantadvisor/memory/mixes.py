@@ -74,15 +74,16 @@ class MixAssigner:
     def __init__(
         self,
         spec: ModelSpec,
-        tensors: list[Tensor],
+        tensors: Sequence[Tensor] | int,
         file_type: str,
         block_sizes: Mapping[str, int],
         *,
         imatrix: bool = False,
     ) -> None:
+        """`tensors`: the whole inventory, or just its count_attn_v()."""
         self.spec, self.file_type, self.block_sizes, self.imatrix = spec, file_type, block_sizes, imatrix
         self.base = BASE_TYPE[file_type]
-        self.n_wv = count_attn_v(tensors)
+        self.n_wv = tensors if isinstance(tensors, int) else count_attn_v(tensors)
         self.counters = {"wv": 0, "gqa": spec.gqa_ratio}
         self.quantize = self.base not in _UNQUANTIZED
 
@@ -92,8 +93,12 @@ class MixAssigner:
         wv = self.counters["wv"]
         return position_class(layer, self.spec.n_layers), position_class(wv, self.n_wv), wv < 2, wv < 4
 
-    def types(self, tensors: Sequence[Tensor]) -> list[str]:
-        """The ggml type of each tensor (same order), advancing the pass over them."""
+    def types(self, tensors: Sequence[Tensor], *, layer: int | None = None) -> list[str]:
+        """The ggml type of each tensor (same order), advancing the pass over them.
+
+        `layer` types one repeating layer's tensors as layer `layer`, whatever index they carry
+        (a planner passes one representative layer of each structure).
+        """
         out = []
         for tensor in tensors:
             if not tensor.quantizable:
@@ -102,8 +107,9 @@ class MixAssigner:
                 out.append(self.base)
             else:
                 chosen = _choose(
-                    self.spec, tensor, self.file_type, self.base, self.n_wv, self.counters, imatrix=self.imatrix
-                )
+                    self.spec, tensor, self.file_type, self.base, self.n_wv, self.counters, imatrix=self.imatrix,
+                    layer=layer,
+                )  # fmt: skip
                 out.append(_fit_rows(chosen, tensor, self.block_sizes))
         return out
 
@@ -143,9 +149,10 @@ def _choose(
     counters: dict[str, int],
     *,
     imatrix: bool,
+    layer: int | None = None,
 ) -> str:
     role, n = tensor.role, spec.n_layers
-    i = tensor.layer if tensor.layer is not None else 0
+    i = layer if layer is not None else tensor.layer if tensor.layer is not None else 0
     gqa, n_expert = counters["gqa"], spec.n_expert
     is_output = role == "output" or (role == "token_embd" and spec.tied_embeddings)
 
@@ -167,7 +174,7 @@ def _choose(
             return "Q4_K"
         return base
     if ft in _LOW_IQ:
-        return _choose_low_iq(spec, tensor, ft, base, counters)
+        return _choose_low_iq(spec, tensor, i, ft, base, counters)
     if role == "attn_v":
         new = base
         wv = counters["wv"]
@@ -245,9 +252,9 @@ def _choose_ffn_down(spec: ModelSpec, i: int, ft: str, base: str, *, imatrix: bo
     return base
 
 
-def _choose_low_iq(spec: ModelSpec, tensor: Tensor, ft: str, base: str, counters: dict[str, int]) -> str:
+def _choose_low_iq(spec: ModelSpec, tensor: Tensor, i: int, ft: str, base: str, counters: dict[str, int]) -> str:
     """The 1-2 bit IQ mixes keep attention V, the first FFN-down layers and attn_output higher."""
-    role, i, n = tensor.role, tensor.layer or 0, spec.n_layers
+    role, n = tensor.role, spec.n_layers
     s_mix = ft in {"IQ2_S", "IQ2_M"}
     if role == "attn_v":
         counters["wv"] += 1

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..architecture import ModelSpec
 
-__all__ = ["Tensor", "tensor_inventory"]
+__all__ = ["LayerStructures", "Tensor", "layer_structures", "tensor_inventory"]
 
 # Roles whose weights stay in F32 whatever the file type: norms, biases, the MoE router.
 _F32_ROLES = frozenset({"ffn_gate_inp", "ffn_gate_inp_shexp", "rope_freqs", "ssm_conv1d", "ssm_a", "ssm_dt"})
@@ -46,15 +46,62 @@ class Tensor:
 
 def tensor_inventory(spec: ModelSpec) -> list[Tensor]:
     """List every tensor of `spec` in file order (global input tensors, then layer by layer, then output)."""
-    out: list[Tensor] = [Tensor("token_embd.weight", "token_embd", None, (spec.n_embd, spec.n_vocab))]
-    if spec.rope_freqs:
-        out.append(Tensor("rope_freqs.weight", "rope_freqs", None, (spec.rope_freqs,)))
+    head, tail = _global_tensors(spec)
+    out = list(head)
     for il in range(spec.n_layers):
         out.extend(_layer_tensors(spec, il))
-    out.append(Tensor("output_norm.weight", "output_norm", None, (spec.n_embd,)))
+    return out + tail
+
+
+def _global_tensors(spec: ModelSpec) -> tuple[list[Tensor], list[Tensor]]:
+    """The tensors before the layers (input embedding, RoPE factors) and after them (output)."""
+    head = [Tensor("token_embd.weight", "token_embd", None, (spec.n_embd, spec.n_vocab))]
+    if spec.rope_freqs:
+        head.append(Tensor("rope_freqs.weight", "rope_freqs", None, (spec.rope_freqs,)))
+    tail = [Tensor("output_norm.weight", "output_norm", None, (spec.n_embd,))]
     if not spec.tied_embeddings:
-        out.append(Tensor("output.weight", "output", None, (spec.n_embd, spec.n_vocab)))
-    return out
+        tail.append(Tensor("output.weight", "output", None, (spec.n_embd, spec.n_vocab)))
+    return head, tail
+
+
+@dataclass(frozen=True)
+class LayerStructures:
+    """tensor_inventory without the repetition: a layer's tensors depend on its index only through
+    whether it has attention and whether its FFN is MoE, so each such kind is listed once.
+
+    Planners walk `layer_structure` and type each structure's representative tensors as the layer
+    at hand; the names (blk.N.…) are the representative's.
+    """
+
+    global_tensors: list[Tensor]
+    structures: list[list[Tensor]]
+    """One representative layer's tensors per structure."""
+    layer_structure: tuple[int, ...]
+    """The structure of each repeating layer."""
+
+    def with_counts(self) -> list[tuple[Tensor, int]]:
+        """Every distinct tensor and how many times it occurs (once, or once per layer of its structure)."""
+        counts = [0] * len(self.structures)
+        for s in self.layer_structure:
+            counts[s] += 1
+        return [(t, 1) for t in self.global_tensors] + [
+            (t, count) for tensors, count in zip(self.structures, counts, strict=True) for t in tensors
+        ]
+
+
+def layer_structures(spec: ModelSpec) -> LayerStructures:
+    """The inventory as global tensors plus one tensor list per layer structure."""
+    head, tail = _global_tensors(spec)
+    kinds: dict[tuple[bool, bool], int] = {}
+    structures: list[list[Tensor]] = []
+    per_layer = []
+    for il in range(spec.n_layers):
+        kind = (spec.has_attention(il), spec.is_moe_layer(il))
+        if kind not in kinds:
+            kinds[kind] = len(structures)
+            structures.append(_layer_tensors(spec, il))
+        per_layer.append(kinds[kind])
+    return LayerStructures(head + tail, structures, tuple(per_layer))
 
 
 def _layer_tensors(spec: ModelSpec, il: int) -> list[Tensor]:
