@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -119,6 +117,8 @@ def closest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]
     """Return up to `n` candidates that look like `name` (for 'did you mean' hints)."""
     pool = list(candidates)
     lowered = {c.casefold(): c for c in pool}
+    import difflib
+
     hits = difflib.get_close_matches(name.casefold(), list(lowered), n=n, cutoff=0.5)
     return [lowered[h] for h in hits]
 
@@ -130,10 +130,11 @@ def _did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 def bundled_data_dir() -> Path:
     """Return the directory holding the bundled YAML: inside the wheel, or <repo>/data when editable."""
-    packaged = resources.files("quantadvisor") / "_data"
+    here = Path(__file__).resolve().parent  # a wheel installs files, so no importlib.resources needed
+    packaged = here / "_data"
     if packaged.is_dir():
-        return Path(str(packaged))
-    repo_data = Path(__file__).resolve().parent.parent / "data"
+        return packaged
+    repo_data = here.parent / "data"
     if repo_data.is_dir():
         return repo_data
     raise DatasetError(

@@ -16,7 +16,6 @@ The model (docs/methodology.md has the equations and sources):
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -245,7 +244,7 @@ def expected_loss(
         candidates += [a.loss_high * scale * ratio**b for b in (BETA_NONE, BETA_RESILIENT)]
         lows.append(min(candidates))
         highs.append(max(candidates))
-    mid = statistics.median(mids)
+    mid = _median(mids)
     low, high = min(lows), max(highs)
     if size >= 30:
         notes.append(
@@ -272,6 +271,13 @@ def expected_loss(
         notes=notes,
         estimate=not direct,
     )
+
+
+def _median(values: list[float]) -> float:
+    """statistics.median, without importing statistics (and fractions, decimal) at start-up."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
 
 
 def _clamp(value: float) -> float:

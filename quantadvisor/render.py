@@ -34,7 +34,7 @@ def _console() -> Console:
 
     # Pipes and CI logs get a 100-column layout instead of rich's 80-column default.
     width = None if sys.stdout.isatty() else 100
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return Console(highlight=False, soft_wrap=False, width=width, emoji=False)  # no :codes: in our text
 
 
 def _gib(value: int | None) -> str:
