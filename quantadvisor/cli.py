@@ -7,9 +7,10 @@ command handlers so that `quantadvisor --help` starts fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .errors import ExitCode, QuantAdvisorError
@@ -274,6 +275,25 @@ _COMMANDS = {
 }
 
 
+def entry() -> NoReturn:
+    """The process entry point (the quantadvisor script and python -m quantadvisor): main(), then exit.
+
+    The cyclic garbage collector is switched off: a run builds ~10^5 objects (pydantic, rich, the
+    dataset) and has no cycles worth collecting, yet the collector's passes during start-up and
+    at interpreter exit cost ~25 ms of a ~250 ms run; gc.freeze() keeps the final pass from
+    walking them. A reader that closes the pipe early (head, a pager) ends the run quietly with
+    exit code 1, as rich does when its own write meets the closed pipe.
+    """
+    gc.disable()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _closed_pipe()
+    gc.freeze()
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     # The CLI uses no pydantic plugins; skipping their entry-point scan saves ~18 ms per start.
@@ -300,4 +320,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("Interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        return int(ExitCode.OK)
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away: point stdout at /dev/null so the flush at exit cannot fail again, and
+    exit 1 without a message (the Python docs' recipe, and what rich does on its own writes)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,30 @@ def test_malformed_configs_are_one_line(
     err = capsys.readouterr().err
     assert err.startswith("Error: ")
     assert "Traceback" not in err
+
+
+def _run_module(*argv: str) -> subprocess.Popen[bytes]:
+    """The CLI as a user runs it: a fresh interpreter through cli.entry()."""
+    command = [sys.executable, "-m", "quantadvisor", *argv]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_entry_point_exit_codes_in_a_real_process() -> None:
+    ok = _run_module("suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json")
+    out, err = ok.communicate(timeout=60)
+    assert ok.returncode == 0, err
+    assert json.loads(out)["options"][0]["quant"] == "Q5_K_M"
+    bad = _run_module("suggest", "--task", "poetry", "--vram", "8")
+    out, err = bad.communicate(timeout=60)
+    assert bad.returncode == 2
+    assert err.decode().startswith("Error: unknown task 'poetry'")
+    assert "Traceback" not in err.decode()
+
+
+def test_a_reader_closing_the_pipe_ends_the_run_quietly() -> None:
+    proc = _run_module("suggest", "--task", "code", "--vram", "8", "--model", "9b", "--explain")
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the first write: every write meets a closed pipe
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err == b""

@@ -114,9 +114,9 @@ def _plan_for(
     ]
     data = sum(_pad32(size) for _, size in global_tensors)  # tensor data, each tensor padded to 32 bytes
     layers: dict[int, tuple[int, int, int]] = {}
-    done: dict[tuple[object, ...], tuple[tuple[int, int, int], int, int]] = {}
+    done: dict[int, tuple[tuple[int, int, int], int, int]] = {}
     for layer, structure in enumerate(inventory.layer_structure):
-        key = (structure, *mix.state(layer))
+        key = structure << 12 | mix.state(layer)
         hit = done.get(key)
         if hit is None:
             wv = mix.counters["wv"]

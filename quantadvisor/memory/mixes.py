@@ -6,6 +6,7 @@ A paraphrase of llama.cpp's `llama_tensor_get_type` (src/llama-quant.cpp, ggerga
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -57,11 +58,17 @@ def _more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
-def position_class(i: int, n: int) -> tuple[bool, bool, bool, bool]:
-    """Every fact about index `i` of `n` that the mix rules read: i < n/16, i < n/8, i >= 7n/8 and
-    the every-third test of _more_bits. Two layers (or attn_v counts) with the same class get the
-    same types, which lets a planner type one layer of each class and reuse it."""
-    return i < n // 16, i < n // 8, i >= 7 * n // 8, (i - n // 8) % 3 == 2
+def position_class(i: int, n: int) -> tuple[bool, bool, bool, bool, bool, bool]:
+    """Every fact about index `i` of `n` that the mix rules read: i < n/16, i < n/8, i >= 7n/8, the
+    every-third test of _more_bits, and (for the attn_v count) i < 2 and i < 4. Two layers (or
+    counts) with the same class get the same types, so a planner can type one per class."""
+    return i < n // 16, i < n // 8, i >= 7 * n // 8, (i - n // 8) % 3 == 2, i < 2, i < 4
+
+
+@functools.lru_cache(maxsize=64)
+def _position_codes(n: int) -> tuple[int, ...]:
+    """position_class(i, n) for i in 0..n, each packed into a 6-bit integer."""
+    return tuple(sum(bit << k for k, bit in enumerate(position_class(i, n))) for i in range(n + 1))
 
 
 class MixAssigner:
@@ -86,12 +93,12 @@ class MixAssigner:
         self.n_wv = tensors if isinstance(tensors, int) else count_attn_v(tensors)
         self.counters = {"wv": 0, "gqa": spec.gqa_ratio}
         self.quantize = self.base not in _UNQUANTIZED
+        self._layer_codes, self._wv_codes = _position_codes(spec.n_layers), _position_codes(self.n_wv)
 
-    def state(self, layer: int) -> tuple[object, ...]:
-        """What the types of `layer`'s tensors depend on besides their roles and shapes: the layer's
-        position class, and the attn_v count's (the Q3_K_M and Q4_K_S mixes also test it against 2 and 4)."""
-        wv = self.counters["wv"]
-        return position_class(layer, self.spec.n_layers), position_class(wv, self.n_wv), wv < 2, wv < 4
+    def state(self, layer: int) -> int:
+        """What the types of `layer`'s tensors depend on besides their roles and shapes, as one
+        integer: the position classes of the layer and of the attn_v count so far."""
+        return self._layer_codes[layer] << 6 | self._wv_codes[self.counters["wv"]]
 
     def types(self, tensors: Sequence[Tensor], *, layer: int | None = None) -> list[str]:
         """The ggml type of each tensor (same order), advancing the pass over them.
