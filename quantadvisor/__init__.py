@@ -44,8 +44,8 @@ _LAZY = {
     "estimate_memory": "memory",
     "ModelSpec": "architecture",
     "load_model_spec": "architecture",
-    "QuantOption": "api",
-    "Recommendation": "api",
+    "QuantOption": "results",
+    "Recommendation": "results",
     "recommend": "api",
     "pick_file": "files",
     "rank_files": "files",
@@ -69,7 +69,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .api import QuantOption, Recommendation, recommend
+    from .api import recommend
     from .architecture import ModelSpec, load_model_spec
     from .dataset import load_dataset
     from .errors import (
@@ -84,3 +84,4 @@ if TYPE_CHECKING:
     from .files import pick_file, rank_files
     from .hardware import detect_hardware
     from .memory import MemoryEstimate, estimate_memory
+    from .results import QuantOption, Recommendation

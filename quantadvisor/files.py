@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .api import GIB, FileCandidate, Recommendation, _prepare, _rank_model, _Request, _resolve_model, is_repo_model
+from .api import GIB, _prepare, _rank_model, _Request, _resolve_model, is_repo_model
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
 from .hub import (
@@ -19,12 +19,13 @@ from .hub import (
 )
 from .memory import GGUF_FILE_TYPES
 from .memory.mixes import FILE_TYPE_IDS
+from .planner import FileCandidate
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .api import QuantOption
     from .dataset import Dataset
+    from .results import QuantOption, Recommendation
     from .rules import Prefer
 
 __all__ = ["pick_file", "rank_files"]

@@ -13,11 +13,11 @@ from rich.table import Table
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from .api import QuantOption, Recommendation
     from .dataset import Dataset
     from .hardware import Budget, HardwareReport
     from .memory import MemoryEstimate
     from .models import GPU, EvidenceRecord
+    from .results import QuantOption, Recommendation
 
 __all__ = [
     "render_detect", "render_evidence", "render_formats", "render_gpus", "render_memory",

@@ -163,3 +163,12 @@ def test_tiny_budget_moe_offloads_layers_with_every_expert_in_ram() -> None:
     assert pick.n_cpu_moe == 48  # every expert in RAM ...
     assert pick.gpu_layers > 1  # ... so many dense layers still fit on the GPU
     assert pick.runner_flags[-2:] == ["--n-cpu-moe", "48"]
+
+
+@pytest.mark.parametrize("model", [None, "9b", "30b-a3b"])
+def test_results_survive_a_json_round_trip(model: str | None) -> None:
+    """Results are built without validation; parsing their JSON back must give the same models."""
+    from quantadvisor import Recommendation
+
+    rec = recommend("code", model=model, vram_gib=8, gpu=None)
+    assert Recommendation.model_validate_json(rec.model_dump_json()) == rec

@@ -1,0 +1,399 @@
+"""Fitting one model's quantization options to a memory budget, and ranking them.
+
+A Planner holds one request's facts (model shape, task, budget, policy). For each GGUF type or
+serving format it plans llama.cpp's memory, picks the fit (all on the GPU, partly offloaded, MoE
+experts in RAM, or none), attaches the expected loss and the launch flags, and ranks the options.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from .construct import construct
+from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, type_sizes, typed_tensors
+from .memory.fit import fit_gpu_layers, fit_moe_offload
+from .memory.runtime import Layout, plan_runtime
+from .quality import ExpectedLoss, effective_params, expected_loss
+from .results import Fit, LossRange, QuantOption
+from .rules import LADDER, FiredRule, Policy, Prefer, evaluate_format_rules, preference_order
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .architecture import ModelSpec
+    from .dataset import Dataset
+
+__all__ = ["FileCandidate", "Planner", "model_params"]
+
+GIB = 2**30
+# Serving formats offered beside GGUF when the GPU generation is known (gated by the rules).
+_SERVING = ("NVFP4", "FP8", "W4A16-INT", "W8A8-INT")
+
+# Runtime settings tried, cheapest in quality first, until an option fits (flash attention on, as
+# llama.cpp's default -fa auto does on CUDA): f16 KV, then q8_0 KV, then a smaller ubatch.
+_KNOBS = (("f16", "f16", 512), ("q8_0", "q8_0", 512), ("q8_0", "q8_0", 256))
+
+_SERVING_NOTE = "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated with llama.cpp's buffers (approximate)"
+
+# Quants that only make sense for mixture-of-experts models (dense models would be all Q8_0).
+_MOE_ONLY = ("MXFP4_MOE",)
+
+# Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
+_HOST_BANDWIDTH_GBPS = 76.8
+
+_PARAMS: dict[int, tuple[ModelSpec, tuple[float, float | None]]] = {}
+
+
+def model_params(spec: ModelSpec) -> tuple[float, float | None]:
+    """Total and (for MoE) active parameters, in billions, from the tensor shapes (cached by identity)."""
+    hit = _PARAMS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    value = _count_params(spec)
+    if len(_PARAMS) > 256:  # a long-lived embedding tool ranking many repos must not grow without bound
+        _PARAMS.clear()
+    _PARAMS[id(spec)] = (spec, value)
+    return value
+
+
+def _count_params(spec: ModelSpec) -> tuple[float, float | None]:
+    from .memory import parameter_count
+
+    total, active = parameter_count(spec)
+    return total / 1e9, (active / 1e9 if spec.is_moe else None)
+
+
+def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
+    if family == "serving":
+        return ["vllm", "serve", f"<a {quant} checkpoint>", "--max-model-len", str(est.context_tokens)]
+    flags = ["-ngl", str(est.gpu_layers if est.gpu_layers < est.n_layers else 99), "-c", str(est.context_tokens)]
+    flags += ["-fa", "on" if est.flash_attn else "off"]
+    if est.cache_type_k != "f16" or est.cache_type_v != "f16":
+        flags += ["-ctk", est.cache_type_k, "-ctv", est.cache_type_v]
+    if est.n_ubatch != 512:
+        flags += ["-ub", str(est.n_ubatch)]
+    if est.n_cpu_moe:
+        flags += ["--n-cpu-moe", str(est.n_cpu_moe)]
+    return flags
+
+
+def _slowdown(est: MemoryEstimate, spec: ModelSpec, gpu_bw: float | None) -> float | None:
+    """Decode slowdown against all-GPU, from the bytes each token reads and where they live.
+
+    Decoding is bandwidth-bound: every token reads the dense weights and n_expert_used/n_expert of
+    the experts, at the GPU's bandwidth or, for what stays in RAM, the host's. An estimate: compute,
+    PCIe transfers and the KV cache are left out.
+    """
+    if not gpu_bw:
+        return None
+    share = spec.n_expert_used / spec.n_expert if spec.is_moe and spec.n_expert else 1.0
+    gpu_read = est.weights_bytes - est.gpu_expert_bytes + est.gpu_expert_bytes * share
+    host_dense = est.host_weights_bytes - est.host_expert_bytes - est.input_embedding_bytes
+    host_read = max(0, host_dense) + est.host_expert_bytes * share
+    full = (gpu_read + host_read) / (gpu_bw * 1e9)
+    split = gpu_read / (gpu_bw * 1e9) + host_read / (_HOST_BANDWIDTH_GBPS * 1e9)
+    return round(split / full, 2) if full > 0 else None
+
+
+@dataclass(frozen=True)
+class FileCandidate:
+    """A real GGUF file to rank: the ftype it was made as (Q4_K_M …), its name and its exact size."""
+
+    quant: str
+    file: str
+    size_bytes: int
+
+
+class Planner:
+    """Fits one model's options to a budget; one instance per request."""
+
+    def __init__(
+        self, spec: ModelSpec, *, task: str, context: int, budget_bytes: int, ram_bytes: int | None,
+        cc: float | None, gpu_bw: float | None, n_gpus: int, policy: Policy, prefer: Prefer, dataset: Dataset,
+    ) -> None:  # fmt: skip
+        self.spec, self.task, self.context, self.budget = spec, task, context, budget_bytes
+        self.ram, self.cc, self.gpu_bw, self.n_gpus = ram_bytes, cc, gpu_bw, n_gpus
+        self.policy, self.prefer, self.ds = policy, prefer, dataset
+        self.sizes = type_sizes(dataset)
+        self.params, self.active = model_params(spec)
+        self.eff = effective_params(self.params, self.active)
+        self.trace: list[FiredRule] = []
+        self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
+        self._losses: dict[str, ExpectedLoss] = {}
+
+    def _estimate(self, quant: str, *, file_bytes: int | None = None, **kw: Any) -> MemoryEstimate:
+        """plan_runtime for `quant` (or a real file of `file_bytes`) with estimate_memory's defaults
+        for the knobs not in `kw`; the layout is computed once per planner."""
+        layout, nbytes = self._layout(quant, file_bytes)
+        knobs = {"gpu_layers": None, "cache_type_k": "f16", "cache_type_v": "f16", "flash_attn": False,
+                 "n_ubatch": 512, **kw}  # fmt: skip
+        return plan_runtime(
+            self.spec, layout, self.sizes, quant=quant, file_bytes=nbytes, context_tokens=self.context,
+            n_gpus=self.n_gpus, gpu_present=self.budget > 0, **knobs,
+        )  # fmt: skip
+
+    def _layout(self, quant: str, file_bytes: int | None) -> tuple[Layout, int]:
+        key = (quant, file_bytes)
+        hit = self._layouts.get(key)
+        if hit is None:
+            if file_bytes is None:
+                fmt = self.ds.find_format(quant)
+                hit = gguf_layout(self.spec, quant, self.sizes, imatrix=bool(fmt and fmt.needs_imatrix))
+            else:
+                hit = (self._file_layout(quant, file_bytes), file_bytes)
+            self._layouts[key] = hit
+        return hit
+
+    def _file_layout(self, quant: str, file_bytes: int) -> Layout:
+        """The predicted `quant` mix with every tensor scaled so the file comes to `file_bytes` (a real file)."""
+        fmt = self.ds.find_format(quant)
+        typed = typed_tensors(self.spec, quant, self.sizes, imatrix=bool(fmt and fmt.needs_imatrix))
+        data = sum(t.nbytes for t in typed)
+        header = gguf_file_bytes(typed, self.spec) - data  # metadata, tensor infos, alignment padding
+        scale = max(1, file_bytes - header) / max(1, data)
+        return Layout.of(self.spec, [replace(t, nbytes=round(t.nbytes * scale)) for t in typed])
+
+    def _fit(self, quant: str, file_bytes: int | None = None) -> tuple[MemoryEstimate, Fit]:
+        if self.budget <= 0:
+            est = self._estimate(quant, file_bytes=file_bytes, flash_attn=True)
+            return est, ("partial" if self.ram is None or est.host_bytes <= self.ram else "none")
+
+        def on_gpu(knobs: tuple[str, str, int]) -> MemoryEstimate:
+            k, v, ub = knobs
+            return self._estimate(
+                quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub
+            )
+
+        def fits(est: MemoryEstimate) -> bool:
+            # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint.
+            return est.total_bytes + est.prompt_bytes <= self.budget
+
+        # The knobs only shrink memory (q8_0 halves every layer's KV while the f16 copy the FA kernel
+        # makes is one layer's; a smaller ubatch shrinks the compute buffer), so when the most compact
+        # set does not fit, none does: one plan instead of three for what must be offloaded.
+        est = on_gpu(_KNOBS[-1])
+        if fits(est):
+            roomier = (e for knobs in _KNOBS[:-1] if fits(e := on_gpu(knobs)))
+            return next(roomier, est), "gpu"
+        budget = self.budget - est.prompt_bytes
+        k, v, ub = _KNOBS[1]
+
+        def estimator(**kw: Any) -> MemoryEstimate:
+            return self._estimate(
+                quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub, **kw
+            )
+
+        if self.spec.is_moe:
+            moe = fit_moe_offload(estimator, self.spec.n_layers, budget)
+            if moe is not None and (self.ram is None or moe.host_bytes <= self.ram):
+                return moe, "moe-offload"
+        if self.spec.is_moe:
+            # Not even the dense part fits with every expert in RAM: offload layers too, experts
+            # first (-ngl N with --n-cpu-moe for all layers keeps the most dense weights on the GPU).
+            every = self.spec.n_layers
+
+            def layers_then_experts(**kw: Any) -> MemoryEstimate:
+                return estimator(n_cpu_moe=every, **kw)
+
+            partial = fit_gpu_layers(layers_then_experts, self.spec.n_layers + 1, budget)
+        else:
+            partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget)
+        if partial is not None and (self.ram is None or partial.host_bytes <= self.ram):
+            return partial, "partial"
+        return estimator(), "none"
+
+    def option(
+        self, quant: str, family: Literal["gguf", "serving"], *, file: str | None = None, file_bytes: int | None = None
+    ) -> QuantOption | None:
+        """One option; with `file`/`file_bytes`, a real GGUF file of that size laid out like the `quant` mix."""
+        fmt = self.ds.find_format(quant) if family == "gguf" else self.ds.formats.get(quant)
+        if quant in _MOE_ONLY and not self.spec.is_moe:
+            return None
+        verdict = evaluate_format_rules(
+            self.ds.rules.values(), fmt=quant, task=self.task, params=self.eff, cc=self.cc, arch=self.spec.arch
+        )
+        self.trace.extend(r for r in verdict.fired if r.id not in {t.id for t in self.trace})
+        if verdict.exclude:
+            return None
+        needs = fmt.min_compute_capability if fmt is not None else None
+        if family == "serving" and needs and self.cc is not None and self.cc < needs and verdict.native:
+            # Formats without a gate rule still carry their kernels' minimum in data/formats.yaml.
+            verdict.native = False
+            verdict.flags.append(f"{quant} kernels need compute capability {needs:g} (this GPU: {self.cc:g})")
+        if family == "serving":
+            est = self._serving_estimate(quant)
+            fits = self.budget > 0 and est.total_bytes + est.prompt_bytes <= self.budget
+            fit: Fit = "gpu" if fits else "none"
+        else:
+            est, fit = self._fit(quant, file_bytes)
+        loss = self.loss(quant)
+        if verdict.released_precision:
+            loss = construct(
+                ExpectedLoss,
+                format=quant, task=self.task, mid=0.0, low=0.0, high=0.0, evidence=[], sources=[],
+                notes=["the model's released precision: no loss against the release"], estimate=False,
+            )  # fmt: skip
+        bpw = est.file_bytes * 8 / (self.params * 1e9)
+        notes = [*verdict.flags, *loss.notes, *est.notes]
+        slow = _slowdown(est, self.spec, self.gpu_bw) if fit in {"partial", "moe-offload"} else None
+        if fit == "partial":
+            notes.append(
+                f"{est.gpu_layers} of {est.n_layers} layers on the GPU"
+                + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else "")
+            )
+        if fit in {"partial", "moe-offload"} and self.ram is None:
+            notes.append(f"needs about {est.host_bytes / GIB:.1f} GiB of system RAM (not checked: pass --ram GIB)")
+        if fit == "moe-offload":
+            notes.append(
+                f"experts of the first {est.n_cpu_moe} layers in host RAM (--n-cpu-moe)"
+                + (f"; decode about {slow}x slower (estimate)" if slow else "")
+            )
+        in_ladder = quant in LADDER
+        t_index, f_index = LADDER.index(self.policy.target), LADDER.index(self.policy.floor)
+        q_index = LADDER.index(quant) if in_ladder else self._nearest_ladder_index(loss)
+        return construct(
+            QuantOption,
+            quant=quant, family=family, kind=fmt.kind if fmt else "weight-only", model=self.spec.name,
+            bits_per_weight=round(bpw, 3), memory=est, fit=fit, gpu_layers=est.gpu_layers, n_cpu_moe=est.n_cpu_moe,
+            expected_loss=construct(
+                LossRange,
+                mid=_finite(loss.mid), low=_finite(loss.low), high=_finite(loss.high), estimate=loss.estimate,
+                records=loss.evidence,
+            ),
+            evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
+            released_precision=verdict.released_precision,
+            meets_target=q_index <= t_index or verdict.released_precision,
+            below_floor=q_index > f_index and not verdict.released_precision,
+            headroom_bytes=self.budget - est.total_bytes - est.prompt_bytes, slowdown=slow,
+            file=file, files=[file] if file else [],
+        )  # fmt: skip
+
+    def loss(self, quant: str) -> ExpectedLoss:
+        """expected_loss of `quant` for this task and model, computed once per planner."""
+        hit = self._losses.get(quant)
+        if hit is None:
+            hit = self._losses[quant] = expected_loss(
+                quant, self.task, params_billions=self.params, active_params_billions=self.active, dataset=self.ds,
+                family=self.spec.stands_for or self.spec.name,
+            )  # fmt: skip
+        return hit
+
+    def _nearest_ladder_index(self, loss: ExpectedLoss) -> int:
+        """Place a format off the ladder at the first ladder type with at least its expected loss."""
+        if not math.isnan(loss.mid):
+            for i, q in enumerate(LADDER):
+                if self.loss(q).mid >= loss.mid - 1e-12:
+                    return i
+        return len(LADDER) - 1
+
+    def _loss_preference(self, option: QuantOption, order: dict[str, int]) -> float:
+        """Rank a format off the ladder (serving, MXFP4_MOE) just after the ladder type whose expected
+        loss it matches; the ladder's losses need no memory plan, so the place does not depend on
+        which other options were evaluated."""
+        best, best_gap = len(order), math.inf
+        for quant, index in order.items():
+            gap = abs(self.loss(quant).mid - option.expected_loss.sort_key)
+            if gap < best_gap:
+                best, best_gap = index, gap
+        return best + 0.5
+
+    def _serving_estimate(self, quant: str) -> MemoryEstimate:
+        """A serving checkpoint (vLLM/TensorRT-LLM): checkpoint weights + KV + the same runtime overheads."""
+        from .memory import checkpoint_bytes
+
+        base = self._estimate("BF16", flash_attn=True)
+        # vLLM keeps every weight on the GPU, the input embedding included (llama.cpp leaves it on the host).
+        weights = checkpoint_bytes(self.spec, quant, self.ds)
+        total = weights + base.kv_cache_bytes + base.compute_bytes + base.overhead_bytes
+        return base.model_copy(
+            update={
+                "quant": quant, "file_bytes": weights, "weights_bytes": weights, "total_bytes": total,
+                "host_weights_bytes": 0, "notes": [*base.notes, _SERVING_NOTE],
+            }
+        )  # fmt: skip
+
+    def options(self, quants: tuple[str, ...] = (*LADDER, *_MOE_ONLY), *, serving: bool = True) -> list[QuantOption]:
+        out = [o for q in quants if (o := self.option(q, "gguf")) is not None]
+        if serving and self.cc is not None:
+            out += [o for q in _SERVING if q in self.ds.formats and (o := self.option(q, "serving")) is not None]
+        return self.rank(out)
+
+    def best_option(self, quants: tuple[str, ...]) -> QuantOption | None:
+        """The top-ranked option among `quants`, evaluating as few as the ranking allows.
+
+        Formats off the ladder (MXFP4_MOE) are placed by expected loss and always evaluated. Then, in
+        preference order, the first native ladder type that fits fully on the GPU at or above the
+        floor beats every later one, so the search stops there; a type that cannot fit fully costs
+        one memory plan, not an offload search. When none fits fully, the first native type in the
+        offload order that fits partly (or with experts in RAM) beats every later one.
+        """
+        order = [q for q in preference_order(self.policy, self.prefer) if q in quants]
+        seen = [o for q in quants if q not in order and (o := self.option(q, "gguf")) is not None]
+        if any(o.released_precision and o.fit == "gpu" for o in seen):
+            return self.rank(seen)[0]
+        offload: list[str] = []
+        for quant in order:
+            if not self._fits_fully(quant):
+                offload.append(quant)
+                continue
+            option = self.option(quant, "gguf")
+            if option is None:
+                continue
+            seen.append(option)
+            if option.fit == "gpu" and option.native and not option.below_floor:
+                break
+        else:
+            for quant in preference_order(self.policy.unbumped(), self.prefer):
+                if quant not in offload or (option := self.option(quant, "gguf")) is None:
+                    continue
+                seen.append(option)
+                if option.fit in {"partial", "moe-offload"} and option.native:
+                    break
+        ranked = self.rank(seen)
+        return ranked[0] if ranked and ranked[0].fit != "none" else None
+
+    def _fits_fully(self, quant: str) -> bool:
+        """Whether `quant` fits on the GPU with the most compact runtime knobs (what _fit tries first)."""
+        if self.budget <= 0:
+            return False
+        k, v, ub = _KNOBS[-1]
+        est = self._estimate(quant, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub)
+        return est.total_bytes + est.prompt_bytes <= self.budget
+
+    def file_options(self, files: Sequence[FileCandidate]) -> list[QuantOption]:
+        """Rank real GGUF files: each sized from its own byte count, ranked like the quant type it is."""
+        out = [self.option(f.quant, "gguf", file=f.file, file_bytes=f.size_bytes) for f in files]
+        return self.rank([o for o in out if o is not None])
+
+    def rank(self, out: list[QuantOption]) -> list[QuantOption]:
+        """Order options best first: what fits before what does not, then the policy's preference."""
+        order = {q: i for i, q in enumerate(preference_order(self.policy, self.prefer))}
+        # A bumped target ("one level higher when it fits") only counts on the GPU; offload plans aim
+        # at the unbumped target.
+        offload_order = {q: i for i, q in enumerate(preference_order(self.policy.unbumped(), self.prefer))}
+
+        def key(o: QuantOption) -> tuple[float, float, float]:
+            tier = {"gpu": 0.0, "partial": 1.0, "moe-offload": 1.0, "none": 4.0}[o.fit]
+            if o.fit == "gpu" and o.below_floor:
+                tier = 3.0
+            if not o.native:
+                tier += 0.5
+            prefs = order if o.fit == "gpu" else offload_order
+            if o.released_precision:
+                pref = -1.0  # the format the model was released in: lossless against it, and small
+            elif o.quant in prefs:
+                pref = float(prefs[o.quant])
+            else:
+                pref = self._loss_preference(o, prefs)
+            if tier == 4.0:
+                return (tier, o.memory.total_bytes, pref)
+            return (tier, pref, -o.headroom_bytes)
+
+        return sorted(out, key=key)
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: an unknown figure is None."""
+    return None if math.isnan(value) or math.isinf(value) else value
