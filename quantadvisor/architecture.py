@@ -414,7 +414,7 @@ def _resolve_shorthand(wanted: str, shorthand: str, ds: Dataset) -> ModelSpec:
 def load_model_spec(model: str | Path | dict[str, Any] | ModelSpec, dataset: Dataset | None = None) -> ModelSpec:
     """Resolve `model`: a ModelSpec, a config dict, a config.json file or folder, or a size shorthand.
 
-    Hub repo ids and .gguf files are resolved by hub.py / api.py, which call this for the rest.
+    Hub repo ids and .gguf files are resolved by the hub package and api.py, which call this for the rest.
     """
     if isinstance(model, ModelSpec):
         return model

@@ -8,15 +8,8 @@ from typing import TYPE_CHECKING, Any
 from .api import GIB, _prepare, _rank_model, _Request, _resolve_model, is_repo_model
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
-from .hub import (
-    RepoFile,
-    _gguf_entries,
-    detect_checkpoint_quantization,
-    fetch_config,
-    fetch_gguf_header,
-    list_gguf_files,
-    parse_repo_ref,
-)
+from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
+from .hub.listing import RepoFile, _gguf_entries
 from .memory import GGUF_FILE_TYPES
 from .memory.mixes import FILE_TYPE_IDS
 from .planner import FileCandidate
@@ -314,7 +307,8 @@ def _base_models(repo_id: str, revision: str | None) -> list[str]:
     """The base model ids a repo's model card names (``base_model:`` metadata), as the Hub lists them."""
     from huggingface_hub import HfApi  # ~0.2 s to import: Hub paths only
 
-    from .hub import _endpoint, _offline, _timeout, _translate  # hub.py's error mapping, shared
+    from .hub.failures import _translate  # the hub package's error mapping, shared
+    from .hub.settings import _endpoint, _offline, _timeout
 
     if _offline():
         return []

@@ -1,0 +1,44 @@
+"""Where the Hub is and how to reach it: HF_ENDPOINT, HF_HUB_OFFLINE, HF_HUB_CACHE and the download timeout,
+read when a function runs (huggingface_hub reads them once, at import)."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import HubError
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return constants.is_offline_mode() or _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE")
+
+
+def _endpoint(endpoint: str | None) -> str:
+    from huggingface_hub import constants
+
+    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def _cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
+
+
+def _timeout(timeout: float | None) -> float:
+    from huggingface_hub import constants
+
+    return float(timeout if timeout is not None else constants.HF_HUB_DOWNLOAD_TIMEOUT)
+
+
+def _offline_error(repo_id: str, what: str) -> HubError:
+    return HubError(
+        f"{what} of {repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
+        hint="unset HF_HUB_OFFLINE to fetch it from the Hub, or pass a local .gguf file",
+        repo_id=repo_id,
+    )
