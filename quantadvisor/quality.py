@@ -8,9 +8,10 @@ The model (docs/methodology.md has the equations and sources):
    the square root of the KLD (q2_K/q4_K_M: KLD ×14.2, RMS Δp ×3.9 → exponent 0.51).
 3. Every evidence record on the requested task (or the nearest task, said so) is an anchor: its
    measured relative loss is carried to the target format by sqrt(k(f)/k(anchor)) and to the
-   target model size by (P_anchor/P)^β. The point estimate is the median over anchors; the
-   range spans the anchors and β from 0 (no size benefit: Llama-3-70B had higher KLD than
-   Llama-3-8B) to 0.5.
+   target model size by (P_anchor/P)^β. The point estimate is the least-squares slope of loss
+   against sqrt(k) through the origin (anchors weighted by their distance², so a near-lossless
+   8-bit run does not dominate); the range is the weighted 5-95 % spread of the anchors over β
+   from 0 (no size benefit: Llama-3-70B had higher KLD than Llama-3-8B) to 0.5.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ __all__ = ["TASK_BORROWING", "ExpectedLoss", "expected_loss", "kld_equivalents"]
 
 # Size exponents β of the size factor (P_anchor / P)^β; mid is a judgement between the bounds.
 BETA_MID, BETA_RESILIENT, BETA_NONE = 0.25, 0.5, 0.0
+# The range: these weighted quantiles of the anchors' low and high values (weights as for the mid),
+# so one lightly weighted anchor (an 8-bit run carried to 2-bit) cannot set the bound alone.
+RANGE_QUANTILES = (0.05, 0.95)
 # Tasks without direct evidence borrow the nearest measured task's anchors.
 TASK_BORROWING: dict[str, tuple[str, ...]] = {
     "code": ("code",),
@@ -234,7 +238,7 @@ def expected_loss(
             sources=sorted({ds.evidence[i].source for i in ladder_ids}),
             notes=[*notes, "no task anchors: from the KLD ladder alone"], estimate=True,
         )  # fmt: skip
-    mids, lows, highs = [], [], []
+    mids, lows, highs, weights = [], [], [], []
     for a in anchors:
         scale = math.sqrt(k_f) / a.kld_distance
         ratio = a.params_b / size
@@ -244,8 +248,13 @@ def expected_loss(
         candidates += [a.loss_high * scale * ratio**b for b in (BETA_NONE, BETA_RESILIENT)]
         lows.append(min(candidates))
         highs.append(max(candidates))
-    mid = _median(mids)
-    low, high = min(lows), max(highs)
+        # Carrying an anchor multiplies its benchmark noise by `scale`: an 8-bit run within noise of
+        # its baseline says little about 4-bit. Weighting by distance² makes the mid the least-squares
+        # slope of loss against sqrt(KLD) through the origin (methodology §2.3).
+        weights.append(a.kld_distance**2)
+    mid = sum(w * m for w, m in zip(weights, mids, strict=True)) / sum(weights)
+    low = _weighted_quantile(lows, weights, RANGE_QUANTILES[0])
+    high = _weighted_quantile(highs, weights, RANGE_QUANTILES[1])
     if size >= 30:
         notes.append(
             "larger models are usually more tolerant, but by mean KLD Llama-3-70B was more sensitive than "
@@ -273,11 +282,15 @@ def expected_loss(
     )
 
 
-def _median(values: list[float]) -> float:
-    """statistics.median, without importing statistics (and fractions, decimal) at start-up."""
-    ordered = sorted(values)
-    half = len(ordered) // 2
-    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+def _weighted_quantile(values: list[float], weights: list[float], q: float) -> float:
+    """The smallest value at or below which at least a share `q` of the total weight lies."""
+    total = sum(weights)
+    seen = 0.0
+    for value, weight in sorted(zip(values, weights, strict=True)):
+        seen += weight
+        if seen >= q * total - 1e-15:
+            return value
+    return max(values)
 
 
 def _clamp(value: float) -> float:
