@@ -538,7 +538,7 @@ def test_hanging_tool_is_time_boxed_and_becomes_a_note(
     monkeypatch: pytest.MonkeyPatch, isolated: Path, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)
-    monkeypatch.setattr(hardware, "SUBPROCESS_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(hardware.host, "SUBPROCESS_TIMEOUT_S", 0.3)  # read where tools are run
     fake_tool(tmp_path / "bin", "rocm-smi", "import time\ntime.sleep(30)")
     report = detect_hardware(sysfs_root=isolated)
     assert report.gpus == []

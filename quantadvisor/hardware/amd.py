@@ -1,0 +1,158 @@
+"""AMD GPUs: amdsmi, then rocm-smi, then the amdgpu sysfs counters."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from typing import TYPE_CHECKING, Literal
+
+from .host import _read_int, _run_tool
+from .readings import GPUReading, Vendor
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+_AMD_PCI_VENDOR = "0x1002"
+
+_PCI_VENDORS: dict[str, Literal["nvidia", "amd", "intel"]] = {
+    "0x10de": "nvidia",
+    "0x1002": "amd",
+    "0x8086": "intel",
+}
+
+
+def _detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
+    """Read AMD GPUs through amdsmi (the optional `amd` extra); None if it is not installed."""
+    try:
+        import amdsmi
+    except ImportError:
+        return None
+    try:
+        amdsmi.amdsmi_init()
+    except Exception as exc:  # amdsmi raises its own AmdSmiException family; all mean "unavailable"
+        notes.append(f"amdsmi unavailable: {type(exc).__name__}: {exc}")
+        return None
+    readings: list[GPUReading] = []
+    try:
+        vram = amdsmi.AmdSmiMemoryType.VRAM
+        for index, handle in enumerate(amdsmi.amdsmi_get_processor_handles()):
+            try:
+                total = int(amdsmi.amdsmi_get_gpu_memory_total(handle, vram))
+                used = int(amdsmi.amdsmi_get_gpu_memory_usage(handle, vram))
+            except Exception as exc:  # same reason as above
+                notes.append(f"AMD GPU {index}: memory query failed ({type(exc).__name__}); left out")
+                continue
+            name = f"AMD GPU {index}"
+            with contextlib.suppress(Exception):  # the name is cosmetic
+                name = str(amdsmi.amdsmi_get_gpu_asic_info(handle).get("market_name") or name)
+            readings.append(
+                GPUReading(
+                    index=index,
+                    name=name,
+                    vendor="amd",
+                    total_bytes=total,
+                    free_bytes=max(0, total - used),
+                    used_bytes=used,
+                    source="amdsmi",
+                )
+            )
+    except Exception as exc:  # same reason as above
+        notes.append(f"amdsmi failed: {type(exc).__name__}: {exc}")
+    finally:
+        with contextlib.suppress(Exception):
+            amdsmi.amdsmi_shut_down()
+    return readings
+
+
+def _detect_rocm_smi(notes: list[str]) -> list[GPUReading] | None:
+    """Read `rocm-smi --showmeminfo vram --json`; None if rocm-smi is not on PATH."""
+    import shutil
+
+    if shutil.which("rocm-smi") is None:
+        return None
+    out = _run_tool(["rocm-smi", "--showmeminfo", "vram", "--json"], notes)
+    if out is None:
+        return []
+    try:
+        cards = json.loads(out)
+    except json.JSONDecodeError:
+        notes.append("rocm-smi printed something that is not JSON")
+        return []
+    names: dict[str, str] = {}
+    name_out = _run_tool(["rocm-smi", "--showproductname", "--json"], notes)
+    if name_out is not None:
+        with contextlib.suppress(json.JSONDecodeError, AttributeError):
+            for card, fields in json.loads(name_out).items():
+                series = fields.get("Card Series") or fields.get("Card series") or fields.get("Card model")
+                if series:
+                    names[card] = str(series)
+    readings: list[GPUReading] = []
+    for card, fields in cards.items() if isinstance(cards, dict) else []:
+        if not isinstance(fields, dict) or not card.startswith("card"):
+            continue
+        total = fields.get("VRAM Total Memory (B)")
+        used = fields.get("VRAM Total Used Memory (B)")
+        try:
+            total_bytes = int(str(total))
+            used_bytes = int(used) if used is not None else None
+        except (TypeError, ValueError):
+            notes.append(f"rocm-smi: {card}: no VRAM total; left out")
+            continue
+        index = int(card.removeprefix("card")) if card.removeprefix("card").isdigit() else len(readings)
+        readings.append(
+            GPUReading(
+                index=index,
+                name=names.get(card, f"AMD GPU ({card})"),
+                vendor="amd",
+                total_bytes=total_bytes,
+                free_bytes=max(0, total_bytes - used_bytes) if used_bytes is not None else None,
+                used_bytes=used_bytes,
+                source="rocm-smi",
+            )
+        )
+    return readings
+
+
+def _detect_sysfs(root: Path, notes: list[str]) -> list[GPUReading]:
+    """Read /sys/class/drm/card*/device/mem_info_vram_total (amdgpu exposes it)."""
+    readings: list[GPUReading] = []
+    drm = root / "class" / "drm"
+    cards = sorted(
+        (p for p in drm.glob("card*") if re.fullmatch(r"card\d+", p.name)),
+        key=lambda p: int(p.name.removeprefix("card")),
+    )
+    for card in cards:
+        device = card / "device"
+        total = _read_int(device / "mem_info_vram_total")
+        if total is None:
+            continue
+        used = _read_int(device / "mem_info_vram_used")
+        vendor_id = ""
+        with contextlib.suppress(OSError):
+            vendor_id = (device / "vendor").read_text(encoding="ascii").strip().lower()
+        vendor: Vendor = _PCI_VENDORS.get(vendor_id, "unknown")
+        name = ""
+        with contextlib.suppress(OSError):
+            name = (device / "product_name").read_text(encoding="utf-8", errors="replace").strip()
+        if not name:
+            device_id = ""
+            with contextlib.suppress(OSError):
+                device_id = (device / "device").read_text(encoding="ascii").strip()
+            label = "AMD GPU" if vendor_id == _AMD_PCI_VENDOR else "GPU"
+            name = f"{label} ({card.name}{', device ' + device_id if device_id else ''})"
+        readings.append(
+            GPUReading(
+                index=int(card.name.removeprefix("card")),
+                name=name,
+                vendor=vendor,
+                total_bytes=total,
+                free_bytes=max(0, total - used) if used is not None else None,
+                used_bytes=used,
+                source="sysfs",
+            )
+        )
+    if not readings and drm.is_dir():
+        notes.append(f"no GPU with mem_info_vram_total under {drm}")
+    return readings

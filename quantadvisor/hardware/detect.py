@@ -1,0 +1,78 @@
+"""detect_hardware(): every source in turn (NVML, AMD, Apple), never raising for the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .amd import _detect_amdsmi, _detect_rocm_smi, _detect_sysfs
+from .apple import _detect_apple
+from .host import _host_ram
+from .nvidia import _detect_nvidia
+from .readings import GPUReading, HardwareReport
+
+if TYPE_CHECKING:
+    import os
+
+
+def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> HardwareReport:
+    """Read this machine's GPUs and host RAM; environment problems become notes, never exceptions.
+
+    Order: Apple Silicon (sysctl) on macOS/arm64; else NVML; else AMD (amdsmi, rocm-smi, sysfs);
+    else host RAM only. `sysfs_root` replaces /sys for sysfs and the memory cgroup (tests use a
+    temporary tree).
+    """
+    notes: list[str] = []
+    root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
+    total, available, ram_source = _host_ram(notes, root)
+
+    import platform
+
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        gpus, memsize = _detect_apple(notes)
+        if memsize is not None:
+            total, available, ram_source = memsize, None, "sysctl hw.memsize"
+        return HardwareReport(
+            gpus=gpus,
+            host_ram_bytes=total,
+            host_ram_available_bytes=available,
+            host_ram_source=ram_source,
+            source="sysctl" if gpus else "none",
+            notes=notes,
+        )
+
+    nvidia = _detect_nvidia(notes, (total, available))
+    if nvidia:
+        return HardwareReport(
+            gpus=nvidia,
+            host_ram_bytes=total,
+            host_ram_available_bytes=available,
+            host_ram_source=ram_source,
+            source="nvml",
+            notes=notes,
+        )
+
+    amd: list[GPUReading] | None = _detect_amdsmi(notes)
+    if not amd:
+        amd = _detect_rocm_smi(notes)
+    if not amd:
+        amd = _detect_sysfs(root, notes)
+    if amd:
+        return HardwareReport(
+            gpus=amd,
+            host_ram_bytes=total,
+            host_ram_available_bytes=available,
+            host_ram_source=ram_source,
+            source=amd[0].source,
+            notes=notes,
+        )
+
+    notes.append("no GPU found: planning with host RAM only (pass --vram GIB or --gpu NAME to plan for one)")
+    return HardwareReport(
+        gpus=[],
+        host_ram_bytes=total,
+        host_ram_available_bytes=available,
+        host_ram_source=ram_source,
+        source="none",
+        notes=notes,
+    )
