@@ -402,7 +402,8 @@ def _resolve_shorthand(wanted: str, shorthand: str, ds: Dataset) -> ModelSpec:
 
     for arch in ds.architectures.values():
         if wanted == arch.shorthand.casefold() or wanted in (a.casefold() for a in arch.aliases):
-            return ds.reference_specs.get(arch.shorthand) or reference_spec(arch)
+            resolved = ds.reference_specs.get(arch.shorthand)
+            return resolved[1] if resolved is not None and resolved[0] is arch else reference_spec(arch)
     known = sorted(a.shorthand for a in ds.architectures.values())
     close = closest_names(wanted, known)
     raise ModelResolutionError(

@@ -7,6 +7,7 @@ command handlers so that `quantadvisor --help` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -281,8 +282,9 @@ def entry() -> NoReturn:
     The cyclic garbage collector is switched off: a run builds ~10^5 objects (pydantic, rich, the
     dataset) and has no cycles worth collecting, yet the collector's passes during start-up and
     at interpreter exit cost ~25 ms of a ~250 ms run; gc.freeze() keeps the final pass from
-    walking them. A reader that closes the pipe early (head, a pager) ends the run quietly with
-    exit code 1, as rich does when its own write meets the closed pipe.
+    walking them. In-process callers use main(), which leaves the collector alone. A reader that
+    closes the pipe early (head, a pager) ends the run quietly with exit code 1, as rich does
+    when its own write meets the closed pipe.
     """
     gc.disable()
     try:
@@ -295,7 +297,7 @@ def entry() -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the process exit code."""
+    """Run the CLI; return the process exit code (1, quietly, when stdout's reader has gone)."""
     # The CLI uses no pydantic plugins; skipping their entry-point scan saves ~18 ms per start.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     parser = build_parser()
@@ -326,5 +328,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _closed_pipe() -> int:
     """The reader went away: point stdout at /dev/null so the flush at exit cannot fail again, and
     exit 1 without a message (the Python docs' recipe, and what rich does on its own writes)."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # an in-process stdout may have no fd
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1

@@ -24,7 +24,14 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def construct(cls: type[M], /, **fields: Any) -> M:
-    """`cls(**fields)` for fields of the declared types, without the validation pass."""
+    """`cls(**fields)` for fields of the declared types, without the validation pass.
+
+    Lists and dicts are copied, as validation would: a result must not share a container with a
+    cache (the KLD ladder's evidence ids, a planner's per-quant notes) that a caller could mutate.
+    """
+    for name, value in fields.items():
+        if type(value) in (list, dict):
+            fields[name] = value.copy()
     made = cls.model_construct(**fields)
     if _VALIDATE:
         _check(cls, made, fields)

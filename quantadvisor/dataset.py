@@ -62,8 +62,10 @@ class Dataset:
     residents: dict[str, Resident]
     rules: dict[str, Rule]
     files: tuple[Path, ...] = field(default=())
-    reference_specs: dict[str, ModelSpec] = field(default_factory=dict)
-    """Each architecture's ModelSpec by shorthand, validated with the data (and pickled with it)."""
+    reference_specs: dict[str, tuple[Architecture, ModelSpec]] = field(default_factory=dict)
+    """Each architecture's ModelSpec by shorthand, validated with the data (and pickled with it),
+    beside the record it was resolved from: a copy of the dataset with other records
+    (dataclasses.replace) resolves its own."""
     _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def derived(self, key: Hashable, compute: Callable[[], D]) -> D:
@@ -364,7 +366,9 @@ def _write_disk_cache(path: Path, dataset: Dataset) -> None:
         pass  # a read-only home directory only costs the re-parse
 
 
-def _reference_specs(architectures: dict[str, Architecture], origin: Origin) -> dict[str, ModelSpec]:
+def _reference_specs(
+    architectures: dict[str, Architecture], origin: Origin
+) -> dict[str, tuple[Architecture, ModelSpec]]:
     """Resolve every reference architecture's config now: a bad shape is a dataset error naming
     its record, and the size shorthands need no validation at run time."""
     from .architecture import reference_spec
@@ -373,7 +377,7 @@ def _reference_specs(architectures: dict[str, Architecture], origin: Origin) -> 
     specs = {}
     for ident, arch in architectures.items():
         try:
-            specs[arch.shorthand] = reference_spec(arch)
+            specs[arch.shorthand] = (arch, reference_spec(arch))
         except ModelResolutionError as exc:
             path, index = origin[("architectures", ident)]
             raise DatasetError(

@@ -160,23 +160,10 @@ class Planner:
             est = self._estimate(quant, file_bytes=file_bytes, flash_attn=True)
             return est, ("partial" if self.ram is None or est.host_bytes <= self.ram else "none")
 
-        def on_gpu(knobs: tuple[str, str, int]) -> MemoryEstimate:
-            k, v, ub = knobs
-            return self._estimate(
-                quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub
-            )
-
-        def fits(est: MemoryEstimate) -> bool:
-            # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint.
-            return est.total_bytes + est.prompt_bytes <= self.budget
-
-        # The knobs only shrink memory (q8_0 halves every layer's KV while the f16 copy the FA kernel
-        # makes is one layer's; a smaller ubatch shrinks the compute buffer), so when the most compact
-        # set does not fit, none does: one plan instead of three for what must be offloaded.
-        est = on_gpu(_KNOBS[-1])
-        if fits(est):
-            roomier = (e for knobs in _KNOBS[:-1] if fits(e := on_gpu(knobs)))
-            return next(roomier, est), "gpu"
+        for knobs in _KNOBS:
+            est = self._on_gpu(quant, knobs, file_bytes)
+            if self._fits(est):
+                return est, "gpu"
         budget = self.budget - est.prompt_bytes
         k, v, ub = _KNOBS[1]
 
@@ -331,7 +318,7 @@ class Planner:
         """
         order = [q for q in preference_order(self.policy, self.prefer) if q in quants]
         seen = [o for q in quants if q not in order and (o := self.option(q, "gguf")) is not None]
-        if any(o.released_precision and o.fit == "gpu" for o in seen):
+        if any(o.released_precision and o.fit == "gpu" and o.native for o in seen):
             return self.rank(seen)[0]
         offload: list[str] = []
         for quant in order:
@@ -355,11 +342,25 @@ class Planner:
         return ranked[0] if ranked and ranked[0].fit != "none" else None
 
     def _fits_fully(self, quant: str) -> bool:
-        """Whether `quant` fits on the GPU with the most compact runtime knobs (what _fit tries first)."""
+        """Whether `quant` fits on the GPU with some runtime knobs (what _fit tries first).
+
+        The most compact set usually decides, so it is tried first; the others still are: a q8_0
+        cache is not always smaller in total (the f16 copy the FA kernel makes is paid per GPU, and
+        sliding-window or hybrid models keep few full-attention layers to save on).
+        """
         if self.budget <= 0:
             return False
-        k, v, ub = _KNOBS[-1]
-        est = self._estimate(quant, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub)
+        return any(self._fits(self._on_gpu(quant, knobs)) for knobs in (_KNOBS[-1], *_KNOBS[:-1]))
+
+    def _on_gpu(self, quant: str, knobs: tuple[str, str, int], file_bytes: int | None = None) -> MemoryEstimate:
+        """Every layer on the GPU, flash attention on, with these (K cache, V cache, ubatch) knobs."""
+        k, v, ub = knobs
+        return self._estimate(
+            quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub
+        )
+
+    def _fits(self, est: MemoryEstimate) -> bool:
+        # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint.
         return est.total_bytes + est.prompt_bytes <= self.budget
 
     def file_options(self, files: Sequence[FileCandidate]) -> list[QuantOption]:

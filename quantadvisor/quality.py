@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from .construct import construct
+from .errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -206,6 +207,14 @@ def expected_loss(
     """Expected relative loss of `fmt` on `task` for a model of `params_billions`."""
     from .dataset import load_dataset
 
+    # The result is built without validation (construct.py), so the arguments are checked here.
+    if not isinstance(fmt, str) or not isinstance(task, str):
+        raise InvalidRequestError(f"format and task must be strings, not {fmt!r} and {task!r}")
+    for name, value in (("params_billions", params_billions), ("active_params_billions", active_params_billions)):
+        if value is None and name == "active_params_billions":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise InvalidRequestError(f"{name} must be a positive number, not {value!r}")
     ds = dataset or load_dataset()
     ladder = kld_equivalents(ds)
     notes: list[str] = []

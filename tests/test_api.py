@@ -172,3 +172,12 @@ def test_results_survive_a_json_round_trip(model: str | None) -> None:
 
     rec = recommend("code", model=model, vram_gib=8, gpu=None)
     assert Recommendation.model_validate_json(rec.model_dump_json()) == rec
+
+
+def test_an_f16_cache_that_fits_is_used_even_when_q8_0_would_not() -> None:
+    """A q8_0 cache is not always smaller in total: the f16 copy the FA kernel makes is paid on
+    every GPU, and Gemma-3's sliding-window layers leave little KV to halve. Found by review: with
+    the most compact knobs tried alone, Q4_K_M dropped to a partial offload here."""
+    rec = recommend("chat", model="12b", vram_gib=3.0, gpus=8, context_tokens=131072)
+    top = rec.options[0]
+    assert (top.quant, top.fit, top.memory.cache_type_k) == ("Q4_K_M", "gpu", "f16")

@@ -50,3 +50,24 @@ def test_without_checking_nothing_is_validated(monkeypatch: pytest.MonkeyPatch) 
     made = construct(_Result, count=3, share=0.5)
     assert made.count == 3
     assert made.names == []
+
+
+def test_lists_are_copied_as_validation_would() -> None:
+    names = ["a"]
+    made = construct(_Result, count=1, share=1.0, names=names)
+    names.append("b")
+    assert made.names == ["a"]
+
+
+def test_a_result_shares_no_list_with_the_dataset_cache() -> None:
+    """The KLD-ladder fallback used to hand out the cached list of evidence ids itself."""
+    from quantadvisor.dataset import load_dataset
+    from quantadvisor.quality import expected_loss, kld_equivalents
+
+    ds = load_dataset()
+    loss = expected_loss("W4A8", "chat", params_billions=8.0, dataset=ds)
+    assert "no task anchors: from the KLD ladder alone" in loss.notes
+    loss.evidence.append("not-a-record")
+    assert "not-a-record" not in kld_equivalents(ds)["W4A8"][1]
+    again = expected_loss("W4A8", "chat", params_billions=8.0, dataset=ds)
+    assert again.evidence == loss.evidence[:-1]

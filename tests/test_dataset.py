@@ -642,10 +642,23 @@ def test_reference_specs_are_resolved_with_the_data(ds: Dataset) -> None:
     from quantadvisor.architecture import load_model_spec
 
     assert set(ds.reference_specs) == {a.shorthand for a in ds.architectures.values()}
-    spec = ds.reference_specs["9b"]
+    arch, spec = ds.reference_specs["9b"]
+    assert arch is ds.architectures["9b"]
     assert spec.approximate
-    assert spec.stands_for == ds.architectures["9b"].stands_for
+    assert spec.stands_for == arch.stands_for
     assert load_model_spec("9b", ds) is spec, "the shorthand resolves to the pickled spec itself"
+
+
+def test_a_copy_with_other_architectures_resolves_its_own_specs(ds: Dataset) -> None:
+    import dataclasses
+
+    from quantadvisor.architecture import load_model_spec
+
+    arch = ds.architectures["8b"]
+    shallow = arch.model_copy(update={"config": {**arch.config, "num_hidden_layers": 16}})
+    copy = dataclasses.replace(ds, architectures={**ds.architectures, "8b": shallow})
+    assert load_model_spec("8b", copy).n_layers == 16
+    assert load_model_spec("8b", ds).n_layers == 32
 
 
 def test_an_architecture_with_an_impossible_shape_names_its_record(tmp_path: Path, ds: Dataset) -> None:

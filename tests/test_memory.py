@@ -551,7 +551,7 @@ def test_layer_reuse_plans_match_typing_every_tensor(imatrix: bool) -> None:
 
     ds = load_dataset()
     sizes = type_sizes(ds)
-    for spec in ds.reference_specs.values():
+    for _, spec in ds.reference_specs.values():
         for ft in GGUF_FILE_TYPES:
             typed = typed_tensors(spec, ft, sizes, imatrix=imatrix)
             layout, file_bytes = gguf_layout(spec, ft, sizes, imatrix=imatrix)
@@ -565,7 +565,7 @@ def test_layer_structures_expand_to_the_inventory() -> None:
     from quantadvisor.memory import parameter_count
     from quantadvisor.memory.tensors import layer_structures, tensor_inventory
 
-    for spec in load_dataset().reference_specs.values():
+    for _, spec in load_dataset().reference_specs.values():
         full = tensor_inventory(spec)
         compact = layer_structures(spec)
         assert [t for t in full if t.layer is None] == compact.global_tensors
@@ -574,3 +574,49 @@ def test_layer_structures_expand_to_the_inventory() -> None:
             rep = [(t.role, t.shape, t.name.split(".", 2)[2]) for t in compact.structures[s]]
             assert mine == rep, (spec.stands_for, il)
         assert parameter_count(spec)[0] == sum(t.n_elements for t in full)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n_ubatch": 300.5},
+        {"n_ubatch": 512.0},
+        {"n_ubatch": 0},
+        {"flash_attn": 1},
+        {"gpu_layers": -1},
+        {"gpu_layers": 2.5},
+        {"n_cpu_moe": True},
+        {"n_gpus": 0},
+        {"context_tokens": 4096.0},
+        {"imatrix": "yes"},
+    ],
+)
+def test_estimate_memory_checks_its_arguments(bad: dict[str, object]) -> None:
+    """The estimate is built without validation, so a float or a truthy int must not slip through."""
+    from quantadvisor.errors import InvalidRequestError
+    from quantadvisor.memory import estimate_memory
+
+    with pytest.raises(InvalidRequestError):
+        estimate_memory("8b", "Q4_K_M", **bad)  # type: ignore[arg-type]
+
+
+def test_gguf_layout_takes_a_file_type_as_people_write_it() -> None:
+    from quantadvisor.dataset import load_dataset
+    from quantadvisor.errors import InvalidRequestError
+    from quantadvisor.memory import gguf_layout, type_sizes
+
+    ds = load_dataset()
+    spec = ds.reference_specs["8b"][1]
+    assert gguf_layout(spec, "q4_k_m", type_sizes(ds), imatrix=False) == gguf_layout(
+        spec, "Q4_K_M", type_sizes(ds), imatrix=False
+    )
+    with pytest.raises(InvalidRequestError):
+        gguf_layout(spec, "Q9_Z", type_sizes(ds), imatrix=False)
+
+
+def test_tensors_hash_like_frozen_records() -> None:
+    from quantadvisor.memory.tensors import Tensor
+
+    a, b = Tensor("blk.0.attn_q.weight", "attn_q", 0, (64, 64)), Tensor("blk.0.attn_q.weight", "attn_q", 0, (64, 64))
+    assert a == b
+    assert len({a, b}) == 1

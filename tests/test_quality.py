@@ -104,3 +104,14 @@ def test_a_near_lossless_8bit_anchor_cannot_erase_the_4bit_estimate(tmp_path: Pa
     noisy = load_dataset(tmp_path)
     after = _loss(noisy, "Q4_K_M", "code", 8.0).mid
     assert after > 0.5 * before > 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "task", "params"),
+    [(None, "code", 8.0), ("Q4_K_M", None, 8.0), ("Q4_K_M", "code", 0.0), ("Q4_K_M", "code", float("nan"))],
+)
+def test_expected_loss_checks_its_arguments(ds: Dataset, fmt: object, task: object, params: float) -> None:
+    from quantadvisor.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError):
+        expected_loss(fmt, task, params_billions=params, dataset=ds)  # type: ignore[arg-type]

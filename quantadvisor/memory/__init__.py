@@ -173,12 +173,12 @@ def gguf_layout(
     imatrix: bool,
     constants: RuntimeConstants = DEFAULTS,
 ) -> tuple[Layout, int]:
-    """The per-layer byte layout and file size of a `file_type` GGUF of `spec` (a canonical type name).
+    """The per-layer byte layout and file size of a `file_type` GGUF of `spec` (Q4_K_M, q4_k_m, …).
 
     For planners that place one file many times (every -ngl of a search): plan_runtime takes the
     layout directly, skipping estimate_memory's argument checks and model resolution.
     """
-    return _plan_for(spec, file_type, sizes, imatrix, constants)
+    return _plan_for(spec, _gguf_name(file_type), sizes, imatrix, constants)
 
 
 def _file_bytes(spec: ModelSpec, infos: int, nbytes: list[int], constants: RuntimeConstants) -> int:
@@ -294,6 +294,12 @@ def checkpoint_bytes(spec: ModelSpec, fmt: str, dataset: Dataset | None = None) 
     return int(total)
 
 
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise InvalidRequestError(f"{name} must be {what}, not {value!r}")
+
+
 def estimate_memory(
     model: str | Path | dict[str, Any] | ModelSpec,
     quant: str,
@@ -328,12 +334,18 @@ def estimate_memory(
     from ..architecture import load_model_spec
     from ..dataset import load_dataset
 
-    if isinstance(context_tokens, bool) or not isinstance(context_tokens, int) or context_tokens <= 0:
-        raise InvalidRequestError(f"context_tokens must be a positive integer, not {context_tokens!r}")
-    if n_ubatch <= 0:
-        raise InvalidRequestError(f"n_ubatch must be positive, not {n_ubatch!r}")
-    if n_gpus < 1:
-        raise InvalidRequestError(f"n_gpus must be 1 or more, not {n_gpus!r}")
+    # The result is built without validation (construct.py), so the arguments are checked here.
+    _check_int("context_tokens", context_tokens, 1)
+    _check_int("n_ubatch", n_ubatch, 1)
+    _check_int("n_gpus", n_gpus, 1)
+    _check_int("n_cpu_moe", n_cpu_moe, 0)
+    if gpu_layers is not None:
+        _check_int("gpu_layers", gpu_layers, 0)
+    for name, flag in (("flash_attn", flash_attn), ("gpu_present", gpu_present)):
+        if not isinstance(flag, bool):
+            raise InvalidRequestError(f"{name} must be True or False, not {flag!r}")
+    if imatrix is not None and not isinstance(imatrix, bool):
+        raise InvalidRequestError(f"imatrix must be True, False or None, not {imatrix!r}")
     k, v = validate_cache_types(cache_type_k, cache_type_v, flash_attn=flash_attn)
     ds = dataset or load_dataset()
     sizes = type_sizes(ds)

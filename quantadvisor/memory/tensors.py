@@ -15,12 +15,13 @@ __all__ = ["LayerStructures", "Tensor", "layer_structures", "tensor_inventory"]
 _F32_ROLES = frozenset({"ffn_gate_inp", "ffn_gate_inp_shexp", "rope_freqs", "ssm_conv1d", "ssm_a", "ssm_dt"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Tensor:
     """One GGUF tensor. `shape` is in ggml order: shape[0] is the row length (the input dimension).
 
     Treat it as read-only: inventories are cached and shared. It is not a frozen dataclass because
-    a frozen __init__ costs three times as much, and a planner builds ~10^4 of these per run.
+    a frozen __init__ costs three times as much, and a planner builds ~10^4 of these per run; it
+    hashes on (name, role, layer, shape) as a frozen one would.
     """
 
     name: str

@@ -49,7 +49,9 @@ def test_every_gpu_option_fits_the_budget(vram: float, model: str, task: str) ->
             assert option.memory.total_bytes + option.memory.prompt_bytes <= rec.hardware.llm_vram_bytes
 
 
-SHORTHANDS = st.sampled_from(["1b", "8b", "9b", "13b", "20b", "30b-a3b", "35b-a3b", "8x7b", "70b", "120b"])
+SHORTHANDS = st.sampled_from(
+    ["1b", "8b", "9b", "12b", "13b", "20b", "27b", "30b-a3b", "35b-a3b", "8x7b", "70b", "120b"]
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -59,16 +61,17 @@ SHORTHANDS = st.sampled_from(["1b", "8b", "9b", "13b", "20b", "30b-a3b", "35b-a3
     ram=st.sampled_from([None, 8.0, 32.0, 256.0]),
     task=st.sampled_from(["code", "math", "chat", "rag"]),
     prefer=st.sampled_from(["quality", "balanced", "speed"]),
-    context=st.sampled_from([4096, 32768]),
+    context=st.sampled_from([4096, 32768, 131072]),
+    gpus=st.sampled_from([1, 2, 8]),
 )
 def test_matrix_pruned_search_equals_the_full_ranking(
-    shorthand: str, vram: float, ram: float | None, task: str, prefer: str, context: int
+    shorthand: str, vram: float, ram: float | None, task: str, prefer: str, context: int, gpus: int
 ) -> None:
     """best_option skips the plans the ranking cannot need; it must pick what ranking every option picks."""
     from quantadvisor.api import _MATRIX_QUANTS, _prepare, _size_planner
 
     req = _prepare(
-        task, vram_gib=vram, gpu=None, gpus=1, context_tokens=context, ram_gib=ram, embedding_model=None,
+        task, vram_gib=vram, gpu=None, gpus=gpus, context_tokens=context, ram_gib=ram, embedding_model=None,
         prefer=prefer, dataset=None,  # type: ignore[arg-type]
     )  # fmt: skip
     pruned, _, _ = _size_planner(shorthand, req)
