@@ -350,7 +350,12 @@ class Planner:
         """
         if self.budget <= 0:
             return False
-        return any(self._fits(self._on_gpu(quant, knobs)) for knobs in (_KNOBS[-1], *_KNOBS[:-1]))
+        compact = self._on_gpu(quant, _KNOBS[-1])
+        if self._fits(compact):
+            return True
+        if compact.weights_bytes + compact.overhead_bytes > self.budget:
+            return False  # the part no knob changes is already too big
+        return any(self._fits(self._on_gpu(quant, knobs)) for knobs in _KNOBS[:-1])
 
     def _on_gpu(self, quant: str, knobs: tuple[str, str, int], file_bytes: int | None = None) -> MemoryEstimate:
         """Every layer on the GPU, flash attention on, with these (K cache, V cache, ubatch) knobs."""
