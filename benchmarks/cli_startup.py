@@ -22,6 +22,7 @@ COMMANDS = [
     ["--help"],
     ["suggest", "--task", "code", "--vram", "8", "--model", "9b"],
     ["suggest", "--task", "code", "--vram", "8"],
+    ["suggest", "--task", "code", "--vram", "8", "--json"],
     ["suggest", "--task", "chat", "--gpu", "RTX 4090", "--model", "32b"],
     ["memory", "--model", "8b", "--quant", "all"],
 ]

@@ -118,7 +118,6 @@ def _print_json(payload: object) -> None:
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
     from .api import is_repo_model
-    from .render import render_recommendation
 
     ds = _dataset(args)
     model = args.model
@@ -147,6 +146,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
         payload["pick"] = rec.pick.model_dump(mode="json") if rec.pick else None
         _print_json(payload)
     else:
+        from .render import render_recommendation  # rich loads only for tables, not --json
+
         render_recommendation(rec, ds, explain=args.explain, show_all=args.all)
     return ExitCode.OK if rec.pick is not None else ExitCode.NOTHING_FITS
 
@@ -163,7 +164,6 @@ def _recommend(args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untype
 def _cmd_memory(args: argparse.Namespace) -> int:
     from .errors import InvalidRequestError
     from .memory import GGUF_FILE_TYPES, estimate_memory
-    from .render import render_memory
 
     ds = _dataset(args)
     is_file = str(args.model).lower().endswith(".gguf")
@@ -187,37 +187,40 @@ def _cmd_memory(args: argparse.Namespace) -> int:
         dumped = [e.model_dump(mode="json") for e in estimates]
         _print_json(dumped[0] if len(dumped) == 1 else dumped)
     else:
+        from .render import render_memory  # rich loads only for tables, not --json
+
         render_memory(estimates)
     return ExitCode.OK
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     from .hardware import detect_hardware, planning_budget
-    from .render import render_detect
 
     report = detect_hardware()
     budget = planning_budget(report)
     if args.json:
         _print_json({"report": report.model_dump(mode="json"), "budget": budget.model_dump(mode="json")})
     else:
+        from .render import render_detect  # rich loads only for tables, not --json
+
         render_detect(report, budget)
     return ExitCode.OK
 
 
 def _cmd_formats(args: argparse.Namespace) -> int:
-    from .render import render_formats
 
     ds = _dataset(args)
     if args.json:
         _print_json([f.model_dump(mode="json") for f in ds.formats.values()])
     else:
+        from .render import render_formats  # rich loads only for tables, not --json
+
         render_formats(ds)
     return ExitCode.OK
 
 
 def _cmd_evidence(args: argparse.Namespace) -> int:
     from .errors import InvalidRequestError
-    from .render import render_evidence
 
     ds = _dataset(args)
     records = list(ds.evidence.values())
@@ -247,12 +250,13 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
             [{**r.model_dump(mode="json"), "citation": ds.sources[r.source].model_dump(mode="json")} for r in records]
         )
     else:
+        from .render import render_evidence  # rich loads only for tables, not --json
+
         render_evidence(records, ds)
     return ExitCode.OK
 
 
 def _cmd_gpus(args: argparse.Namespace) -> int:
-    from .render import render_gpus
 
     ds = _dataset(args)
     gpus = list(ds.gpus.values())
@@ -262,6 +266,8 @@ def _cmd_gpus(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([g.model_dump(mode="json") for g in gpus])
     else:
+        from .render import render_gpus  # rich loads only for tables, not --json
+
         render_gpus(gpus, ds)
     return ExitCode.OK
 
