@@ -34,6 +34,11 @@ _MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
     "gemma2": {"vocab_size": 256000, "head_dim": 256, "tie_word_embeddings": True},
 }
 
+# Embedding rows the GGUF converter keeps when config.json pads the vocabulary: llama.cpp's
+# Gemma3Model.modify_tensors (conversion/gemma.py @ 0c1e57098) cuts token_embd to the tokenizer's
+# 262,144 tokens, so a Gemma-3 GGUF has 262144 rows, not the config's 262208.
+_GGUF_VOCAB_ROWS: dict[str, int] = {"gemma3": 262144, "gemma3_text": 262144}
+
 _CORE_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
 
 
@@ -178,6 +183,7 @@ def _spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mod
     n_head_kv = int(_get(config, "num_key_value_heads", default=n_head))
     head_dim = int(_get(config, "head_dim", default=n_embd // n_head))
     n_vocab = int(config["vocab_size"])
+    n_vocab = min(n_vocab, _GGUF_VOCAB_ROWS.get(model_type, n_vocab))
     tied = bool(_get(config, "tie_word_embeddings", default=model_type.startswith("gemma")))
     fields: dict[str, Any] = {
         "name": name or str(_get(config, "_name_or_path", default=model_type)),

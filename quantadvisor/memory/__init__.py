@@ -113,8 +113,8 @@ def _plan_for(
         for t, ty in zip(inventory.global_tensors, mix.types(inventory.global_tensors), strict=True)
     ]
     data = sum(_pad32(size) for _, size in global_tensors)  # tensor data, each tensor padded to 32 bytes
-    layers: dict[int, tuple[int, int, int]] = {}
-    done: dict[int, tuple[tuple[int, int, int], int, int]] = {}
+    layers: dict[int, tuple[int, int, int, int]] = {}
+    done: dict[int, tuple[tuple[int, int, int, int], int, int]] = {}
     for layer, structure in enumerate(inventory.layer_structure):
         key = structure << 12 | mix.state(layer)
         hit = done.get(key)

@@ -222,6 +222,8 @@ def compute_buffer_bytes(
     output_on_gpu: bool,
     staged_weight_bytes: int = 0,
     staged_layer_bytes: int = 0,
+    host_layer_weight_bytes: int = 0,
+    host_weight_is_expert: bool = False,
     kv_f16: bool = True,
     pad: int = 256,
 ) -> int:
@@ -238,13 +240,20 @@ def compute_buffer_bytes(
     - attention without it: M + u·n_embd_v_gqa·8 + u·4·(2E + 2·q_dim) + N·u·n_head·4 (the scores).
 
     With layers on the CPU, op offload copies their weights into this buffer for large batches:
-    the output weight is staged on top of the last layer's largest matrix and the layer-0 holes.
+    the output weight is staged on top of the last layer's largest matrix and the layer-0 holes
+    (-ngl 0); with some repeating layers (or only their experts, --n-cpu-moe) on the CPU, the
+    largest such weight is staged beside one FFN's activations (docs/research/out-of-sample-memory.md
+    §5.2, §5.4: exact on the traced --n-cpu-moe run, a lower bound on the dense one).
+
+    Interleaved sliding-window models (Gemma 2/3) build the mask and V indices once per cache.
     """
     u, f32 = n_ubatch, 4
     n_cells = _pad(context_tokens, pad)
     e, q_dim = spec.n_embd, spec.n_head * spec.head_dim_k
     k_gqa, v_gqa = _kv_dims(spec)
     mask = n_cells * u * (2 if flash_attn else 4)
+    swa_mask, swa_v_idxs = _swa_cache_inputs(spec, n_cells, u, flash_attn=flash_attn, pad=pad)
+    mask += swa_mask
     small = 10 * 1024  # positions, token ids, output ids
     output = u * (e + spec.n_vocab) * f32
     base = small + mask + u * f32 * (2 * e + max(e, q_dim))
@@ -257,21 +266,54 @@ def compute_buffer_bytes(
         if not kv_f16:
             attn += n_cells * (k_gqa + v_gqa) * 2  # the CUDA FA kernel converts K and V to f16
     else:
-        attn = small + mask + u * v_gqa * 8 + u * f32 * (2 * e + 2 * q_dim) + n_cells * u * spec.n_head * f32
+        scores = n_cells * u * spec.n_head * f32
+        attn = small + mask + u * v_gqa * 8 + swa_v_idxs + u * f32 * (2 * e + 2 * q_dim) + scores
     peak = max(attn, ffn, output if output_on_gpu else 0)
     if staged_weight_bytes:
         holes = mask + u * f32 * (3 * e + max(e, q_dim))
         peak = max(peak, holes + staged_layer_bytes + staged_weight_bytes + output)
+    if host_layer_weight_bytes and u >= _OP_OFFLOAD_MIN_BATCH:
+        # SwiGLU of the FFN (of the used experts), then its output ([E, n_used, u] for experts).
+        width = spec.n_expert_used * (spec.n_ff_exp + e) if host_weight_is_expert else spec.n_ff + e
+        act = u * f32 * width
+        peak = max(peak, base + act + host_layer_weight_bytes)
     return int(peak)
 
 
+# ggml-cuda offloads an op on host weights to the GPU from this batch size (ggml-cuda.cu, offload_op).
+_OP_OFFLOAD_MIN_BATCH = 32
+
+
+def _is_iswa(spec: ModelSpec) -> bool:
+    """Interleaved sliding-window attention: some attention layers use a window, some do not."""
+    if not spec.sliding_window or not spec.swa_layers:
+        return False
+    kinds = {spec.swa_layers[il] for il in range(spec.n_layers) if spec.has_attention(il)}
+    return kinds == {True, False}
+
+
+def _swa_cache_inputs(spec: ModelSpec, n_cells: int, u: int, *, flash_attn: bool, pad: int) -> tuple[int, int]:
+    """The second cache's KQ mask and (without flash attention) V indices of an iSWA model.
+
+    llama.cpp's build_attn_inp_kv_iswa (src/llama-graph.cpp) builds both once per cache; the
+    sliding-window cache holds min(N, pad(window + ubatch)) cells.
+    """
+    if not _is_iswa(spec) or spec.sliding_window is None:
+        return 0, 0
+    n_swa = min(n_cells, _pad(spec.sliding_window + u, pad))
+    _, v_gqa = _kv_dims(spec)
+    return n_swa * u * (2 if flash_attn else 4), (0 if flash_attn else u * v_gqa * 8)
+
+
 def host_compute_bytes(spec: ModelSpec, context_tokens: int, *, flash_attn: bool, n_ubatch: int) -> int:
-    """The pinned host compute buffer: the ubatch's embeddings (twice), the KQ mask, V indices."""
+    """The pinned host compute buffer: the ubatch's embeddings (twice), the KQ mask, V indices
+    (one mask and one index set per cache for iSWA models)."""
     n_cells = _pad(context_tokens, 256)
     _, v_gqa = _kv_dims(spec)
     mask = n_cells * n_ubatch * (2 if flash_attn else 4)
     v_idxs = 0 if flash_attn else n_ubatch * v_gqa * 8  # int64 indices into the transposed V cache
-    return 2 * n_ubatch * spec.n_embd * 4 + mask + v_idxs
+    swa_mask, swa_v_idxs = _swa_cache_inputs(spec, n_cells, n_ubatch, flash_attn=flash_attn, pad=256)
+    return 2 * n_ubatch * spec.n_embd * 4 + mask + v_idxs + swa_mask + swa_v_idxs
 
 
 def prompt_pool_bytes(spec: ModelSpec, context_tokens: int, *, flash_attn: bool, n_ubatch: int) -> int:
@@ -315,6 +357,18 @@ class Layout:
     layer_expert: tuple[int, ...]  # stacked expert tensors per layer
     layer_largest: tuple[int, ...]  # largest matrix per layer (op-offload staging)
     output_largest: int
+    layer_expert_largest: tuple[int, ...] = ()  # largest stacked expert tensor per layer
+
+    @functools.cached_property
+    def largest_prefix(self) -> tuple[int, ...]:
+        """largest_prefix[i] = the largest matrix of layers [0, i) (0 for none)."""
+        return tuple(itertools.accumulate(self.layer_largest, max, initial=0))
+
+    @functools.cached_property
+    def expert_largest_prefix(self) -> tuple[int, ...]:
+        """expert_largest_prefix[i] = the largest expert tensor of layers [0, i) (0 for none)."""
+        per_layer = self.layer_expert_largest or (0,) * len(self.layer_largest)
+        return tuple(itertools.accumulate(per_layer, max, initial=0))
 
     @functools.cached_property
     def dense_prefix(self) -> tuple[int, ...]:
@@ -348,7 +402,10 @@ class Layout:
 
     @classmethod
     def from_parts(
-        cls, spec: ModelSpec, global_tensors: Sequence[tuple[Tensor, int]], layers: Mapping[int, tuple[int, int, int]]
+        cls,
+        spec: ModelSpec,
+        global_tensors: Sequence[tuple[Tensor, int]],
+        layers: Mapping[int, tuple[int, int, int, int]],
     ) -> Layout:
         """The layout from the global tensors (with sizes) and each layer's layer_sums()."""
         token_embd = output = other = output_largest = 0
@@ -362,23 +419,29 @@ class Layout:
                 output_largest = max(output_largest, size)
         if spec.tied_embeddings:
             output_largest = max(output_largest, token_embd)
-        dense, expert, largest = [0] * spec.n_layers, [0] * spec.n_layers, [0] * spec.n_layers
-        for il, (d, e, big) in layers.items():
-            dense[il], expert[il], largest[il] = d, e, big
-        return cls(token_embd, output, other, tuple(dense), tuple(expert), tuple(largest), output_largest)
+        n = spec.n_layers
+        dense, expert, largest, expert_largest = [0] * n, [0] * n, [0] * n, [0] * n
+        for il, (d, e, big, big_expert) in layers.items():
+            dense[il], expert[il], largest[il], expert_largest[il] = d, e, big, big_expert
+        return cls(
+            token_embd, output, other, tuple(dense), tuple(expert), tuple(largest), output_largest,
+            tuple(expert_largest),
+        )  # fmt: skip
 
 
-def layer_sums(tensors: Sequence[Tensor], nbytes: Sequence[int]) -> tuple[int, int, int]:
-    """One repeating layer's bytes: (non-expert tensors, stacked expert tensors, largest matrix)."""
-    dense = expert = largest = 0
+def layer_sums(tensors: Sequence[Tensor], nbytes: Sequence[int]) -> tuple[int, int, int, int]:
+    """One repeating layer's bytes: (non-expert tensors, stacked expert tensors, largest matrix,
+    largest expert tensor)."""
+    dense = expert = largest = largest_expert = 0
     for t, size in zip(tensors, nbytes, strict=True):
         if t.is_expert:
             expert += size
+            largest_expert = max(largest_expert, size)
         else:
             dense += size
         if len(t.shape) >= 2 and size > largest:
             largest = size
-    return dense, expert, largest
+    return dense, expert, largest, largest_expert
 
 
 def plan_runtime(
@@ -446,9 +509,14 @@ def plan_runtime(
         # With the output layer on the CPU, op offload stages its weight in the GPU buffer.
         staged = layout.output_largest if not output_on_gpu else 0
         last_on_host = spec.n_layers > 0 and first_gpu_layer > spec.n_layers - 1
+        # Weights of repeating layers left on the host (whole layers below first_gpu_layer, or just
+        # the experts below the --n-cpu-moe cut) are staged in the compute buffer by op offload.
+        host_dense, host_expert = layout.largest_prefix[f], layout.expert_largest_prefix[moe_cut]
         compute = compute_buffer_bytes(
             spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch, output_on_gpu=output_on_gpu,
             staged_weight_bytes=staged, staged_layer_bytes=layout.layer_largest[-1] if staged and last_on_host else 0,
+            host_layer_weight_bytes=max(host_dense, host_expert) if output_on_gpu else 0,
+            host_weight_is_expert=host_expert >= host_dense and spec.is_moe,
             kv_f16=cache_type_k == "f16" and cache_type_v == "f16", pad=constants.kv_pad,
         )  # fmt: skip
         prompt = prompt_pool_bytes(spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch)
