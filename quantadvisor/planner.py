@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .construct import construct
-from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, type_sizes, typed_tensors
+from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, gpu_weights_floor, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
-from .memory.runtime import Layout, plan_runtime
+from .memory.runtime import DEFAULTS, Layout, plan_runtime
 from .quality import ExpectedLoss, effective_params, expected_loss
 from .results import Fit, LossRange, QuantOption
 from .rules import LADDER, FiredRule, Policy, Prefer, evaluate_format_rules, preference_order
@@ -350,6 +350,13 @@ class Planner:
         """
         if self.budget <= 0:
             return False
+        fmt = self.ds.find_format(quant)
+        if fmt is not None and fmt.block_types:
+            # Decided without typing the file: its weights alone (at the format's fewest bits)
+            # plus one CUDA context are already over (a big model on a small card, most of the matrix).
+            floor = gpu_weights_floor(self.spec, fmt.block_types, self.sizes) + DEFAULTS.cuda_context_bytes
+            if floor > self.budget:
+                return False
         compact = self._on_gpu(quant, _KNOBS[-1])
         if self._fits(compact):
             return True

@@ -620,3 +620,24 @@ def test_tensors_hash_like_frozen_records() -> None:
     a, b = Tensor("blk.0.attn_q.weight", "attn_q", 0, (64, 64)), Tensor("blk.0.attn_q.weight", "attn_q", 0, (64, 64))
     assert a == b
     assert len({a, b}) == 1
+
+
+def test_gpu_weights_floor_never_exceeds_the_typed_weights() -> None:
+    """The planner rules a type out on this floor without typing it, so it must be a true lower bound:
+    every type a mix assigns is at least as dense as the smallest of the format's block types."""
+    from quantadvisor.dataset import load_dataset
+    from quantadvisor.memory import GGUF_FILE_TYPES, estimate_memory, gpu_weights_floor, type_sizes, typed_tensors
+
+    ds = load_dataset()
+    sizes = type_sizes(ds)
+    for _, spec in ds.reference_specs.values():
+        for ft in GGUF_FILE_TYPES:
+            fmt = ds.find_format(ft)
+            assert fmt is not None
+            smallest = min(8 * sizes[t][1] / sizes[t][0] for t in fmt.block_types)
+            for imatrix in (False, True):
+                for t in typed_tensors(spec, ft, sizes, imatrix=imatrix):
+                    block, nbytes = sizes[t.ggml_type]
+                    assert 8 * nbytes / block >= smallest or not t.tensor.quantizable, (spec.stands_for, ft, t)
+            floor = gpu_weights_floor(spec, fmt.block_types, sizes)
+            assert floor <= estimate_memory(spec, ft, dataset=ds).weights_bytes, (spec.stands_for, ft)

@@ -27,7 +27,7 @@ from .runtime import (
 from .tensors import LayerStructures, Tensor, layer_structures, tensor_inventory
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from ..architecture import ModelSpec
     from ..dataset import Dataset
@@ -43,6 +43,7 @@ __all__ = [
     "estimate_memory",
     "gguf_file_bytes",
     "gguf_layout",
+    "gpu_weights_floor",
     "kv_cache_bytes",
     "model_tensors",
     "parameter_count",
@@ -153,6 +154,22 @@ def _structures(spec: ModelSpec) -> LayerStructures:
 def _attn_v_count(spec: ModelSpec) -> int:
     """count_attn_v over the whole inventory, from its structures."""
     return sum(count_attn_v([t]) * n for t, n in _structures(spec).with_counts())
+
+
+def gpu_weights_floor(spec: ModelSpec, block_types: Sequence[str], sizes: Mapping[str, tuple[int, int]]) -> int:
+    """A lower bound on the GPU weights of a GGUF with every layer offloaded, without typing it.
+
+    Every quantizable weight is stored in one of the format's block types (data/formats.yaml; a
+    row-size fallback only ever picks a larger type), so none takes fewer bits than the smallest of
+    them; F32 tensors take 4 bytes a weight. The input embedding stays on the host unless tied.
+    """
+    bits = min(8 * sizes[t][1] / sizes[t][0] for t in block_types)
+    total = 0.0
+    for t, n in _structures(spec).with_counts():
+        if t.role == "rope_freqs" or (t.role == "token_embd" and not spec.tied_embeddings):
+            continue
+        total += n * t.n_elements * (bits / 8 if t.quantizable else 4)
+    return int(total)
 
 
 def parameter_count(spec: ModelSpec) -> tuple[int, int]:
