@@ -2,11 +2,12 @@
 
 Run: python benchmarks/cli_startup.py [--runs N]
 
-Each command runs in a fresh interpreter N times (default 11) after one warm-up run; the median
-and the fastest are printed (on a shared 2-core VM the spread is ±30 ms, so the minimum shows
-the cost itself and the median what a user sees). The warm-up writes the .pyc files and the
-dataset pickle, as any first run does: a pip-installed package has its bytecode compiled at
-install time, so PYTHONDONTWRITEBYTECODE is dropped from the children's environment.
+Each command runs in a fresh interpreter N times (default 11), round-robin over the commands,
+after one warm-up run; the median and the fastest are printed. On a shared 2-core VM runs
+spread by tens of ms, so the fastest shows the cost itself and the median what a user sees.
+The warm-up writes the .pyc files and the dataset pickle, as any first run does: a pip-installed
+package has its bytecode compiled at install time, so PYTHONDONTWRITEBYTECODE is dropped from
+the children's environment.
 """
 
 from __future__ import annotations
@@ -29,16 +30,20 @@ COMMANDS = [
 TARGET_MS = 250
 
 
-def cold(argv: list[str], runs: int) -> tuple[float, float]:
+def cold(commands: list[list[str]], runs: int) -> list[tuple[float, float]]:
+    """(median, fastest) seconds per command. Runs go round-robin over the commands, so a noisy
+    spell on a shared VM lands on all of them instead of on one command's runs."""
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONDONTWRITEBYTECODE", "QUANTADVISOR_VALIDATE"}}
-    command = [sys.executable, "-m", "quantadvisor", *argv]
-    subprocess.run(command, capture_output=True, check=False, env=env)  # warm-up: .pyc files, dataset pickle
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+    full = [[sys.executable, "-m", "quantadvisor", *argv] for argv in commands]
+    for command in full:  # warm-up: .pyc files, dataset pickle
         subprocess.run(command, capture_output=True, check=False, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+    times: list[list[float]] = [[] for _ in full]
+    for _ in range(runs):
+        for i, command in enumerate(full):
+            start = time.perf_counter()
+            subprocess.run(command, capture_output=True, check=False, env=env)
+            times[i].append(time.perf_counter() - start)
+    return [(statistics.median(t), min(t)) for t in times]
 
 
 def sweep() -> float:
@@ -57,8 +62,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args()
     print(f"{'median':>8} {'fastest':>8}   command (target: {TARGET_MS} ms)")
-    for argv in COMMANDS:
-        median, fastest = cold(argv, args.runs)
+    for argv, (median, fastest) in zip(COMMANDS, cold(COMMANDS, args.runs), strict=True):
         flag = "" if median * 1000 < TARGET_MS else "   over target"
         print(f"{median * 1000:6.0f} ms {fastest * 1000:5.0f} ms   quantadvisor {' '.join(argv)}{flag}")
     print(f"{sweep() * 1000:6.1f} ms            every GGUF type x 4 contexts (estimate_memory, warm dataset)")
