@@ -8,10 +8,11 @@ The model (docs/methodology.md has the equations and sources):
    the square root of the KLD (q2_K/q4_K_M: KLD ×14.2, RMS Δp ×3.9 → exponent 0.51).
 3. Every evidence record on the requested task (or the nearest task, said so) is an anchor: its
    measured relative loss is carried to the target format by sqrt(k(f)/k(anchor)) and to the
-   target model size by (P_anchor/P)^β. The point estimate is the least-squares slope of loss
-   against sqrt(k) through the origin (anchors weighted by their distance², so a near-lossless
-   8-bit run does not dominate); the range is the weighted 5-95 % spread of the anchors over β
-   from 0 (no size benefit: Llama-3-70B had higher KLD than Llama-3-8B) to 0.5.
+   target model size by (P_anchor/P)^β. The point estimate is the weighted mean of the carried
+   values, each anchor weighted by min(its distance, the target's)² in sqrt(KLD) (so a
+   near-lossless 8-bit run does not decide a 4-bit loss, nor a 2-bit collapse an 8-bit one); the
+   range is the 5-95 % spread of the anchors (weighted by distance² alone, the same for every
+   target) over β from 0 (no size benefit: Llama-3-70B had higher KLD than Llama-3-8B) to 0.5.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ __all__ = ["TASK_BORROWING", "ExpectedLoss", "expected_loss", "kld_equivalents"]
 
 # Size exponents β of the size factor (P_anchor / P)^β; mid is a judgement between the bounds.
 BETA_MID, BETA_RESILIENT, BETA_NONE = 0.25, 0.5, 0.0
-# The range: these weighted quantiles of the anchors' low and high values (weights as for the mid),
+# The range: these weighted quantiles of the anchors' low and high values (weighted by distance²),
 # so one lightly weighted anchor (an 8-bit run carried to 2-bit) cannot set the bound alone.
 RANGE_QUANTILES = (0.05, 0.95)
 # Tasks without direct evidence borrow the nearest measured task's anchors.
@@ -257,13 +258,18 @@ def expected_loss(
         candidates += [a.loss_high * scale * ratio**b for b in (BETA_NONE, BETA_RESILIENT)]
         lows.append(min(candidates))
         highs.append(max(candidates))
-        # Carrying an anchor multiplies its benchmark noise by `scale`: an 8-bit run within noise of
-        # its baseline says little about 4-bit. Weighting by distance² makes the mid the least-squares
-        # slope of loss against sqrt(KLD) through the origin (methodology §2.3).
-        weights.append(a.kld_distance**2)
+        # Carrying an anchor up multiplies its benchmark noise by `scale`: an 8-bit run within noise
+        # of its baseline says little about 4-bit, so its weight falls as distance². Carrying one
+        # down shrinks the noise but not the error of the sqrt(KLD) law (2-bit losses grow faster),
+        # so no anchor counts for more than one measured at the target (methodology §2.3).
+        weights.append(min(a.kld_distance, math.sqrt(k_f)) ** 2)
     mid = sum(w * m for w, m in zip(weights, mids, strict=True)) / sum(weights)
-    low = _weighted_quantile(lows, weights, RANGE_QUANTILES[0])
-    high = _weighted_quantile(highs, weights, RANGE_QUANTILES[1])
+    # The range weighs anchors by distance² alone: the same weights for every target format, so
+    # the bounds grow with sqrt(k(f)) as the mid does, and a noisy near-lossless run carried far
+    # cannot set them.
+    spread = [a.kld_distance**2 for a in anchors]
+    low = _weighted_quantile(lows, spread, RANGE_QUANTILES[0])
+    high = _weighted_quantile(highs, spread, RANGE_QUANTILES[1])
     if size >= 30:
         notes.append(
             "larger models are usually more tolerant, but by mean KLD Llama-3-70B was more sensitive than "

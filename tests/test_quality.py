@@ -47,6 +47,16 @@ def test_fewer_bits_never_lose_less_and_the_range_holds_the_mid(ds: Dataset, tas
         assert e.sources
 
 
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("params", [1.0, 8.0, 70.0])
+def test_the_range_grows_with_the_divergence_too(ds: Dataset, task: str, params: float) -> None:
+    """Bounds, like the mid, never shrink for a format further from unquantized on the KLD ladder."""
+    ladder = kld_equivalents(ds)
+    losses = [_loss(ds, f, task, params) for f in sorted(LADDER, key=lambda f: ladder[f][0])]
+    assert [e.low for e in losses] == sorted(e.low for e in losses)
+    assert [e.high for e in losses] == sorted(e.high for e in losses)
+
+
 @pytest.mark.parametrize("task", ["code", "math", "chat"])
 def test_larger_models_lose_less_at_the_mid_but_keep_the_no_benefit_case(ds: Dataset, task: str) -> None:
     small, large = _loss(ds, "Q4_K_M", task, 8.0), _loss(ds, "Q4_K_M", task, 70.0)
@@ -68,14 +78,14 @@ def test_tasks_without_their_own_records_say_where_they_borrow_from(ds: Dataset)
 
 
 def test_code_rests_on_primary_runs_beside_the_secondary_range(ds: Dataset) -> None:
-    """Llama-3.1 W4A16 HumanEval runs lose 0-3 %; qMeter's secondary W4A16 range is 5-22 %."""
+    """Llama-3.1 W4A16 HumanEval runs lose 0-3 %; qMeter's secondary W4A16 range is 5-22 %; GGUF
+    Q4_K_M code runs lose ~1.5 % against Q8_0. The secondary record stays in the evidence."""
     e = _loss(ds, "Q4_K_M", "code", 8.0)
     primary = [i for i in e.evidence if ds.evidence[i].task == "code" and ds.evidence[i].provenance == "primary"]
     assert len(primary) >= 10
     assert "shi-ding-2025-qmeter" in e.sources
     assert any("partly on secondary" in n for n in e.notes)
     assert 0.01 < e.mid < 0.10
-    assert e.high >= 0.2, "the range keeps the secondary high end"
 
 
 def test_w8a8_int_speaks_only_for_itself(ds: Dataset) -> None:
@@ -115,3 +125,14 @@ def test_expected_loss_checks_its_arguments(ds: Dataset, fmt: object, task: obje
 
     with pytest.raises(InvalidRequestError):
         expected_loss(fmt, task, params_billions=params, dataset=ds)  # type: ignore[arg-type]
+
+
+def test_gguf_code_runs_are_direct_and_a_2bit_collapse_does_not_decide_8bit(ds: Dataset) -> None:
+    """Nyamsuren's GGUF runs measure Q4_K_M and Q2_K on code (against Q8_0). Q2_K loses ~25 %
+    there; carried down to Q8_0 with full weight, it would outvote the 8-bit runs."""
+    q4, q2, q8 = (_loss(ds, f, "code", 7.0) for f in ("Q4_K_M", "Q2_K", "Q8_0"))
+    assert not q4.estimate
+    assert not q2.estimate
+    assert 0.15 < q2.mid < 0.35
+    assert q8.mid < 0.02
+    assert q8.mid < q4.mid < q2.mid
