@@ -263,11 +263,13 @@ def expected_loss(
         # down shrinks the noise but not the error of the sqrt(KLD) law (2-bit losses grow faster),
         # so no anchor counts for more than one measured at the target (methodology §2.3).
         weights.append(min(a.kld_distance, math.sqrt(k_f)) ** 2)
-    mid = sum(w * m for w, m in zip(weights, mids, strict=True)) / sum(weights)
     # The range weighs anchors by distance² alone: the same weights for every target format, so
     # the bounds grow with sqrt(k(f)) as the mid does, and a noisy near-lossless run carried far
     # cannot set them.
     spread = [a.kld_distance**2 for a in anchors]
+    if not sum(weights):  # a target at zero divergence (k(f) = 0) that is not unquantized by name
+        weights = spread
+    mid = sum(w * m for w, m in zip(weights, mids, strict=True)) / sum(weights)
     low = _weighted_quantile(lows, spread, RANGE_QUANTILES[0])
     high = _weighted_quantile(highs, spread, RANGE_QUANTILES[1])
     if size >= 30:
