@@ -29,6 +29,12 @@ GIB = 2**30
 _ORIGIN = {"catalog": "from the catalog", "user": "as given", "nvml": "detected, NVML", "sysctl": "detected, sysctl"}
 
 
+_LOSS_LEGEND = (
+    "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; "
+    "* = carried over from other formats or sizes, not measured directly[/]"
+)
+
+
 def _console() -> Console:
     import sys
 
@@ -96,6 +102,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
                 table.add_row(row.size, row.stands_for, b.quant, f"{b.bits_per_weight:.2f}", _gib(b.memory.total_bytes),
                               _fit(b), _loss(b))  # fmt: skip
         console.print(table)
+        console.print(_LOSS_LEGEND)
     else:
         table = Table(
             title=f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""), title_justify="left"
@@ -123,8 +130,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         console.print(table)
         if len(rec.options) > len(shown):
             console.print(f"[dim]{len(rec.options) - len(shown)} more options: --all[/]")
-        console.print("[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; "
-                      "* = carried over from other formats or sizes, not measured directly[/]")  # fmt: skip
+        console.print(_LOSS_LEGEND)
     pick = rec.pick
     if pick is None:
         console.print("[red]Nothing fits.[/] " + " ".join(rec.notes))
