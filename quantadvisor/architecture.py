@@ -64,6 +64,9 @@ class ModelSpec(BaseModel):
     n_vocab: int = Field(gt=0, le=100_000_000)
     tied_embeddings: bool = False
     attn_bias: bool = False
+    # gpt-oss: an attention-output bias, learned per-head attention sinks, and router and expert biases
+    # (all F32; gpt-oss-120b carries 160 MB of them).
+    gpt_oss_biases: bool = False
     qk_norm: bool = False
     norms_per_layer: int = 2
     fused_qkv: bool = False
@@ -205,6 +208,8 @@ def _spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mod
         fields["qk_norm"] = True
     if model_type in {"gemma2", "gemma3", "gemma3_text"}:
         fields["norms_per_layer"] = 4  # pre- and post-norms around attention and FFN
+    if model_type == "gpt_oss":
+        fields["gpt_oss_biases"] = True
     if model_type == "phi3":
         fields["fused_qkv"] = True
         fields["fused_gate_up"] = True

@@ -641,3 +641,26 @@ def test_gpu_weights_floor_never_exceeds_the_typed_weights() -> None:
                     assert 8 * nbytes / block >= smallest or not t.tensor.quantizable, (spec.stands_for, ft, t)
             floor = gpu_weights_floor(spec, fmt.block_types, sizes)
             assert floor <= estimate_memory(spec, ft, dataset=ds).weights_bytes, (spec.stands_for, ft)
+
+
+# Published GGUF files of other families (docs/research/gguf-file-sizes.md: Hugging Face listings at
+# pinned revisions, read from the rampart-models catalog; the file sizes are exact bytes).
+PUBLISHED_GGUF = [
+    ("20b", "MXFP4_MOE", False, 12_109_566_624),  # ggml-org/gpt-oss-20b-GGUF
+    ("120b", "MXFP4_MOE", False, 63_387_346_208),  # ggml-org/gpt-oss-120b-GGUF
+    ("30b-a3b", "Q4_K_M", True, 18_556_686_912),  # unsloth/Qwen3-30B-A3B-GGUF
+    ("30b-a3b", "Q8_0", True, 32_483_932_736),
+    ("7b", "Q4_K_M", False, 4_683_073_632),  # Qwen/Qwen2.5-7B-Instruct-GGUF, two split parts
+    ("12b", "Q4_K_M", True, 7_300_575_264),  # bartowski/google_gemma-3-12b-it-GGUF
+    ("9b", "Q4_K_M", True, 5_761_057_728),  # bartowski/gemma-2-9b-it-GGUF
+]
+
+
+@pytest.mark.parametrize(("shorthand", "quant", "imatrix", "real"), PUBLISHED_GGUF)
+def test_published_file_sizes_of_other_families(shorthand: str, quant: str, imatrix: bool, real: int) -> None:
+    """Exact tensor data plus a header per tokenizer family: within 0.05 % of the published bytes."""
+    from quantadvisor.architecture import spec_from_shorthand
+    from quantadvisor.memory import estimate_memory
+
+    predicted = estimate_memory(spec_from_shorthand(shorthand), quant, imatrix=imatrix).file_bytes
+    assert abs(predicted - real) / real < 0.0005, (predicted, real)

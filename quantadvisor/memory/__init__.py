@@ -44,6 +44,7 @@ __all__ = [
     "gguf_file_bytes",
     "gguf_layout",
     "gpu_weights_floor",
+    "header_bytes",
     "kv_cache_bytes",
     "model_tensors",
     "parameter_count",
@@ -130,7 +131,7 @@ def _plan_for(
         layers[layer] = hit[0]
         data += hit[1]
     layout = Layout.from_parts(spec, global_tensors, layers)
-    value = (layout, constants.header_bytes_per_token * spec.n_vocab + _infos_bytes(spec) + data)
+    value = (layout, header_bytes(spec, constants) + _infos_bytes(spec) + data)
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
 
@@ -200,7 +201,31 @@ def gguf_layout(
 
 def _file_bytes(spec: ModelSpec, infos: int, nbytes: list[int], constants: RuntimeConstants) -> int:
     """GGUF file size: metadata (mostly the tokenizer) + tensor infos + 32-byte-aligned tensor data."""
-    return constants.header_bytes_per_token * spec.n_vocab + infos + sum(map(_pad32, nbytes))
+    return header_bytes(spec, constants) + infos + sum(map(_pad32, nbytes))
+
+
+# GGUF metadata bytes per vocabulary token (mostly the tokenizer's arrays) by tokenizer family: what
+# published files leave over after their exact tensor data and tensor-info records, within ~500 B
+# across every quant of a family (docs/research/gguf-file-sizes.md, 41 files). BPE files also store
+# the merges; SentencePiece files store scores instead. Other families use the Llama-3 figure
+# measured on the calibration files (RuntimeConstants.header_bytes_per_token).
+_HEADER_BYTES_PER_TOKEN: dict[str, float] = {
+    "gemma2": 23.6, "gemma3": 24.8, "gemma3_text": 24.8,  # SentencePiece, 256,000 / 262,144 tokens
+    "qwen2": 39.0, "qwen2_moe": 39.0, "qwen3": 39.0, "qwen3_moe": 39.0,  # Qwen BPE, ~152k tokens
+    "gpt_oss": 64.6,  # o200k BPE, 201,088 tokens
+}  # fmt: skip
+# Llama-2, Mistral 7B v0.x, Phi-3: SentencePiece vocabularies of at most 32,768 tokens (a 2023
+# TinyLlama conversion with a merges list showed 53 B/token: converters differ).
+_SENTENCEPIECE_32K = (22.6, {"llama", "mistral", "phi3"}, 32768)
+
+
+def header_bytes(spec: ModelSpec, constants: RuntimeConstants = DEFAULTS) -> int:
+    """Bytes of a GGUF file before its tensor infos: metadata, mostly the tokenizer."""
+    per_token = _HEADER_BYTES_PER_TOKEN.get(spec.arch)
+    small_spm, archs, max_vocab = _SENTENCEPIECE_32K
+    if per_token is None and spec.arch in archs and spec.n_vocab <= max_vocab:
+        per_token = small_spm
+    return round((per_token if per_token is not None else constants.header_bytes_per_token) * spec.n_vocab)
 
 
 def _info_records(tensors: list[Tensor]) -> int:

@@ -49,7 +49,8 @@ class RuntimeConstants:
     CUDA 13, llama.cpp 0c1e57098). offload_runtime_bytes: the extra seen whenever layers run on
     the GPU (595-602 MiB in all 27 offloaded runs, so 597 - 528 = 69 MiB). kv_pad: llama.cpp pads
     the cache length to 256 cells. header_bytes_per_token: GGUF metadata, mostly the tokenizer,
-    measured as file size minus tensor bytes over n_vocab (61 B/token, Llama-3.1 BPE tokenizer).
+    measured as file size minus tensor bytes over n_vocab (61 B/token, Llama-3.1 BPE tokenizer);
+    the default for tokenizer families without their own figure (memory.header_bytes).
     """
 
     cuda_context_bytes: int = 528 * MIB

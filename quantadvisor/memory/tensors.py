@@ -122,6 +122,11 @@ def _layer_tensors(spec: ModelSpec, il: int) -> list[Tensor]:
         x, ff = spec.n_expert, spec.n_ff_exp
         out.append(t("ffn_gate_inp", e, x))
         out.extend([t("ffn_gate_exps", e, ff, x), t("ffn_up_exps", e, ff, x), t("ffn_down_exps", ff, e, x)])
+        if spec.gpt_oss_biases:
+            out.append(t("ffn_gate_inp", x, suffix="bias"))
+            out += [t(f"ffn_{p}_exps", ff, x, suffix="bias") for p in ("gate", "up")] + [
+                t("ffn_down_exps", e, x, suffix="bias")
+            ]
         if spec.n_ff_shexp:
             sh = spec.n_ff_shexp
             out.extend([t("ffn_gate_shexp", e, sh), t("ffn_up_shexp", e, sh), t("ffn_down_shexp", sh, e)])
@@ -159,6 +164,8 @@ def _attention_tensors(spec: ModelSpec, il: int, t: _Maker) -> list[Tensor]:
     if spec.qk_norm:
         out += [t("attn_q_norm", hk), t("attn_k_norm", hk)]
     out.append(t("attn_output", spec.n_head * hv, e))
+    if spec.gpt_oss_biases:
+        out += [t("attn_output", e, suffix="bias"), t("attn_sinks", spec.n_head)]
     return out
 
 
