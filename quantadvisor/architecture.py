@@ -377,27 +377,16 @@ def looks_like_shorthand(text: str) -> bool:
     return bool(_SHORTHAND.match(text))
 
 
-_SHORTHAND_SPECS: dict[tuple[int, str], tuple[object, ModelSpec]] = {}
-
-
 def spec_from_shorthand(shorthand: str, dataset: Dataset | None = None) -> ModelSpec:
     """Resolve a size shorthand through the reference-architecture table in data/ (approximate).
 
-    The same ModelSpec object comes back for the same dataset and shorthand, so memory plans
-    cached by identity are reused across calls.
+    The dataset holds each shorthand's ModelSpec, resolved when it was loaded, so the same object
+    comes back every time and memory plans cached by identity are reused across calls.
     """
     from .dataset import load_dataset
 
     ds = dataset or load_dataset()
-    wanted = shorthand.strip().casefold()
-    cached = _SHORTHAND_SPECS.get((id(ds), wanted))
-    if cached is not None and cached[0] is ds:
-        return cached[1]
-    spec = _resolve_shorthand(wanted, shorthand, ds)
-    if len(_SHORTHAND_SPECS) > 256:
-        _SHORTHAND_SPECS.clear()
-    _SHORTHAND_SPECS[(id(ds), wanted)] = (ds, spec)
-    return spec
+    return _resolve_shorthand(shorthand.strip().casefold(), shorthand, ds)
 
 
 def reference_spec(arch: Architecture) -> ModelSpec:

@@ -43,25 +43,11 @@ _MOE_ONLY = ("MXFP4_MOE",)
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
 _HOST_BANDWIDTH_GBPS = 76.8
 
-_PARAMS: dict[int, tuple[ModelSpec, tuple[float, float | None]]] = {}
-
-
 def model_params(spec: ModelSpec) -> tuple[float, float | None]:
-    """Total and (for MoE) active parameters, in billions, from the tensor shapes (cached by identity)."""
-    hit = _PARAMS.get(id(spec))
-    if hit is not None and hit[0] is spec:
-        return hit[1]
-    value = _count_params(spec)
-    if len(_PARAMS) > 256:  # a long-lived embedding tool ranking many repos must not grow without bound
-        _PARAMS.clear()
-    _PARAMS[id(spec)] = (spec, value)
-    return value
-
-
-def _count_params(spec: ModelSpec) -> tuple[float, float | None]:
+    """Total and (for MoE) active parameters, in billions, from the tensor shapes."""
     from .memory import parameter_count
 
-    total, active = parameter_count(spec)
+    total, active = parameter_count(spec)  # a sum over the cached layer structures
     return total / 1e9, (active / 1e9 if spec.is_moe else None)
 
 

@@ -154,7 +154,7 @@ def _structures(spec: ModelSpec) -> LayerStructures:
 
 def _attn_v_count(spec: ModelSpec) -> int:
     """count_attn_v over the whole inventory, from its structures."""
-    return sum(count_attn_v([t]) * n for t, n in _structures(spec).with_counts())
+    return count_attn_v(_structures(spec).with_counts())
 
 
 def gpu_weights_floor(spec: ModelSpec, block_types: Sequence[str], sizes: Mapping[str, tuple[int, int]]) -> int:

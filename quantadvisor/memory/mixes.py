@@ -10,7 +10,7 @@ import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from ..architecture import ModelSpec
     from .tensors import Tensor
@@ -121,9 +121,13 @@ class MixAssigner:
         return out
 
 
-def count_attn_v(tensors: Sequence[Tensor]) -> int:
-    """llama-quantize's n_attention_wv: the quantizable attn_v (or fused attn_qkv) tensors."""
-    return sum(1 for t in tensors if t.role in {"attn_v", "attn_qkv"} and t.quantizable)
+def count_attn_v(tensors: Iterable[tuple[Tensor, int]] | Sequence[Tensor]) -> int:
+    """llama-quantize's n_attention_wv: the quantizable attn_v (or fused attn_qkv) tensors.
+
+    Takes the tensors, or (tensor, how many times it occurs) pairs as LayerStructures.with_counts() gives.
+    """
+    pairs = (item if isinstance(item, tuple) else (item, 1) for item in tensors)
+    return sum(n for t, n in pairs if t.role in {"attn_v", "attn_qkv"} and t.quantizable)
 
 
 def assign_types(
