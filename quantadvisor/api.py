@@ -75,10 +75,18 @@ def _check_number(value: float | None, name: str, *, allow_zero: bool = True) ->
 def _budget(
     *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, dataset: Dataset
 ) -> tuple[Budget, list[float], list[str]]:
-    """The planning budget, the GPUs' measured peak bandwidths (GB/s) and detection notes."""
-    from .hardware import detect_hardware, hardware_from_overrides, planning_budget
+    """The planning budget, the GPUs' measured peak bandwidths (GB/s) and detection notes.
 
-    if vram_gib is not None or gpu is not None:
+    No GPU (none detected, or --vram 0) is one behaviour: a CPU-only plan checked against the host
+    RAM this machine reports (MemAvailable), unless --ram replaces it.
+    """
+    from .hardware import detect_hardware, detect_host_memory, hardware_from_overrides, planning_budget
+
+    if vram_gib == 0 and gpu is None:
+        # CPU-only by request: this machine's RAM still bounds the plan; no GPU driver is queried.
+        base = detect_host_memory() if ram_gib is None else None
+        report = hardware_from_overrides(vram_gib=0, ram_gib=ram_gib, base=base, dataset=dataset)
+    elif vram_gib is not None or gpu is not None:
         report = hardware_from_overrides(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=dataset)
     else:
         if gpus != 1:
@@ -87,14 +95,6 @@ def _budget(
                 hint="add --vram GIB (per card) or --gpu NAME",
             )
         report = detect_hardware()
-        if not report.gpus:
-            from .errors import HardwareDetectionError
-
-            why = report.notes[0] if report.notes else "no GPU was found"
-            raise HardwareDetectionError(
-                f"no GPU to plan for: {why}",
-                hint="pass --vram GIB or --gpu NAME to plan for a GPU, or --vram 0 to plan for the CPU only",
-            )
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
     return planning_budget(report), _bandwidths(report.gpus, dataset), list(report.notes)
@@ -164,6 +164,17 @@ def recommend(
         context_tokens: the context the model will run with (llama.cpp -c).
         embedding_model: a resident embedding model for RAG (True = BGE-M3) whose VRAM is reserved.
         prefer: "quality", "balanced" (default) or "speed".
+
+    With no GPU (none detected, or vram_gib=0) the plan is CPU-only: every option runs from host
+    RAM (``rec.hardware.cpu_only``), checked against the RAM this machine reports unless `ram_gib`
+    replaces it. Nothing fitting is a result (``rec.pick is None``), not an exception.
+
+    Raises:
+        InvalidRequestError: an unknown task, preference, GPU or embedding model; a negative,
+            infinite or absurd VRAM/RAM/context; a model file that does not exist.
+        ModelResolutionError: a GGUF file or config whose shape cannot be read.
+        HubError: for a repo id, the Hub could not answer (see rank_files).
+        DatasetError: the bundled or --data records fail validation.
 
     Example:
         >>> rec = recommend("code", vram_gib=8, model="9b")       # doctest: +SKIP
@@ -246,7 +257,7 @@ def _prepare(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
         n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
         compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
-        source=budget.source, steps=list(budget.steps), notes=hw_notes,
+        source=budget.source, steps=list(budget.steps), notes=hw_notes, cpu_only=budget.vram_bytes <= 0,
     )  # fmt: skip
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,

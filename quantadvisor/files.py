@@ -60,7 +60,16 @@ def rank_files(
     The other arguments are recommend()'s. Each file is sized from its real byte count, laid out like the
     predicted tensor mix of its quant type, and ranked exactly as recommend() ranks quant types. A repo
     without GGUF files (safetensors) is sized from its config.json, and the notes say which GGUF builds
-    to look for; NVFP4/FP8/INT checkpoints are recognised as such.
+    to look for; NVFP4/FP8/INT checkpoints are recognised as such. With no GPU the plan is CPU-only,
+    as in recommend().
+
+    Raises:
+        InvalidRequestError: recommend()'s bad inputs; a malformed repo id or two revisions; a list
+            without `model=`, with bad pairs, or without GGUF model files.
+        HubError: the repo or revision was not found, is gated or private without a token, the Hub
+            rate limited or timed out, or it is not cached while offline (carries ``repo_id``).
+        ModelResolutionError: no file can be sized, or no header, `model=` or config.json gives the shape.
+        DatasetError: the bundled or --data records fail validation.
 
     Example:
         >>> rec = rank_files("bartowski/Qwen2.5-Coder-7B-Instruct-GGUF", task="code", vram_gib=8)  # doctest: +SKIP
@@ -130,7 +139,13 @@ def pick_file(
 ) -> str:
     """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
 
-    Takes rank_files()' arguments. Raises ModelResolutionError for a repo with no GGUF files to download.
+    Takes rank_files()' arguments; with no GPU, the file is picked for a CPU-only run from host RAM.
+
+    Raises:
+        NothingFitsError: no file fits the VRAM (nor, offloaded, the RAM); the message names the smallest.
+        ModelResolutionError: the repo holds no GGUF files to download (safetensors); the hint names
+            the builds to look for.
+        InvalidRequestError, HubError, DatasetError: as rank_files().
     """
     rec = rank_files(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,

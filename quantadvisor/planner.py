@@ -43,6 +43,7 @@ _MOE_ONLY = ("MXFP4_MOE",)
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
 _HOST_BANDWIDTH_GBPS = 76.8
 
+
 def model_params(spec: ModelSpec) -> tuple[float, float | None]:
     """Total and (for MoE) active parameters, in billions, from the tensor shapes."""
     from .memory import parameter_count
@@ -211,7 +212,7 @@ class Planner:
         bpw = est.file_bytes * 8 / (self.params * 1e9)
         notes = [*verdict.flags, *loss.notes, *est.notes]
         slow = _slowdown(est, self.spec, self.gpu_bw) if fit in {"partial", "moe-offload"} else None
-        if fit == "partial":
+        if fit == "partial" and self.budget > 0:
             notes.append(
                 f"{est.gpu_layers} of {est.n_layers} layers on the GPU"
                 + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else "")
