@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .architecture import ModelSpec, load_model_spec
 from .construct import construct
 from .errors import InvalidRequestError, ModelResolutionError
+from .knobs import RuntimeKnobs
 from .memory import type_sizes
 from .planner import FileCandidate, Planner, model_params
 from .quality import effective_params
@@ -152,6 +153,10 @@ def recommend(
     ram_gib: float | None = None,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank the quantized builds of `model` (or of every reference size) for `task` on this hardware.
@@ -164,6 +169,10 @@ def recommend(
         context_tokens: the context the model will run with (llama.cpp -c).
         embedding_model: a resident embedding model for RAG (True = BGE-M3) whose VRAM is reserved.
         prefer: "quality", "balanced" (default) or "speed".
+        cache_type_k / cache_type_v / flash_attn / n_ubatch: llama.cpp's -ctk/-ctv/-fa/-ub, fixed on
+            every option, or "auto" (default): flash attention on (llama.cpp's -fa auto), and f16 KV at
+            ubatch 512, then q8_0 KV, ubatch 256, then q4_0 KV until an option fits on the GPU. Each
+            option's ``memory`` says which settings it uses.
 
     With no GPU (none detected, or vram_gib=0) the plan is CPU-only: every option runs from host
     RAM (``rec.hardware.cpu_only``), checked against the RAM this machine reports unless `ram_gib`
@@ -186,11 +195,14 @@ def recommend(
 
         return rank_files(
             str(model), task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens,
-            ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+            ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, cache_type_k=cache_type_k,
+            cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch, dataset=dataset,
         )  # fmt: skip
     req = _prepare(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
+                              n_ubatch=n_ubatch),
     )  # fmt: skip
     if model is not None:
         local = _local_gguf(model, req.ds)
@@ -227,7 +239,7 @@ class _Request:
 
 def _prepare(
     task: str, *, vram_gib: float | None, gpu: str | None, gpus: int, context_tokens: int, ram_gib: float | None,
-    embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None,
+    embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None, knobs: RuntimeKnobs | None = None,
 ) -> _Request:  # fmt: skip
     """Validate the inputs and work out the hardware budget (detecting the GPU when none is given)."""
     from .dataset import load_dataset
@@ -262,6 +274,7 @@ def _prepare(
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
         "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
+        "knobs": knobs or RuntimeKnobs(),
     }  # fmt: skip
     rag = bool(reserve)
     req = _Request(ds, task, prefer, context_tokens, rag, hardware, common)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .api import GIB, _prepare, _rank_model, _Request, _resolve_model, is_repo_model
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
 from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
 from .hub.listing import RepoFile, _gguf_entries
+from .knobs import RuntimeKnobs
 from .memory import GGUF_FILE_TYPES
 from .memory.mixes import FILE_TYPE_IDS
 from .planner import FileCandidate
@@ -43,6 +44,10 @@ def rank_files(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank real GGUF files for `task` on this hardware; each option's `file` names the file to fetch.
@@ -79,6 +84,8 @@ def rank_files(
     req = _prepare(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
+                              n_ubatch=n_ubatch),
     )  # fmt: skip
     repo_id: str | None = None
     if isinstance(files, str):
@@ -135,6 +142,10 @@ def pick_file(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
     dataset: Dataset | None = None,
 ) -> str:
     """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
@@ -150,6 +161,7 @@ def pick_file(
     rec = rank_files(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
+        cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
         dataset=dataset,
     )  # fmt: skip
     pick = rec.pick
