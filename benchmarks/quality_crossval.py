@@ -1,8 +1,8 @@
 """Leave-one-source-out cross-validation of the expected-loss model against two naive predictors.
 
-Run: python benchmarks/quality_crossval.py [--json]
+Run: python benchmarks/quality_crossval.py [--json] [--data=DIR]  (DIR: extra data/ files, as --data)
 
-For every source with point measurements on a downstream task (code, math, chat, qa), the model
+For every source with point measurements on a downstream task (code, math, reasoning, chat, qa …), the model
 is fitted on the dataset without that source and predicts the source's records. Printed per task
 and per format family, for the model and for two baselines computed the same way:
 
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from quantadvisor.dataset import load_dataset
 from quantadvisor.quality import expected_loss, record_loss
-from quantadvisor.quality.observations import observation
+from quantadvisor.quality.observations import is_generative, observation
 
 if TYPE_CHECKING:
     from quantadvisor.dataset import Dataset
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 TOLERANCE = 0.01
 NOISE_Z = 1.645
-DOWNSTREAM = ("code", "math", "chat", "qa")
+DOWNSTREAM = ("code", "math", "reasoning", "chat", "qa", "summarization", "translation", "rag")
 FAMILIES = ("GGUF", "W4A16", "W8A8-INT", "FP8", "NVFP4/MXFP4")
 _FAMILY_OF = {
     "W4A16-INT": "W4A16", "W8A16-INT": "W4A16", "W3A16-INT": "W4A16", "W2A16-INT": "W4A16",
@@ -108,6 +108,7 @@ def model_predictor(train: Dataset, r: EvidenceRecord) -> Prediction:
         "family": r.model.family,
         "dataset": train,
         "imatrix": r.imatrix,
+        "generative": is_generative(r.benchmark, r.task),
     }
     e = expected_loss(r.format, r.task, **kw)  # type: ignore[arg-type]
     if r.baseline_format is None:
@@ -291,7 +292,8 @@ def report(rows: list[Row]) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def main(argv: list[str]) -> int:
-    rows = crossval()
+    data = next((a.split("=", 1)[1] for a in argv if a.startswith("--data=")), None)
+    rows = crossval(load_dataset(data) if data else None)
     figs = report(rows)
     if "--json" in argv:
         print(json.dumps(figs, indent=2))

@@ -15,6 +15,8 @@ __all__ = [
     "HardwareDetectionError",
     "HubError",
     "InvalidRequestError",
+    "LossEstimate",
+    "LossRange",
     "MemoryEstimate",
     "ModelResolutionError",
     "ModelSpec",
@@ -25,6 +27,7 @@ __all__ = [
     "__version__",
     "detect_hardware",
     "estimate_memory",
+    "expected_loss",
     "load_dataset",
     "load_model_spec",
     "pick_file",
@@ -42,6 +45,9 @@ _LAZY = {
     "QuantAdvisorError": "errors",
     "MemoryEstimate": "memory",
     "estimate_memory": "memory",
+    "expected_loss": "loss",
+    "LossEstimate": "results",
+    "LossRange": "results",
     "ModelSpec": "architecture",
     "load_model_spec": "architecture",
     "QuantOption": "results",
@@ -83,5 +89,6 @@ if TYPE_CHECKING:
     )
     from .files import pick_file, rank_files
     from .hardware import detect_hardware
+    from .loss import expected_loss
     from .memory import MemoryEstimate, estimate_memory
-    from .results import QuantOption, Recommendation
+    from .results import LossEstimate, LossRange, QuantOption, Recommendation

@@ -101,6 +101,11 @@ def distortion(ds: Dataset, fmt: str, *, imatrix: bool | None = None) -> tuple[f
 
 
 def _distortion(ds: Dataset, fmt: str, *, imatrix: bool) -> tuple[float, list[str]] | None:
+    weights, plus, cache = fmt.partition("+KV-")
+    if plus:  # "Q4_0+KV-q8_0": the weights' distortion and the cache's, added
+        k, _, v = cache.partition("/")
+        w, kv = _distortion(ds, weights, imatrix=imatrix), kv_cache_distortion(ds, k, v or k)
+        return None if w is None or kv is None else (w[0] + kv[0], [*w[1], *kv[1]])
     if fmt in UNQUANTIZED:
         return (0.0, [])
     ladder = ds.derived(("ladder", imatrix), lambda: _kld_equivalents(ds, imatrix=imatrix))

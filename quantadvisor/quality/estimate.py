@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from ..construct import construct
 from ..errors import InvalidRequestError
 from .distortion import ASSUMED_EQUIVALENT, UNQUANTIZED, distortion, family_factor, family_key, kv_cache_distortion
-from .fit import format_tau, loss_model, size_factor
+from .fit import format_tau, loss_model, sensitivity_key, size_factor
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -19,16 +19,21 @@ __all__ = ["TASK_BORROWING", "ExpectedLoss", "effective_params", "expected_loss"
 
 # Tasks without records of their own use the sensitivity of the nearest measured tasks (geometric mean).
 TASK_BORROWING: dict[str, tuple[str, ...]] = {
-    "code": ("code",),
-    "math": ("math",),
+    "code": ("math",),
+    "math": ("reasoning",),
     "reasoning": ("math",),
-    "chat": ("chat",),
-    "qa": ("qa",),
+    "chat": ("qa",),
+    "qa": ("chat",),
     "summarization": ("chat", "qa"),
     "translation": ("chat", "qa"),
     "rag": ("qa", "chat"),
-    "language-modelling": ("language-modelling",),
 }
+# Formats with no records of their own that take a measured format's factor: MXFP4 is NVFP4's
+# element type with a coarser scale; GPTQ at 3 and 2 bits is the method measured at 4 bits.
+INHERITS = {"MXFP4": "NVFP4", "MXFP4_MOE": "NVFP4", "W3A16-INT": "W4A16-INT", "W2A16-INT": "W4A16-INT"}
+# Whether a task's answers are generated (divergence accumulates over every token) or, as for
+# knowledge QA benchmarks, scored on given choices.
+GENERATIVE_TASKS = {"qa": False}
 # The range: this standard-normal quantile of the log-normal model spread (a 90 % interval).
 RANGE_Z = 1.645
 
@@ -79,6 +84,7 @@ def expected_loss(
     imatrix: bool | None = None,
     cache_type_k: str = "f16",
     cache_type_v: str = "f16",
+    generative: bool | None = None,
 ) -> ExpectedLoss:
     """Expected relative loss of `fmt` (weights, with a K/V cache of these types) on `task`."""
     from ..dataset import load_dataset
@@ -88,6 +94,10 @@ def expected_loss(
     if fmt.startswith("KV-"):  # "KV-q8_0" or "KV-q8_0/q4_0": unquantized weights, this cache
         k, _, v = fmt[3:].partition("/")
         fmt, cache_type_k, cache_type_v = "F16", k, v or k
+    elif "+KV-" in fmt:  # "Q4_0+KV-q8_0": these weights, this cache
+        fmt, _, cache = fmt.partition("+KV-")
+        k, _, v = cache.partition("/")
+        cache_type_k, cache_type_v = k, v or k
     weights = distortion(ds, fmt, imatrix=imatrix)
     kv = kv_cache_distortion(ds, cache_type_k, cache_type_v)
     quantized_cache = (cache_type_k, cache_type_v) != ("f16", "f16")
@@ -101,15 +111,17 @@ def expected_loss(
         )  # fmt: skip
 
     if weights is None:
-        return result(
-            math.nan, math.nan, math.nan, [], [f"no quality evidence for {fmt} on ordinary (non-ternary-trained) models"],
-            True,
-        )  # fmt: skip
-    if kv is None:
+        reason = f"no quality evidence for {fmt} on ordinary (non-ternary-trained) models"
+        return result(math.nan, math.nan, math.nan, [], [reason], True)
+    notes: list[str] = []
+    if kv is None and fmt in UNQUANTIZED:
         return result(
             math.nan, math.nan, math.nan, [],
             [f"no record measures a {cache_type_k}/{cache_type_v} KV cache: its cost is unknown"], True,
         )  # fmt: skip
+    if kv is None:
+        notes.append(f"the {cache_type_k}/{cache_type_v} KV cache's own cost is not in it: no record measures it")
+        kv = (0.0, [])
     if fmt in UNQUANTIZED and not quantized_cache:
         return result(0.0, 0.0, 0.0, [], ["unquantized: the reference every loss is measured against"], False)
 
@@ -118,15 +130,24 @@ def expected_loss(
     phi, phi_ids = family_factor(ds, family)
     scale = phi * size_factor(size, m.beta)
     unit = _units(ds, imatrix).get(fmt) or _unit(ds, fmt, weights[0], imatrix)
-    notes: list[str] = []
-    borrowed = TASK_BORROWING.get(task, (task,))
+    borrowed: tuple[str, ...] = (task,)
     if task == "language-modelling":
         a = 1.0  # Δ ln PPL ≈ mean KLD: the ladder itself
     else:
-        known = [m.a[t] for t in borrowed if t in m.a]
-        a = math.exp(sum(math.log(v) for v in known) / len(known)) if known else m.a_pooled
+        gen = GENERATIVE_TASKS.get(task, True) if generative is None else generative
+        mode = "gen" if gen else "mc"
+        own = sensitivity_key(task, gen)
+        keys = [own] if own in m.a else [sensitivity_key(t, gen) for t in TASK_BORROWING.get(task, ())]
+        keys = [k for k in keys if k in m.a]
+        if keys:
+            a = math.exp(sum(math.log(m.a[k]) for k in keys) / len(keys))
+            borrowed = tuple(k.split("/")[0] for k in keys)
+        else:
+            a, borrowed = m.a_pooled[mode], ()
+        kind = "generated-answer" if gen else "multiple-choice"
         if borrowed != (task,):
-            notes.append(f"no {task} measurements: carried over from {' and '.join(borrowed)} benchmarks")
+            origin = " and ".join(borrowed) if borrowed else f"every {kind}"
+            notes.append(f"no {task} measurements ({kind}): carried over from {origin} benchmarks")
     kv_spread = math.exp(RANGE_Z * m.spread)
     kv_units = (kv[0], kv[0] / kv_spread, kv[0] * kv_spread)
     z, z_low, z_high = (a * scale * (u + k) for u, k in zip(unit, kv_units, strict=True))
@@ -140,10 +161,13 @@ def expected_loss(
     ]
     evidence = _unique(
         [*direct, *m.format_records.get(fmt, []), *weights[1], *kv[1], *phi_ids,
-         *(i for t in borrowed for i in m.task_records.get(t, []))]
+         *(i for k in m.task_records if k.split("/")[0] in borrowed for i in m.task_records[k])]
     )  # fmt: skip
     if fmt in ASSUMED_EQUIVALENT and fmt not in m.c:
-        notes.append(f"{fmt} placed at the quality of {ASSUMED_EQUIVALENT[fmt]} (no record measures it directly)")
+        like = ASSUMED_EQUIVALENT[fmt]
+        if INHERITS.get(fmt) in m.c and INHERITS[fmt] != like:
+            like += f" with {INHERITS[fmt]}'s measured factor"
+        notes.append(f"{fmt} placed at the quality of {like} (no record measures it directly)")
     if quantized_cache and kv[0] > 0:
         notes.append(f"includes the {cache_type_k}/{cache_type_v} KV cache's cost (Llama-3-8B KLD, PR #7412)")
     if size >= 30:
@@ -156,7 +180,7 @@ def expected_loss(
         notes.append("Llama 3 is 2-4x more quantization-sensitive than Llama 2 by mean KLD")
     elif phi != 1.0:
         notes.append(f"{key} measured {phi:.2g}x as sensitive as Llama 3 at the same GGUF type")
-    return result(_clamp(mid), _clamp(low), _clamp(high), evidence, notes, not direct)
+    return result(_clamp(mid), _clamp(low), _clamp(high), evidence, notes, not direct or quantized_cache)
 
 
 def _unit(ds: Dataset, fmt: str, d: float, imatrix: bool | None) -> tuple[float, float, float]:
@@ -164,6 +188,10 @@ def _unit(ds: Dataset, fmt: str, d: float, imatrix: bool | None) -> tuple[float,
     m = loss_model(ds)
     if fmt in m.c:
         c, c_sd = m.c[fmt]
+    elif INHERITS.get(fmt) in m.c:
+        # Same method or same element format, another width or scale: its measured factor, less sure.
+        c, c_sd = m.c[INHERITS[fmt]]
+        c_sd = math.hypot(c_sd, format_tau(ds, fmt))
     else:
         c, c_sd = 1.0, format_tau(ds, fmt)  # no downstream record of its own corrects its place on the ladder
     spread = math.hypot(m.spread, c_sd)
@@ -178,11 +206,11 @@ def _units(ds: Dataset, imatrix: bool | None) -> dict[str, tuple[float, float, f
     """
 
     def compute() -> dict[str, tuple[float, float, float]]:
-        ladder = []
+        ladder: list[tuple[float, str]] = []
         for name, f in ds.formats.items():
-            d = distortion(ds, name, imatrix=imatrix)
-            if f.family == "gguf" and d is not None and name not in UNQUANTIZED:
-                ladder.append((d[0], name))
+            found = distortion(ds, name, imatrix=imatrix)
+            if f.family == "gguf" and found is not None and name not in UNQUANTIZED:
+                ladder.append((found[0], name))
         out: dict[str, tuple[float, float, float]] = {}
         best = (0.0, 0.0, 0.0)
         for d, name in sorted(ladder):

@@ -31,15 +31,20 @@ from .observations import Observation, observation
 if TYPE_CHECKING:
     from ..dataset import Dataset
 
-__all__ = ["FITTED_TASKS", "LossModel", "fit_loss_model", "loss_model"]
+__all__ = ["LossModel", "fit_loss_model", "loss_model", "sensitivity_key", "size_factor"]
 
 P_REF = 8.0  # billions: the scoreboard's Llama-3-8B
-FITTED_TASKS = ("code", "math", "chat", "qa")
 BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Prior uncertainty of a format's place on the ladder (standard deviation of its factor c_f).
 # Log-space standard deviations: measured by KLD; NVFP4 through another model's ΔPPL ratio; weight-only
 # formats placed by assumption; integer activations (outliers make their cost a property of the model).
 TAU_MEASURED, TAU_PROXY, TAU_ASSUMED, TAU_ACTIVATIONS = 0.3, 0.5, 0.7, 1.5
+# Methods a format's usual checkpoints are made with (W4A16-INT checkpoints are GPTQ or AWQ);
+# a record naming another is fitted apart, with this much more prior uncertainty (log space).
+_USUAL_METHOD = {"W4A16-INT": ("gptq", "awq"), "W8A16-INT": ("gptq",), "W3A16-INT": ("gptq",), "W2A16-INT": ("gptq",)}
+TAU_METHOD = 0.7
+# Degrees of freedom of the Student-t likelihood behind β and the spread.
+SPREAD_DOF = 4.0
 # Prior standard deviation of ln a_task around the all-task median.
 TASK_PRIOR_SD = 0.7
 # Model-to-model spread assumed while the format factors are fitted (log-normal sd on z); the
@@ -56,7 +61,9 @@ class LossModel:
     """The fitted parameters and the records each rests on."""
 
     a: dict[str, float]
-    a_pooled: float
+    """sensitivity by "task/mode" (mode: gen for a generated answer, mc for scored choices)."""
+    a_pooled: dict[str, float]
+    """by mode: what a task without records of that mode gets."""
     beta: float
     c: dict[str, tuple[float, float]]
     """format → (factor, its posterior standard deviation)."""
@@ -66,8 +73,16 @@ class LossModel:
     used: int = 0
 
 
+def sensitivity_key(task: str, generative: bool) -> str:
+    """The key of a_task: the task and how its benchmarks score ("code/gen", "qa/mc")."""
+    return f"{task}/{'gen' if generative else 'mc'}"
+
+
 @dataclass(frozen=True)
 class _Point:
+    key: str
+    fmt: str
+    """The format, with "@method" when the checkpoint was made another way than usual."""
     obs: Observation
     z: float
     sigma: float
@@ -112,17 +127,23 @@ def _points(ds: Dataset) -> list[_Point]:
         sigma = max(MIN_NOISE, o.noise / max(0.01, 1 - min(o.loss, 0.99)))
         if o.secondary:  # a number read in a summary: the table behind it could not be checked
             sigma = max(SECONDARY_NOISE, SECONDARY_FACTOR * sigma)
-        points.append(_Point(o, z, sigma, phi * (d[0] - db[0]), format_tau(ds, o.format)))
+        key = sensitivity_key(o.task, o.generative)
+        fmt, tau = o.format, format_tau(ds, o.format)
+        if o.method and o.method not in _USUAL_METHOD.get(o.format, ()):
+            # A checkpoint made another way than the format's usual files (AutoRound-tuned GGUF,
+            # RTN INT4): its own factor, so it neither sets the format's nor the task's scale.
+            fmt, tau = f"{o.format}@{o.method}", math.hypot(tau, TAU_METHOD)
+        points.append(_Point(key, fmt, o, z, sigma, phi * (d[0] - db[0]), tau))
     return points
 
 
 def size_factor(params_b: float, beta: float) -> float:
     """(P / 8B)^-β: how much less a model of P billion parameters loses than the 8B reference."""
-    return (params_b / P_REF) ** -beta
+    return float((params_b / P_REF) ** -beta)
 
 
 def _x(p: _Point, beta: float, c: dict[str, tuple[float, float]]) -> float:
-    return p.x0 * size_factor(p.obs.params_b, beta) * c.get(p.obs.format, (1.0, 0.0))[0]
+    return p.x0 * size_factor(p.obs.params_b, beta) * c.get(p.fmt, (1.0, 0.0))[0]
 
 
 def _weighted_median(values: list[float], weights: list[float]) -> float:
@@ -153,20 +174,31 @@ def _fit_a(points: list[_Point], beta: float, c: dict[str, tuple[float, float]],
 
 def _fit_once(points: list[_Point], beta: float, formats: dict[str, float]) -> LossModel:
     c: dict[str, tuple[float, float]] = {}
-    a_pool, _ = _fit_a(points, beta, c, 1.0)
+    modes = {"gen": [p for p in points if p.key.endswith("/gen")], "mc": [p for p in points if p.key.endswith("/mc")]}
+    a_all, _ = _fit_a(points, beta, c, 1.0)
+    pool = dict.fromkeys(modes, a_all)
     a: dict[str, float] = {}
+    keys = sorted({p.key for p in points})
     for _ in range(3):
-        a_pool, _ = _fit_a(points, beta, c, a_pool)
-        for task in FITTED_TASKS:
-            mine = [p for p in points if p.obs.task == task]
-            est, precision = _fit_a(mine, beta, c, a.get(task, a_pool))
-            prior = 1 / TASK_PRIOR_SD**2
-            a[task] = math.exp((precision * math.log(est) + prior * math.log(a_pool)) / (precision + prior))
+        a_all, _ = _fit_a(points, beta, c, a_all)
+        for mode, mine in modes.items():
+            est, precision = _fit_a(mine, beta, c, pool[mode])
+            pool[mode] = _shrink(est, precision, a_all)
+        for key in keys:
+            mode = key.rsplit("/", 1)[1]
+            est, precision = _fit_a([p for p in points if p.key == key], beta, c, a.get(key, pool[mode]))
+            a[key] = _shrink(est, precision, pool[mode])
         for fmt, tau in formats.items():
-            mine = [p for p in points if p.obs.format == fmt and p.obs.task in a]
+            mine = [p for p in points if p.fmt == fmt]
             if mine:
                 c[fmt] = _fit_c(mine, a, beta, tau)
-    return LossModel(a=a, a_pooled=a_pool, beta=beta, c=c, spread=0.0)
+    return LossModel(a=a, a_pooled=pool, beta=beta, c=c, spread=0.0)
+
+
+def _shrink(estimate: float, precision: float, towards: float) -> float:
+    """ln a shrunk towards ln `towards` with prior sd TASK_PRIOR_SD (precision: of the estimate, relative)."""
+    prior = 1 / TASK_PRIOR_SD**2
+    return math.exp((precision * math.log(estimate) + prior * math.log(towards)) / (precision + prior))
 
 
 def _fit_c(points: list[_Point], a: dict[str, float], beta: float, tau: float) -> tuple[float, float]:
@@ -181,7 +213,7 @@ def _fit_c(points: list[_Point], a: dict[str, float], beta: float, tau: float) -
         c = math.exp(lc)
         total = -0.5 * (lc / tau) ** 2
         for p in points:
-            zhat = a[p.obs.task] * p.x0 * size_factor(p.obs.params_b, beta) * c
+            zhat = a[p.key] * p.x0 * size_factor(p.obs.params_b, beta) * c
             v = p.sigma**2 + (MODEL_SPREAD_PRIOR * zhat) ** 2
             total += -0.5 * ((p.z - zhat) ** 2 / v + math.log(v))
         logpost.append(total)
@@ -193,17 +225,19 @@ def _fit_c(points: list[_Point], a: dict[str, float], beta: float, tau: float) -
 
 
 def _spread(points: list[_Point], m: LossModel) -> tuple[float, float]:
-    """The log-normal model spread s by maximum likelihood (variance σ² + (s ẑ)² per record), and the NLL."""
+    """The log-normal model spread s by maximum likelihood (scale² σ² + (s ẑ)² per record), and the NLL."""
     triples = []
     for p in points:
-        zhat = m.a.get(p.obs.task, m.a_pooled) * _x(p, m.beta, m.c)
+        zhat = m.a[p.key] * _x(p, m.beta, m.c)
         triples.append((p.z - zhat, p.sigma, zhat))
 
     def nll(s: float) -> float:
+        # Student-t (ν = 4) rather than normal: a record no model explains (an eval-setup change
+        # worth 20 points) widens every range far less.
         total = 0.0
         for r, sig, zh in triples:
             v = sig**2 + (s * zh) ** 2
-            total += math.log(v) + r * r / v
+            total += math.log(v) + (SPREAD_DOF + 1) * math.log1p(r * r / (SPREAD_DOF * v))
         return total
 
     best = min((i / 10 for i in range(31)), key=nll)
@@ -214,15 +248,20 @@ def fit_loss_model(ds: Dataset) -> LossModel:
     """Fit a_task, β, c_f and the spread to every downstream record of `ds`."""
     points = _points(ds)
     if not points:
-        return LossModel(a={}, a_pooled=1.0, beta=0.25, c={}, spread=1.0)
-    formats = {p.obs.format: p.tau for p in points if p.obs.format not in UNQUANTIZED}
-    # β and the spread by maximum likelihood: each β's a, c fitted, then its spread.
-    fits = [_fit_once(points, b, formats) for b in BETAS]
-    best, (spread, _) = min(((m, _spread(points, m)) for m in fits), key=lambda pair: pair[1][1])
+        return LossModel(a={}, a_pooled={"gen": 1.0, "mc": 1.0}, beta=0.25, c={}, spread=1.0)
+    formats = {p.fmt: p.tau for p in points if p.obs.format not in UNQUANTIZED}
+    # β: the likelihood-weighted mean over the grid (each β's a, c and spread fitted). The
+    # likelihood is flat in β, so its argmax would flip between neighbours on any new record.
+    scored = [(b, _spread(points, _fit_once(points, b, formats))[1]) for b in BETAS]
+    top = min(nll for _, nll in scored)
+    weights = [(b, math.exp(-(nll - top) / 2)) for b, nll in scored]
+    beta = sum(b * w for b, w in weights) / sum(w for _, w in weights)
+    best = _fit_once(points, beta, formats)
+    spread, _ = _spread(points, best)
     task_records: dict[str, list[str]] = {}
     format_records: dict[str, list[str]] = {}
     for p in points:
-        task_records.setdefault(p.obs.task, []).append(p.obs.record_id)
+        task_records.setdefault(p.key, []).append(p.obs.record_id)
         format_records.setdefault(p.obs.format, []).append(p.obs.record_id)
     return LossModel(
         a=best.a, a_pooled=best.a_pooled, beta=best.beta, c=best.c, spread=spread,

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..models import EvidenceRecord
 
-__all__ = ["LM_METRICS", "Observation", "benchmark_items", "observation", "record_loss"]
+__all__ = [
+    "LM_METRICS",
+    "Observation",
+    "benchmark_items",
+    "is_generative",
+    "observation",
+    "quantization_method",
+    "record_loss",
+]
 
 LM_METRICS = frozenset({"mean_kld", "same_top_token", "delta_ppl", "ppl", "ppl_ratio_error"})
 
@@ -40,11 +48,21 @@ _ITEMS = (
     ("truthfulqa", 817),  # Lin et al. 2022
     ("piqa", 1838),  # Bisk et al. 2020, validation split
     ("boolq", 3270),  # Clark et al. 2019, validation split
-    ("gpqa", 448),  # Rein et al. 2023 (main set; Diamond has 198)
+    ("gpqa diamond", 198),  # Rein et al. 2023
+    ("gpqa", 448),  # Rein et al. 2023, main set
+    ("aime", 30),  # one year's AIME I + II: 30 problems (sampled runs average a few draws of each)
     ("ifeval", 541),  # Zhou et al. 2023
     ("bbh", 6511),  # Suzgun et al. 2022, 23 tasks
 )
 DEFAULT_ITEMS = 1000
+# Benchmarks scored by the likelihood of given choices (one step: a flipped answer needs the
+# divergence to cross one margin) rather than by a generated answer (every generated token can go
+# astray, so the divergence accumulates over the answer). First match wins.
+_SCORED_CHOICES = (
+    "mmlu-pro", "mmlu", "arc", "hellaswag", "winogrande", "truthfulqa", "piqa", "boolq", "openbookqa",
+    "lambada", "c-eval", "cmmlu", "academic",
+)  # fmt: skip
+_GENERATED = ("humaneval", "mbpp", "gsm8k", "math", "aime", "livecodebench", "ifeval", "bbh", "gpqa", "code")
 # With no baseline score stated, the noise is taken at this accuracy.
 _DEFAULT_SCORE = 0.6
 
@@ -67,6 +85,10 @@ class Observation:
     imatrix: bool | None
     secondary: bool
     ranged: bool
+    method: str | None
+    """How the checkpoint was made when the record says (autoround, gptq, awq, rtn); None: the format's usual way."""
+    generative: bool
+    """Scored on a generated answer (GSM8K, HumanEval) rather than on choice likelihoods (MMLU)."""
 
 
 def record_loss(r: EvidenceRecord) -> tuple[float, float] | None:
@@ -82,6 +104,28 @@ def record_loss(r: EvidenceRecord) -> tuple[float, float] | None:
         return None
     loss = -change if r.higher_is_better else change
     return (loss, loss)
+
+
+# Methods named in a record's id or source (never its free-text note, which may name others).
+_METHODS = (("autoround", "autoround"), ("auto-round", "autoround"), ("gptq", "gptq"), ("awq", "awq"), ("rtn", "rtn"))
+
+
+def quantization_method(r: EvidenceRecord) -> str | None:
+    """The method behind the measured checkpoint, when the record's id or source names one."""
+    text = f"{r.id} {r.source}".casefold()
+    return next((method for name, method in _METHODS if name in text), None)
+
+
+def is_generative(benchmark: str, task: str) -> bool:
+    """Whether the benchmark scores a generated answer; by task (code, math: yes) when the name does not say."""
+    text = benchmark.casefold()
+    if "average" in text or "avg" in text:
+        return False  # the lm-eval averages are mostly choice-scored tasks
+    if any(name in text for name in _GENERATED):
+        return True
+    if any(name in text for name in _SCORED_CHOICES):
+        return False
+    return task in {"code", "math", "reasoning", "summarization", "translation"}
 
 
 def benchmark_items(benchmark: str) -> int:
@@ -117,4 +161,5 @@ def observation(r: EvidenceRecord) -> Observation | None:
         record_id=r.id, source=r.source, task=r.task, format=r.format, baseline_format=r.baseline_format,
         loss=(loss[0] + loss[1]) / 2, noise=noise, params_b=size, family=family, model_name=name,
         imatrix=r.imatrix, secondary=r.provenance == "secondary", ranged=ranged,
+        method=quantization_method(r), generative=is_generative(r.benchmark, r.task),
     )  # fmt: skip
