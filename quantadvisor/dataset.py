@@ -407,5 +407,8 @@ def load_dataset(extra_dir: str | os.PathLike[str] | None = None) -> Dataset:
     """Load and validate the bundled data, extended or overridden by `extra_dir` or $QUANTADVISOR_DATA.
 
     The result is cached per directory: later calls cost nothing.
+
+    Raises:
+        DatasetError: a file is missing or unreadable, or a record fails validation (file, record, field).
     """
     return _load_cached(_resolve_extra_dir(extra_dir))
