@@ -28,8 +28,11 @@ def kv(key: str, value: Any) -> bytes:
 
 
 def tensor_info(name: str, shape: tuple[int, ...], ggml_type: int = 1, offset: int = 0) -> bytes:
-    return gstr(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in shape) + struct.pack(
-        "<IQ", ggml_type, offset
+    return (
+        gstr(name)
+        + struct.pack("<I", len(shape))
+        + b"".join(struct.pack("<Q", d) for d in shape)
+        + struct.pack("<IQ", ggml_type, offset)
     )
 
 
@@ -100,4 +103,6 @@ UNSAFE_NAMES = [
     "x" * 2000 + "-Q4_K_M.gguf",
 ]
 # Names that are safe paths but carry rich markup: printed, they must read exactly as written.
-MARKUP_NAMES = ["[/]x-Q4_K_M.gguf", "[bold red]x[/]-Q4_K_M.gguf", "x[link=file:///etc]-Q4_K_M.gguf", "x[/link]-Q4_K_M.gguf"]
+MARKUP_NAMES = [
+    "[/]x-Q4_K_M.gguf", "[bold red]x[/]-Q4_K_M.gguf", "x[link=file:///etc]-Q4_K_M.gguf", "x[/link]-Q4_K_M.gguf",
+]  # fmt: skip

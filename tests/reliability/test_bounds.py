@@ -27,7 +27,7 @@ def test_layer_bomb_gguf_is_refused_before_the_pattern_is_built(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("entry", ["estimate_memory", "recommend", "cli-memory", "cli-suggest"])
-def test_layer_bomb_reaches_no_public_entry_point(tmp_path: Path, entry: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_layer_bomb_reaches_no_public_entry_point(tmp_path: Path, entry: str, capsys) -> None:
     from quantadvisor import estimate_memory, recommend
     from quantadvisor.cli import main
 
@@ -44,7 +44,9 @@ def test_layer_bomb_reaches_no_public_entry_point(tmp_path: Path, entry: str, ca
         argv += ["--model", str(path), "--vram", "8"] if entry == "cli-suggest" else []
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert err.startswith("Error: ") and "block_count" in err and "Traceback" not in err
+        assert err.startswith("Error: ")
+        assert "block_count" in err
+        assert "Traceback" not in err
 
 
 def test_a_hundred_thousand_tiny_layers_are_over_the_layer_limit() -> None:
@@ -58,7 +60,8 @@ def test_the_layer_limit_itself_is_accepted_and_plans() -> None:
     from quantadvisor import estimate_memory
 
     spec = spec_from_gguf_metadata(shape_keys(layers=limits.MAX_LAYERS))
-    assert spec.n_layers == limits.MAX_LAYERS and spec.swa_layers is not None
+    assert spec.n_layers == limits.MAX_LAYERS
+    assert spec.swa_layers is not None
     assert estimate_memory(spec, "Q4_K_M").n_layers == limits.MAX_LAYERS + 1  # + the output layer
 
 

@@ -15,7 +15,8 @@ _TIER = {"gpu": 0, "moe-offload": 1, "partial": 2, "none": 3}
 def test_120b_at_context_512_plans_at_every_small_budget(vram: float) -> None:
     """The issue's example: --vram 0 planned a CPU-only run, --vram 1 exited 3 (nothing fits)."""
     rec = recommend("chat", model="120b", context_tokens=512, vram_gib=vram)
-    assert rec.pick is not None and rec.pick.fit != "none"
+    assert rec.pick is not None
+    assert rec.pick.fit != "none"
 
 
 def test_cli_120b_vram_1_is_not_nothing_fits(capsys: pytest.CaptureFixture[str]) -> None:
@@ -28,7 +29,8 @@ def test_cli_120b_vram_1_is_not_nothing_fits(capsys: pytest.CaptureFixture[str])
 def test_a_budget_below_the_gpu_buffers_says_cpu_only() -> None:
     rec = recommend("chat", model="120b", context_tokens=512, vram_gib=1)
     cpu_only = [o for o in rec.options if o.fit == "partial" and o.gpu_layers == 0]
-    assert cpu_only and any("below llama.cpp's fixed GPU buffers" in n for n in cpu_only[0].notes)
+    assert cpu_only
+    assert any("below llama.cpp's fixed GPU buffers" in n for n in cpu_only[0].notes)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -39,7 +41,7 @@ def test_a_budget_below_the_gpu_buffers_says_cpu_only() -> None:
     context=st.sampled_from([512, 4096, 32768]),
     ram=st.sampled_from([None, 16.0, 64.0]),
 )
-def test_more_vram_never_worsens_the_pick(model: str, low: float, extra: float, context: int, ram: float | None) -> None:
+def test_more_vram_never_worsens_the_pick(model, low, extra, context, ram) -> None:
     small = recommend("chat", model=model, context_tokens=context, vram_gib=low, ram_gib=ram).pick
     large = recommend("chat", model=model, context_tokens=context, vram_gib=low + extra, ram_gib=ram).pick
     if small is None:
