@@ -37,6 +37,8 @@ class HardwareUsed(BaseModel):
     steps: list[str]
     notes: list[str] = []
     """What detection could not read (no NVML, NotSupported queries …), one line each."""
+    cpu_only: bool = False
+    """No GPU to plan with (none found, or --vram 0): every option runs on the CPU from host RAM."""
 
 
 class LossRange(BaseModel):
