@@ -6,6 +6,7 @@ tensors (shapes), mixes (which type each tensor gets), runtime (placement and bu
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,13 +111,14 @@ def _plan_for(
     inventory = _structures(spec)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
     mix = MixAssigner(spec, _attn_v_count(spec), ft, block_sizes, imatrix=imatrix)
+    global_types = mix.types(inventory.global_tensors)
     global_tensors = [
-        (t, _tensor_bytes(ty, t.shape, sizes))
-        for t, ty in zip(inventory.global_tensors, mix.types(inventory.global_tensors), strict=True)
+        (t, _tensor_bytes(ty, t.shape, sizes)) for t, ty in zip(inventory.global_tensors, global_types, strict=True)
     ]
     data = sum(_pad32(size) for _, size in global_tensors)  # tensor data, each tensor padded to 32 bytes
     layers: dict[int, tuple[int, int, int, int]] = {}
-    done: dict[int, tuple[tuple[int, int, int, int], int, int]] = {}
+    done: dict[int, tuple[tuple[int, int, int, int], int, int, tuple[tuple[str, int, bool], ...]]] = {}
+    type_bytes: dict[tuple[str, bool], int] = {}
     for layer, structure in enumerate(inventory.layer_structure):
         key = structure << 12 | mix.state(layer)
         hit = done.get(key)
@@ -125,12 +127,24 @@ def _plan_for(
             group = inventory.structures[structure]
             types = mix.types(group, layer=layer)
             nbytes = [_tensor_bytes(ty, t.shape, sizes) for t, ty in zip(group, types, strict=True)]
-            hit = done[key] = (layer_sums(group, nbytes), sum(map(_pad32, nbytes)), mix.counters["wv"] - wv)
+            typed = tuple((ty, n, t.is_expert) for t, ty, n in zip(group, types, nbytes, strict=True))
+            hit = done[key] = (layer_sums(group, nbytes), sum(map(_pad32, nbytes)), mix.counters["wv"] - wv, typed)
         else:
             mix.counters["wv"] += hit[2]
         layers[layer] = hit[0]
         data += hit[1]
-    layout = Layout.from_parts(spec, global_tensors, layers)
+        for ty, n, is_expert in hit[3]:
+            type_bytes[ty, is_expert] = type_bytes.get((ty, is_expert), 0) + n
+    output_types: dict[str, int] = {}
+    for (t, size), ty in zip(global_tensors, global_types, strict=True):
+        if t.role in {"output", "output_norm"}:
+            output_types[ty] = output_types.get(ty, 0) + size
+    layout = dataclasses.replace(
+        Layout.from_parts(spec, global_tensors, layers),
+        dense_type_bytes=tuple((ty, n) for (ty, e), n in type_bytes.items() if not e),
+        expert_type_bytes=tuple((ty, n) for (ty, e), n in type_bytes.items() if e),
+        output_type_bytes=tuple(output_types.items()),
+    )
     value = (layout, header_bytes(spec, constants) + _infos_bytes(spec) + data)
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
