@@ -73,9 +73,16 @@ def _check_number(value: float | None, name: str, *, allow_zero: bool = True) ->
 
 
 def _budget(
-    *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, dataset: Dataset
-) -> tuple[Budget, list[float], list[str]]:
-    """The planning budget, the GPUs' measured peak bandwidths (GB/s) and detection notes."""
+    *,
+    vram_gib: float | None,
+    gpu: str | None,
+    gpus: int,
+    ram_gib: float | None,
+    margin_bytes: int | None,
+    dataset: Dataset,
+) -> tuple[Budget, list[float], list[str], int | None]:
+    """The planning budget, the GPUs' measured peak bandwidths (GB/s), detection notes, and the total
+    memory of the smallest card planned with (what vLLM's --gpu-memory-utilization is a fraction of)."""
     from .hardware import detect_hardware, hardware_from_overrides, planning_budget
 
     if vram_gib is not None or gpu is not None:
@@ -97,7 +104,9 @@ def _budget(
             )
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
-    return planning_budget(report), _bandwidths(report.gpus, dataset), list(report.notes)
+    budget = planning_budget(report, safety_margin_bytes=margin_bytes)
+    used = [g.total_bytes for g, b in zip(report.gpus, budget.per_gpu_bytes, strict=True) if b > 0]
+    return budget, _bandwidths(report.gpus, dataset), list(report.notes), (min(used) if used else None)
 
 
 def is_repo_model(model: object) -> bool:
@@ -152,6 +161,7 @@ def recommend(
     ram_gib: float | None = None,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank the quantized builds of `model` (or of every reference size) for `task` on this hardware.
@@ -164,6 +174,8 @@ def recommend(
         context_tokens: the context the model will run with (llama.cpp -c).
         embedding_model: a resident embedding model for RAG (True = BGE-M3) whose VRAM is reserved.
         prefer: "quality", "balanced" (default) or "speed".
+        margin_gib: VRAM to keep free per GPU (default 1 GiB, llama.cpp's --fit-target), for a detected
+            card and a planned one (vram_gib / gpu) alike; 0 plans to the last byte.
 
     Example:
         >>> rec = recommend("code", vram_gib=8, model="9b")       # doctest: +SKIP
@@ -175,11 +187,11 @@ def recommend(
 
         return rank_files(
             str(model), task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens,
-            ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+            ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, margin_gib=margin_gib, dataset=dataset,
         )  # fmt: skip
     req = _prepare(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
     if model is not None:
         local = _local_gguf(model, req.ds)
@@ -216,7 +228,7 @@ class _Request:
 
 def _prepare(
     task: str, *, vram_gib: float | None, gpu: str | None, gpus: int, context_tokens: int, ram_gib: float | None,
-    embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None,
+    embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None, margin_gib: float | None = None,
 ) -> _Request:  # fmt: skip
     """Validate the inputs and work out the hardware budget (detecting the GPU when none is given)."""
     from .dataset import load_dataset
@@ -229,6 +241,8 @@ def _prepare(
         raise InvalidRequestError(f"context must be a positive number of tokens, not {context_tokens!r}")
     vram_gib = _check_number(vram_gib, "VRAM (GiB)")
     ram_gib = _check_number(ram_gib, "RAM (GiB)")
+    margin_gib = _check_number(margin_gib, "margin (GiB)")
+    margin_bytes = None if margin_gib is None else round(margin_gib * GIB)
     if not isinstance(gpus, int) or gpus < 1:
         raise InvalidRequestError(f"gpus must be 1 or more, not {gpus!r}")
     if task == "rag" and embedding_model is None:
@@ -238,8 +252,12 @@ def _prepare(
     if isinstance(embedding_model, str) and embedding_model.strip().lower() in {"none", "no", "off"}:
         embedding_model = False
     reserve, reserved_for = _reserved(embedding_model, ds)
-    budget, measured_bw, hw_notes = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
+    budget, measured_bw, hw_notes, card_bytes = _budget(
+        vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, margin_bytes=margin_bytes, dataset=ds
+    )
     llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
+    from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
+
     gpu_bw = min(measured_bw) if measured_bw else None
     hardware = construct(
         HardwareUsed,
@@ -247,6 +265,7 @@ def _prepare(
         n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
         compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
         source=budget.source, steps=list(budget.steps), notes=hw_notes,
+        margin_bytes=DEFAULT_SAFETY_MARGIN_BYTES if margin_bytes is None else margin_bytes, card_bytes=card_bytes,
     )  # fmt: skip
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
@@ -303,6 +322,7 @@ def _rank_model(
             options = planner.rank([*mine, *others])
     else:
         options = planner.file_options(files)
+    options = _thin_headroom(options, req.hardware)
     return construct(
         Recommendation,
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=spec.name,
@@ -331,6 +351,7 @@ def _compare_sizes(req: _Request) -> Recommendation:
         first_policy = first_policy or planner.policy
         trace.extend(r for r in planner.policy.fired if r.id not in {t.id for t in trace})
         top = planner.best_option(_MATRIX_QUANTS)
+        top = _thin_headroom([top], req.hardware)[0] if top is not None else None
         row = construct(
             SizeChoice, size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
             active_params_billions=round(active, 2) if active else None, best=top,
@@ -364,6 +385,30 @@ def _compare_sizes(req: _Request) -> Recommendation:
         target=policy.target, floor=policy.floor, hardware=req.hardware, options=ranked, by_size=rows, trace=trace,
         notes=notes,
     )  # fmt: skip
+
+
+def _thin_headroom(options: list[QuantOption], hw: HardwareUsed) -> list[QuantOption]:
+    """Say so on an option that leaves less free on a card than llama.cpp's default --fit-target.
+
+    Only a margin below the default (--margin 0.5, margin_gib=0) lets that happen: with the default,
+    every option that fits keeps at least 1 GiB free per GPU.
+    """
+    from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
+
+    if hw.vram_bytes <= 0 or hw.margin_bytes >= DEFAULT_SAFETY_MARGIN_BYTES:
+        return options
+    out = []
+    for o in options:
+        free = o.headroom_bytes + hw.margin_bytes
+        if o.fit != "none" and free < DEFAULT_SAFETY_MARGIN_BYTES:
+            note = (
+                f"leaves {max(0, free) / GIB:.2f} GiB free on the GPU, under llama.cpp's default --fit-target "
+                f"of {DEFAULT_SAFETY_MARGIN_BYTES / GIB:.0f} GiB (--margin {hw.margin_bytes / GIB:g}): another "
+                "program or a longer prompt can push it out of memory"
+            )
+            o = o.model_copy(update={"notes": [*o.notes, note]})  # noqa: PLW2901 - the annotated copy replaces it
+        out.append(o)
+    return out
 
 
 def _size_key(shorthand: str) -> float:

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rag", nargs="?", const="bge-m3", metavar="EMBEDDING_MODEL",
                    help="reserve VRAM for a resident embedding model (default BGE-M3)")  # fmt: skip
     s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced")
+    s.add_argument("--margin", type=_gib, metavar="GIB",
+                   help="VRAM to keep free per GPU (default 1, llama.cpp's --fit-target; 0 allowed)")  # fmt: skip
     s.add_argument("--explain", action="store_true", help="print the rules that fired, with citations")
     s.add_argument("--all", action="store_true", help="show every option, not the top ten")
     s.add_argument("--json", action="store_true", help="print the Recommendation as JSON")
@@ -129,7 +131,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             rec = rank_files(
                 model, task=args.task, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
                 ram_gib=args.ram, revision=args.revision, multimodal=args.multimodal, embedding_model=args.rag,
-                prefer=args.prefer, dataset=ds,
+                prefer=args.prefer, margin_gib=args.margin, dataset=ds,
             )  # fmt: skip
     else:
         if args.revision or args.multimodal:
@@ -157,7 +159,7 @@ def _recommend(args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untype
 
     return rec_fn(
         args.task, model=args.model, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
-        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, dataset=ds,
+        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, margin_gib=args.margin, dataset=ds,
     )  # fmt: skip
 
 

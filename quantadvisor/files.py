@@ -43,6 +43,7 @@ def rank_files(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank real GGUF files for `task` on this hardware; each option's `file` names the file to fetch.
@@ -69,7 +70,7 @@ def rank_files(
     """
     req = _prepare(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
     repo_id: str | None = None
     if isinstance(files, str):
@@ -126,6 +127,7 @@ def pick_file(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> str:
     """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
@@ -135,7 +137,7 @@ def pick_file(
     rec = rank_files(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
-        dataset=dataset,
+        margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
     pick = rec.pick
     if pick is not None and pick.file is not None:

@@ -43,6 +43,7 @@ _MOE_ONLY = ("MXFP4_MOE",)
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
 _HOST_BANDWIDTH_GBPS = 76.8
 
+
 def model_params(spec: ModelSpec) -> tuple[float, float | None]:
     """Total and (for MoE) active parameters, in billions, from the tensor shapes."""
     from .memory import parameter_count
