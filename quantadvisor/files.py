@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .api import GIB, _prepare, _rank_model, _Request, _resolve_model, is_repo_model
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
 from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
@@ -13,6 +12,7 @@ from .hub.listing import RepoFile, _gguf_entries
 from .memory import GGUF_FILE_TYPES
 from .memory.mixes import FILE_TYPE_IDS
 from .planner import FileCandidate
+from .request import GIB, Request, is_repo_model, prepare_request, rank_model, resolve_model
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,7 +68,7 @@ def rank_files(
         >>> rec.pick.file, rec.pick.fit                                                           # doctest: +SKIP
         ('Qwen2.5-Coder-7B-Instruct-Q5_K_M.gguf', 'gpu')
     """
-    req = _prepare(
+    req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         embedding_model=embedding_model, prefer=prefer, margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
@@ -105,7 +105,7 @@ def rank_files(
             f"none of the {len(texts)} GGUF files of {where} can be sized: " + "; ".join(left_out),
             hint="name the quant type in the file name (…-Q4_K_M.gguf)",
         )
-    rec = _rank_model(spec, req, files=candidates)
+    rec = rank_model(spec, req, files=candidates)
     ranked = {o.file for o in rec.options}
     left_out += [f"{c.file}: left out by the rules for this task and GPU" for c in candidates if c.file not in ranked]
     by_name = {f.filename: f for f in texts}
@@ -204,7 +204,7 @@ def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[RepoF
     return _gguf_entries(pairs)
 
 
-def _with_mmproj(req: _Request, listed: list[RepoFile], repo_id: str | None) -> tuple[_Request, str]:
+def _with_mmproj(req: Request, listed: list[RepoFile], repo_id: str | None) -> tuple[Request, str]:
     """Keep the largest mmproj on the GPU: llama.cpp loads the projector there beside the model."""
     projectors = [f for f in listed if f.is_mmproj]
     if not projectors:
@@ -274,7 +274,7 @@ def _model_spec(model: object, ds: Dataset) -> ModelSpec:
         if texts:
             return _gguf_spec(repo_id, revision, texts, None, ds)[0]
         return _config_spec(repo_id, revision)[0]
-    return _resolve_model(model, ds)  # type: ignore[arg-type]
+    return resolve_model(model, ds)  # type: ignore[arg-type]
 
 
 def _entry_missing(exc: HubError) -> bool:
@@ -372,7 +372,7 @@ def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
 
 
 def _checkpoint_answer(
-    repo_id: str, revision: str | None, model: object, req: _Request, notes: list[str]
+    repo_id: str, revision: str | None, model: object, req: Request, notes: list[str]
 ) -> Recommendation:
     """Size a safetensors repo from its config.json; say which builds to look for and what it already is."""
     where = _where(repo_id, revision)
@@ -395,7 +395,7 @@ def _checkpoint_answer(
         found = None
     fmt = _CHECKPOINT_FORMATS.get(found, found) if found else None
     serving = fmt is not None and fmt in req.ds.formats and req.ds.formats[fmt].family == "serving"
-    rec = _rank_model(spec, req, extra_serving=(fmt,) if serving and fmt else ())
+    rec = rank_model(spec, req, extra_serving=(fmt,) if serving and fmt else ())
     options = [
         _serve_this_repo(o, repo_id, revision) if o.quant == fmt and o.family == "serving" else o for o in rec.options
     ]
