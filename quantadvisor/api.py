@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .architecture import ModelSpec, load_model_spec
 from .construct import construct
+from .knobs import RuntimeKnobs
 from .planner import FileCandidate, Planner, model_params
 from .quality import effective_params
 from .request import (
@@ -47,6 +48,10 @@ def recommend(
     ram_gib: float | None = None,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
     margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
@@ -60,24 +65,43 @@ def recommend(
         context_tokens: the context the model will run with (llama.cpp -c).
         embedding_model: a resident embedding model for RAG (True = BGE-M3) whose VRAM is reserved.
         prefer: "quality", "balanced" (default) or "speed".
+        cache_type_k / cache_type_v / flash_attn / n_ubatch: llama.cpp's -ctk/-ctv/-fa/-ub, fixed on
+            every option, or "auto" (default): flash attention on (llama.cpp's -fa auto), and f16 KV at
+            ubatch 512, then q8_0 KV, ubatch 256, then q4_0 KV until an option fits on the GPU. Each
+            option's ``memory`` says which settings it uses.
         margin_gib: VRAM to keep free per GPU (default 1 GiB, llama.cpp's --fit-target), for a detected
             card and a planned one (vram_gib / gpu) alike; 0 plans to the last byte.
+
+    With no GPU (none detected, or vram_gib=0) the plan is CPU-only: every option runs from host
+    RAM (``rec.hardware.cpu_only``), checked against the RAM this machine reports unless `ram_gib`
+    replaces it. Nothing fitting is a result (``rec.pick is None``), not an exception.
+
+    Raises:
+        InvalidRequestError: an unknown task, preference, GPU, embedding model or runtime knob; a
+            negative, infinite or absurd VRAM/RAM/context; a model file that does not exist.
+        ModelResolutionError: a GGUF file or config whose shape cannot be read.
+        HubError: for a repo id, the Hub could not answer (see rank_files).
+        DatasetError: the bundled or --data records fail validation.
 
     Example:
         >>> rec = recommend("code", vram_gib=8, model="9b")       # doctest: +SKIP
         >>> rec.options[0].quant, rec.options[0].fit               # doctest: +SKIP
-        ('Q4_K_M', 'gpu')
+        ('Q5_K_M', 'gpu')
     """
     if is_repo_model(model):
         from .files import rank_files
 
         return rank_files(
             str(model), task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens,
-            ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, margin_gib=margin_gib, dataset=dataset,
+            ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, cache_type_k=cache_type_k,
+            cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch, margin_gib=margin_gib,
+            dataset=dataset,
         )  # fmt: skip
     req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, margin_gib=margin_gib, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
+        knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
+                              n_ubatch=n_ubatch),
     )  # fmt: skip
     if model is not None:
         local = local_gguf(model, req.ds)

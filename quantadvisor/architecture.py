@@ -416,6 +416,9 @@ def load_model_spec(model: str | Path | dict[str, Any] | ModelSpec, dataset: Dat
     """Resolve `model`: a ModelSpec, a config dict, a config.json file or folder, or a size shorthand.
 
     Hub repo ids and .gguf files are resolved by the hub package and api.py, which call this for the rest.
+
+    Raises:
+        ModelResolutionError: an unknown shorthand, an unreadable or unsupported config or GGUF header.
     """
     if isinstance(model, ModelSpec):
         return model

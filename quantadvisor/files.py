@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
 from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
 from .hub.listing import RepoFile, _gguf_entries
+from .knobs import RuntimeKnobs
 from .memory import GGUF_FILE_TYPES
 from .memory.mixes import FILE_TYPE_IDS
 from .planner import FileCandidate
@@ -43,6 +44,10 @@ def rank_files(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
     margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
@@ -61,7 +66,16 @@ def rank_files(
     The other arguments are recommend()'s. Each file is sized from its real byte count, laid out like the
     predicted tensor mix of its quant type, and ranked exactly as recommend() ranks quant types. A repo
     without GGUF files (safetensors) is sized from its config.json, and the notes say which GGUF builds
-    to look for; NVFP4/FP8/INT checkpoints are recognised as such.
+    to look for; NVFP4/FP8/INT checkpoints are recognised as such. With no GPU the plan is CPU-only,
+    as in recommend().
+
+    Raises:
+        InvalidRequestError: recommend()'s bad inputs; a malformed repo id or two revisions; a list
+            without `model=`, with bad pairs, or without GGUF model files.
+        HubError: the repo or revision was not found, is gated or private without a token, the Hub
+            rate limited or timed out, or it is not cached while offline (carries ``repo_id``).
+        ModelResolutionError: no file can be sized, or no header, `model=` or config.json gives the shape.
+        DatasetError: the bundled or --data records fail validation.
 
     Example:
         >>> rec = rank_files("bartowski/Qwen2.5-Coder-7B-Instruct-GGUF", task="code", vram_gib=8)  # doctest: +SKIP
@@ -70,7 +84,9 @@ def rank_files(
     """
     req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, margin_gib=margin_gib, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
+        knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
+                              n_ubatch=n_ubatch),
     )  # fmt: skip
     repo_id: str | None = None
     if isinstance(files, str):
@@ -127,16 +143,27 @@ def pick_file(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
     margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> str:
     """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
 
-    Takes rank_files()' arguments. Raises ModelResolutionError for a repo with no GGUF files to download.
+    Takes rank_files()' arguments; with no GPU, the file is picked for a CPU-only run from host RAM.
+
+    Raises:
+        NothingFitsError: no file fits the VRAM (nor, offloaded, the RAM); the message names the smallest.
+        ModelResolutionError: the repo holds no GGUF files to download (safetensors); the hint names
+            the builds to look for.
+        InvalidRequestError, HubError, DatasetError: as rank_files().
     """
     rec = rank_files(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
+        cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
         margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
     pick = rec.pick

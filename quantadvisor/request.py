@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .architecture import ModelSpec, load_model_spec
 from .construct import construct
 from .errors import InvalidRequestError, ModelResolutionError
+from .knobs import RuntimeKnobs
 from .memory import type_sizes
 from .planner import FileCandidate, Planner, model_params
 from .quality import effective_params
@@ -76,10 +77,18 @@ def _budget(
     dataset: Dataset,
 ) -> tuple[Budget, list[float], list[str], int | None]:  # fmt: skip
     """The planning budget, the GPUs' measured peak bandwidths (GB/s), detection notes, and the total
-    memory of the smallest card planned with (what vLLM's --gpu-memory-utilization is a fraction of)."""
-    from .hardware import detect_hardware, hardware_from_overrides, planning_budget
+    memory of the smallest card planned with (what vLLM's --gpu-memory-utilization is a fraction of).
 
-    if vram_gib is not None or gpu is not None:
+    No GPU (none detected, or --vram 0) is one behaviour: a CPU-only plan checked against the host
+    RAM this machine reports (MemAvailable), unless --ram replaces it.
+    """
+    from .hardware import detect_hardware, detect_host_memory, hardware_from_overrides, planning_budget
+
+    if vram_gib == 0 and gpu is None:
+        # CPU-only by request: this machine's RAM still bounds the plan; no GPU driver is queried.
+        base = detect_host_memory() if ram_gib is None else None
+        report = hardware_from_overrides(vram_gib=0, ram_gib=ram_gib, base=base, dataset=dataset)
+    elif vram_gib is not None or gpu is not None:
         report = hardware_from_overrides(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=dataset)
     else:
         if gpus != 1:
@@ -88,14 +97,6 @@ def _budget(
                 hint="add --vram GIB (per card) or --gpu NAME",
             )
         report = detect_hardware()
-        if not report.gpus:
-            from .errors import HardwareDetectionError
-
-            why = report.notes[0] if report.notes else "no GPU was found"
-            raise HardwareDetectionError(
-                f"no GPU to plan for: {why}",
-                hint="pass --vram GIB or --gpu NAME to plan for a GPU, or --vram 0 to plan for the CPU only",
-            )
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
     budget = planning_budget(report, safety_margin_bytes=margin_bytes)
@@ -172,7 +173,8 @@ class Request:
 
 def prepare_request(
     task: str, *, vram_gib: float | None, gpu: str | None, gpus: int, context_tokens: int, ram_gib: float | None,
-    embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None, margin_gib: float | None = None,
+    embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None, knobs: RuntimeKnobs | None = None,
+    margin_gib: float | None = None,
 ) -> Request:  # fmt: skip
     """Validate the inputs and work out the hardware budget (detecting the GPU when none is given)."""
     from .dataset import load_dataset
@@ -208,12 +210,13 @@ def prepare_request(
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
         n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
         compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
-        source=budget.source, steps=list(budget.steps), notes=hw_notes,
+        source=budget.source, steps=list(budget.steps), notes=hw_notes, cpu_only=budget.vram_bytes <= 0,
         margin_bytes=DEFAULT_SAFETY_MARGIN_BYTES if margin_bytes is None else margin_bytes, card_bytes=card_bytes,
     )  # fmt: skip
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
         "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
+        "knobs": knobs or RuntimeKnobs(),
     }  # fmt: skip
     rag = bool(reserve)
     req = Request(ds, task, prefer, context_tokens, rag, hardware, common)

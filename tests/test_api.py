@@ -114,8 +114,38 @@ def test_unknown_task_is_invalid_request() -> None:
 
 def test_zero_vram_plans_cpu_only() -> None:
     rec = recommend("chat", model="8b", vram_gib=0, ram_gib=32)
+    assert rec.hardware.cpu_only
     assert rec.options[0].gpu_layers == 0
     assert rec.options[0].memory.total_bytes == 0
+
+
+def _host_only(ram_gib: float) -> object:
+    from quantadvisor.hardware import HardwareReport
+
+    ram = round(ram_gib * GIB)
+    return HardwareReport(
+        gpus=[], host_ram_bytes=ram, host_ram_available_bytes=ram, host_ram_source="/proc/meminfo", source="none"
+    )
+
+
+def test_no_gpu_found_is_a_cpu_only_plan_from_host_ram(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("quantadvisor.hardware.detect_hardware", lambda: _host_only(16))
+    rec = recommend("chat", model="8b")
+    assert rec.hardware.cpu_only
+    assert rec.hardware.ram_bytes == 16 * GIB
+    assert rec.pick is not None
+    assert rec.pick.gpu_layers == 0
+    assert rec.pick.memory.host_bytes <= 16 * GIB
+
+
+def test_zero_vram_reads_the_host_ram(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("quantadvisor.hardware.detect_host_memory", lambda: _host_only(6))
+    rec = recommend("chat", model="14b", vram_gib=0)
+    assert rec.hardware.ram_bytes == 6 * GIB  # not "RAM unknown"
+    fitting = [o for o in rec.options if o.fit != "none"]
+    assert fitting
+    assert all(o.memory.host_bytes <= 6 * GIB for o in fitting)
+    assert any(o.fit == "none" for o in rec.options)  # Q8_0 of a 14B needs more than 6 GiB
 
 
 def test_every_gpu_option_fits_the_budget() -> None:

@@ -372,6 +372,12 @@ def estimate_memory(
 
     Returns:
         A MemoryEstimate with integer byte fields; total_bytes is the GPU footprint.
+
+    Raises:
+        InvalidRequestError: an unknown quant or cache type, a quantized V cache without flash
+            attention, a non-positive context/ubatch, or a model file that does not exist.
+        ModelResolutionError: an unknown size shorthand, or a config/GGUF whose shape cannot be read.
+        DatasetError: the bundled or --data records fail validation.
     """
     from ..architecture import load_model_spec
     from ..dataset import load_dataset
