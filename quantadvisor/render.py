@@ -127,6 +127,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         files = any(o.file for o in rec.options)  # real files of a repo or a list: show which one
         names = [(o.file or "").rsplit("/", 1)[-1] for o in rec.options]
         common = os.path.commonprefix([n for n in names if n]) if files else ""  # noqa: RUF071 - characters, not paths
+        common = common[: max(common.rfind("-"), common.rfind("."), common.rfind("_")) + 1]  # cut between words
         cut = len(common) if len(common) >= 8 else 0  # "Meta-Llama-3.1-8B-Instruct-" once, not on every row
         show_bar = wide and not hw.cpu_only
         show_file = files and console.width >= _WIDER
@@ -185,8 +186,8 @@ def _fit_legend(options: Sequence[QuantOption]) -> str:
 
 
 def _quant(o: QuantOption) -> str:
-    """The file's own variant (Q5_K_L) when it has one, else the quant type."""
-    return o.variant or o.quant
+    """The file's own variant (Q5_K_L) when it has one, else the quant type; ×N for a build split in N files."""
+    return (o.variant or o.quant) + (f" ×{len(o.files)}" if len(o.files) > 1 else "")
 
 
 def _where_gib(o: QuantOption, cpu_only: bool) -> str:

@@ -106,3 +106,17 @@ def test_formats_and_gpus_read_at_80_columns(captured: io.StringIO) -> None:
     text = captured.getvalue()
     _check("formats-and-gpus-4060.txt", text)
     assert "…" not in text
+
+
+def test_a_wide_terminal_adds_the_file_and_budget_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from quantadvisor import rank_files
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(render, "_console", lambda: Console(file=buffer, width=130, color_system=None))
+    stem = "Meta-Llama-3.1-8B-Instruct"
+    sizes = {f"{stem}-Q5_K_L.gguf": 6_060_000_000, f"{stem}-Q4_K_M.gguf": 4_920_000_000}
+    render.render_recommendation(rank_files(sizes, task="code", vram_gib=8, model="8b"), load_dataset())
+    header = next(line for line in buffer.getvalue().splitlines() if line.lstrip().startswith("#"))
+    assert header.split()[-1] == "file"
+    assert "of budget" in header
+    assert "…Q5_K_L" in buffer.getvalue()  # the shared prefix is cut once
