@@ -24,9 +24,11 @@ __all__ = [
     "QuantAdvisorError",
     "QuantOption",
     "Recommendation",
+    "SpeedEstimate",
     "__version__",
     "detect_hardware",
     "estimate_memory",
+    "estimate_speed",
     "expected_loss",
     "load_dataset",
     "load_model_spec",
@@ -48,6 +50,8 @@ _LAZY = {
     "expected_loss": "loss",
     "LossEstimate": "results",
     "LossRange": "results",
+    "SpeedEstimate": "speed",
+    "estimate_speed": "speed",
     "ModelSpec": "architecture",
     "load_model_spec": "architecture",
     "QuantOption": "results",
@@ -92,3 +96,4 @@ if TYPE_CHECKING:
     from .loss import expected_loss
     from .memory import MemoryEstimate, estimate_memory
     from .results import LossEstimate, LossRange, QuantOption, Recommendation
+    from .speed import SpeedEstimate, estimate_speed

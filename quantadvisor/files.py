@@ -48,6 +48,7 @@ def rank_files(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank real GGUF files for `task` on this hardware; each option's `file` names the file to fetch.
@@ -83,7 +84,7 @@ def rank_files(
     """
     req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
         knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
                               n_ubatch=n_ubatch),
     )  # fmt: skip
@@ -146,6 +147,7 @@ def pick_file(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> str:
     """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
@@ -162,7 +164,7 @@ def pick_file(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
         cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
-        dataset=dataset,
+        margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
     pick = rec.pick
     if pick is not None and pick.file is not None:
@@ -388,7 +390,7 @@ def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
             "llama.cpp opens the rest from the first"
         )
     parts = list(f.split_files) if f.parts > 1 and f.split_files else [f.filename]
-    return option.model_copy(update={"notes": [*notes, *option.notes], "files": parts})
+    return option.model_copy(update={"notes": [*notes, *option.notes], "files": parts, "variant": f.quant_variant})
 
 
 # ------------------------------------------------------------------------------------------------------------

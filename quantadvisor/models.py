@@ -186,6 +186,10 @@ class GPU(Record):
     compute_capability: float | None = None
     native_formats: list[str]
     unified_memory: bool = False
+    fp16_tensor_tflops: float | None = Field(default=None, gt=0)
+    """Dense FP16 tensor-core peak (half the marketed 2:4-sparse figure); sets prefill speed."""
+    board_power_w: float | None = Field(default=None, gt=0)
+    """Rated board power (TDP/TGP): an upper bound on what decoding draws."""
     segment: Literal["consumer", "workstation", "datacenter", "laptop", "soc"]
     source: str
     note: str | None = None

@@ -37,6 +37,10 @@ class HardwareUsed(BaseModel):
     steps: list[str]
     notes: list[str] = []
     """What detection could not read (no NVML, NotSupported queries …), one line each."""
+    margin_bytes: int = 0
+    """VRAM kept free per GPU (default 1 GiB, llama.cpp's --fit-target; --margin / margin_gib= to change)."""
+    card_bytes: int | None = None
+    """Total memory of the smallest GPU planned with (None CPU-only)."""
     cpu_only: bool = False
     """No GPU to plan with (none found, or --vram 0): every option runs on the CPU from host RAM."""
 
@@ -97,6 +101,8 @@ class QuantOption(BaseModel):
     headroom_bytes: int
     slowdown: float | None = None
     file: str | None = None
+    variant: str | None = None
+    """The file's own name for its mix when it differs from `quant` (Q5_K_L, UD-Q4_K_XL); None otherwise."""
     files: list[str] = []
     """Every file to fetch for this option (all parts of a split build, in order); empty when not a real file."""
 

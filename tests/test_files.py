@@ -132,9 +132,13 @@ def test_files_rank_like_recommend_ranks_quant_types(bartowski):
     by_quant = {o.quant: o for o in ref.options}
     for o in rec.options:
         twin = by_quant[o.quant]
-        # The header's shape lacks only the 64 llama3 rope factors of the config's: the same loss to 1e-6.
-        assert o.expected_loss.mid == pytest.approx(twin.expected_loss.mid, rel=1e-6)
-        assert o.expected_loss.records == twin.expected_loss.records
+        # The header's shape lacks only the 64 llama3 rope factors of the config's: the same loss to 1e-6,
+        # unless the real file's few extra bytes made it plan with another KV cache (whose cost is in the loss).
+        if o.expected_loss.kv_cache == twin.expected_loss.kv_cache:
+            assert o.expected_loss.mid == pytest.approx(twin.expected_loss.mid, rel=1e-6)
+            assert o.expected_loss.records == twin.expected_loss.records
+        else:
+            assert o.memory.cache_type_k != twin.memory.cache_type_k
         assert o.meets_target == twin.meets_target
         assert o.below_floor == twin.below_floor
         # A real file within 1% of the predicted size fits the same way with the same flags.
@@ -184,7 +188,7 @@ def test_pick_file_returns_a_file_that_fits_8_gib(bartowski):
 
 def test_pick_file_raises_nothing_fits(bartowski):
     with pytest.raises(NothingFitsError, match=r"no GGUF file of .* fits 0\.5 GiB of VRAM and 2\.0 GiB of RAM") as info:
-        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2)
+        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2, margin_gib=0)
     assert f"{STEM}-IQ2_M.gguf" in str(info.value)  # the smallest is named
     assert info.value.exit_code == ExitCode.NOTHING_FITS
     assert info.value.hint
@@ -377,9 +381,8 @@ def test_cli_suggest_a_repo(bartowski, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"llama-server -m {payload['pick']['file']} -ngl" in out
-    assert "file" in out
-    assert "…Q4_K_M " in out
-    assert "…Q8_0 (×2)" in out
+    assert " Q4_K_M " in out  # 80 columns (a pipe): the quant column, no file column
+    assert " Q8_0 ×2 " in out  # a build split in two files
 
 
 def test_cli_revision_needs_a_repo(capsys):

@@ -209,7 +209,8 @@ def _units(ds: Dataset, imatrix: bool | None) -> dict[str, tuple[float, float, f
         ladder: list[tuple[float, str]] = []
         for name, f in ds.formats.items():
             found = distortion(ds, name, imatrix=imatrix)
-            if f.family == "gguf" and found is not None and name not in UNQUANTIZED:
+            # Only the types the scoreboard measures (MXFP4_MOE is placed at NVFP4 by assumption).
+            if f.family == "gguf" and found is not None and name not in UNQUANTIZED | ASSUMED_EQUIVALENT.keys():
                 ladder.append((found[0], name))
         out: dict[str, tuple[float, float, float]] = {}
         best = (0.0, 0.0, 0.0)

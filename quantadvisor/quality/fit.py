@@ -38,10 +38,16 @@ BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Prior uncertainty of a format's place on the ladder (standard deviation of its factor c_f).
 # Log-space standard deviations: measured by KLD; NVFP4 through another model's ΔPPL ratio; weight-only
 # formats placed by assumption; integer activations (outliers make their cost a property of the model).
-TAU_MEASURED, TAU_PROXY, TAU_ASSUMED, TAU_ACTIVATIONS = 0.3, 0.5, 0.7, 1.5
+TAU_MEASURED, TAU_PROXY, TAU_ASSUMED, TAU_ACTIVATIONS = 0.3, 1.0, 0.7, 1.5
 # Methods a format's usual checkpoints are made with (W4A16-INT checkpoints are GPTQ or AWQ);
 # a record naming another is fitted apart, with this much more prior uncertainty (log space).
-_USUAL_METHOD = {"W4A16-INT": ("gptq", "awq"), "W8A16-INT": ("gptq",), "W3A16-INT": ("gptq",), "W2A16-INT": ("gptq",)}
+# Round-to-nearest is how FP8, NVFP4/MXFP4 and 8-bit integer checkpoints are usually made (with
+# calibrated scales); at 4 bits and below an integer format's usual way is GPTQ or AWQ.
+_USUAL_METHOD = {
+    "W4A16-INT": ("gptq", "awq"), "W3A16-INT": ("gptq",), "W2A16-INT": ("gptq",),
+    "W8A16-INT": ("gptq", "rtn"), "W8A8-INT": ("gptq", "rtn"), "W4A8": ("gptq", "awq", "rtn"),
+    "FP8": ("rtn",), "NVFP4": ("rtn",), "MXFP4": ("rtn",), "MXFP4_MOE": ("rtn",),
+}  # fmt: skip
 TAU_METHOD = 0.7
 # Degrees of freedom of the Student-t likelihood behind β and the spread.
 SPREAD_DOF = 4.0
@@ -165,7 +171,9 @@ def _fit_a(points: list[_Point], beta: float, c: dict[str, tuple[float, float]],
         if x <= 0:
             continue
         ratios.append(p.z / x)
-        weights.append(x * x / (p.sigma**2 + (p.tau * guess * x) ** 2))
+        # A record of a format placed by assumption says as much about its own factor as about the
+        # task: it counts (τ_measured / τ_f)² as much, so such keys lean on the pooled sensitivity.
+        weights.append(x * x / (p.sigma**2 + (p.tau * guess * x) ** 2) * (TAU_MEASURED / p.tau) ** 2)
     if not ratios:
         return guess, 0.0
     a = max(1e-3, _weighted_median(ratios, weights))
@@ -202,7 +210,7 @@ def _shrink(estimate: float, precision: float, towards: float) -> float:
 
 
 def _fit_c(points: list[_Point], a: dict[str, float], beta: float, tau: float) -> tuple[float, float]:
-    """A format's factor c and its posterior sd in log space: a grid over ln c with prior N(0, τ²).
+    """A format's factor c and its posterior sd in log space: a grid over ln c with prior N(0, τ²), Student-t records.
 
     In log space, because near-lossless formats carry tiny x: ten 8-bit records each 2 points
     off say together that the format is far from its assumed place, which a linear prior hides.
@@ -215,7 +223,8 @@ def _fit_c(points: list[_Point], a: dict[str, float], beta: float, tau: float) -
         for p in points:
             zhat = a[p.key] * p.x0 * size_factor(p.obs.params_b, beta) * c
             v = p.sigma**2 + (MODEL_SPREAD_PRIOR * zhat) ** 2
-            total += -0.5 * ((p.z - zhat) ** 2 / v + math.log(v))
+            # Student-t, as for the spread: one eval-setup outlier must not move a format's factor.
+            total += -0.5 * (math.log(v) + (SPREAD_DOF + 1) * math.log1p((p.z - zhat) ** 2 / (SPREAD_DOF * v)))
         logpost.append(total)
     top = max(logpost)
     weights = [math.exp(lp - top) for lp in logpost]
