@@ -447,7 +447,7 @@ def _annotate(option: QuantOption, f: RepoFile, source: _Source | None) -> Quant
             "llama.cpp opens the rest from the first"
         )
     parts = list(f.split_files) if f.parts > 1 and f.split_files else [f.filename]
-    update: dict[str, Any] = {"notes": [*notes, *option.notes], "files": parts}
+    update: dict[str, Any] = {"notes": [*notes, *option.notes], "files": parts, "variant": f.quant_variant}
     if source is not None:
         from .handoff import gguf_handoff
 
