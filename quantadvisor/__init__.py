@@ -22,9 +22,11 @@ __all__ = [
     "QuantAdvisorError",
     "QuantOption",
     "Recommendation",
+    "SpeedEstimate",
     "__version__",
     "detect_hardware",
     "estimate_memory",
+    "estimate_speed",
     "load_dataset",
     "load_model_spec",
     "pick_file",
@@ -42,6 +44,8 @@ _LAZY = {
     "QuantAdvisorError": "errors",
     "MemoryEstimate": "memory",
     "estimate_memory": "memory",
+    "SpeedEstimate": "speed",
+    "estimate_speed": "speed",
     "ModelSpec": "architecture",
     "load_model_spec": "architecture",
     "QuantOption": "results",
@@ -85,3 +89,4 @@ if TYPE_CHECKING:
     from .hardware import detect_hardware
     from .memory import MemoryEstimate, estimate_memory
     from .results import QuantOption, Recommendation
+    from .speed import SpeedEstimate, estimate_speed

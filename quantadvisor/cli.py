@@ -11,7 +11,7 @@ import contextlib
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .errors import ExitCode, QuantAdvisorError
@@ -46,61 +46,108 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _ubatch(text: str) -> int | str:
+    """llama.cpp's -ub: a positive number of tokens, or 'auto' (the planner picks)."""
+    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
+
+
+_CACHE_TYPES_HELP = "f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree: one sub-command per job."""
+    # fmt: off
     parser = argparse.ArgumentParser(
         prog="quantadvisor",
         description="Which quantized build of a local LLM to run on this hardware, and why.",
+        epilog="Run 'quantadvisor COMMAND --help' for a command's options. Every command takes --json.",
     )
     parser.add_argument("--version", action="version", version=f"quantadvisor {__version__}")
-    parser.add_argument("--data", metavar="DIR", help="extra YAML data directory (overrides bundled records)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for known errors too")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--data", metavar="DIR",
+                        help="extra YAML data folder; its records override the bundled ones (default: none)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for known errors too (default: off)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    s = sub.add_parser("suggest", help="rank quantizations for a task, model and machine")
-    s.add_argument("--task", required=True, help=TASK_HELP)
-    s.add_argument("--model", help="size (9b, 30b-a3b), config.json, folder, .gguf file or Hub repo id[@revision]")
-    s.add_argument("--revision", metavar="REV", help="branch, tag or commit of the Hub repo (default main)")
-    s.add_argument("--multimodal", action="store_true", help="count the repo's mmproj (vision projector) on the GPU")
-    s.add_argument("--vram", type=_gib, metavar="GIB", help="plan for this much VRAM instead of detecting it")
-    s.add_argument("--gpu", metavar="NAME", help='plan for a catalog GPU, e.g. "RTX 4060"')
-    s.add_argument("--gpus", type=_positive_int, default=1, help="number of identical GPUs (default 1)")
-    s.add_argument("--ram", type=_gib, metavar="GIB", help="host RAM for offload planning")
-    s.add_argument("--context", type=_positive_int, default=4096, metavar="N", help="context tokens (default 4096)")
+    s = sub.add_parser("suggest", help="rank quantizations for a task, model and machine",
+                       description="Rank the quantized builds of a model (or of every reference size) for a task "
+                       "on this machine or one you plan for.")
+    s.add_argument("--task", required=True, help=f"what the model is for: {TASK_HELP} (required)")
+    s.add_argument("--model", help="size (9b, 30b-a3b), config.json, folder, .gguf file or Hub repo id[@revision] "
+                   "(default: compare every reference size)")
+    s.add_argument("--revision", metavar="REV", help="branch, tag or commit of the Hub repo (default: main)")
+    s.add_argument("--multimodal", action="store_true",
+                   help="count the repo's mmproj (vision projector) on the GPU (default: text model only)")
+    s.add_argument("--vram", type=_gib, metavar="GIB",
+                   help="plan for this much VRAM per card; 0 = CPU only (default: detect the GPU)")
+    s.add_argument("--gpu", metavar="NAME", help='plan for a catalog GPU, e.g. "RTX 4060" (default: detect)')
+    s.add_argument("--gpus", type=_positive_int, default=1, metavar="N",
+                   help="number of identical cards for --vram/--gpu (default: 1)")
+    s.add_argument("--ram", type=_gib, metavar="GIB",
+                   help="host RAM for offload and CPU-only plans (default: this machine's available RAM when "
+                   "detecting or with --vram 0, else unchecked)")
+    s.add_argument("--context", type=_positive_int, default=4096, metavar="N",
+                   help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
     s.add_argument("--rag", nargs="?", const="bge-m3", metavar="EMBEDDING_MODEL",
-                   help="reserve VRAM for a resident embedding model (default BGE-M3)")  # fmt: skip
-    s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced")
-    s.add_argument("--explain", action="store_true", help="print the rules that fired, with citations")
-    s.add_argument("--all", action="store_true", help="show every option, not the top ten")
-    s.add_argument("--json", action="store_true", help="print the Recommendation as JSON")
+                   help="reserve VRAM for a resident embedding model (bare --rag: BGE-M3; --task rag implies "
+                   "it; 'none' to turn off)")
+    s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced",
+                   help="balanced: the task's target type, then down to its floor; quality: the most bits that "
+                   "fit; speed: the floor first (default: balanced)")
+    s.add_argument("--cache-type-k", default="auto", metavar="TYPE",
+                   help=f"KV cache type for K, llama.cpp -ctk: auto or {_CACHE_TYPES_HELP} (default: auto = f16, "
+                   "then q8_0, then q4_0 until it fits on the GPU)")
+    s.add_argument("--cache-type-v", default="auto", metavar="TYPE",
+                   help="KV cache type for V, llama.cpp -ctv; a quantized V needs flash attention (default: auto)")
+    s.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto",
+                   help="flash attention, llama.cpp -fa (default: auto = on, as llama.cpp's -fa auto "
+                   "on CUDA)")
+    s.add_argument("--ubatch", type=_ubatch, default="auto", metavar="N",
+                   help="physical batch, llama.cpp -ub: a number or auto (default: auto = 512, then 256 to fit)")
+    s.add_argument("--margin", type=_gib, metavar="GIB",
+                   help="VRAM to keep free per GPU, detected or planned; 0 plans the whole card "
+                   "(default: 1, llama.cpp's --fit-target)")
+    s.add_argument("--explain", action="store_true",
+                   help="print the rules that fired with their citations, and the budget arithmetic (default: off)")
+    s.add_argument("--all", action="store_true", help="show every option (default: the top ten)")
+    s.add_argument("--json", action="store_true", help="print the Recommendation as JSON; errors as JSON on stderr")
 
-    m = sub.add_parser("memory", help="predict llama.cpp memory for a model and quant")
-    m.add_argument("--model", required=True, help="size shorthand, config.json, folder or .gguf file")
-    m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all'; not needed for a .gguf file")
-    m.add_argument("--context", type=_positive_int, default=4096, metavar="N")
-    m.add_argument("--cache-type-k", default="f16")
-    m.add_argument("--cache-type-v", default="f16")
-    m.add_argument("--flash-attn", action="store_true")
-    m.add_argument("--gpu-layers", type=int, metavar="N", help="llama.cpp -ngl (default: all)")
-    m.add_argument("--n-cpu-moe", type=int, default=0, metavar="N")
-    m.add_argument("--ubatch", type=_positive_int, default=512)
-    m.add_argument("--json", action="store_true")
+    m = sub.add_parser("memory", help="predict llama.cpp memory for a model and quant",
+                       description="Predict what llama.cpp allocates on the GPU and the host for a model as a GGUF "
+                       "quant, with the given runtime settings.")
+    m.add_argument("--model", required=True, help="size shorthand (8b), config.json, folder or .gguf file (required)")
+    m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all' (required unless --model is a .gguf file)")
+    m.add_argument("--context", type=_positive_int, default=4096, metavar="N",
+                   help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
+    m.add_argument("--cache-type-k", default="f16", metavar="TYPE",
+                   help=f"KV cache type for K, llama.cpp -ctk: {_CACHE_TYPES_HELP} (default: f16)")
+    m.add_argument("--cache-type-v", default="f16", metavar="TYPE",
+                   help="KV cache type for V, llama.cpp -ctv; a quantized V needs flash attention (default: f16)")
+    m.add_argument("--flash-attn", nargs="?", const="on", choices=["auto", "on", "off"], default="auto",
+                   help="flash attention, llama.cpp -fa; bare --flash-attn = on (default: auto = on, as llama.cpp's "
+                   "-fa auto on CUDA)")
+    m.add_argument("--gpu-layers", type=int, metavar="N", help="llama.cpp -ngl; 0 = weights on the host (default: all)")
+    m.add_argument("--n-cpu-moe", type=int, default=0, metavar="N",
+                   help="llama.cpp --n-cpu-moe: experts of the first N layers in host RAM (default: 0)")
+    m.add_argument("--ubatch", type=_positive_int, default=512, metavar="N",
+                   help="physical batch, llama.cpp -ub (default: 512)")
+    m.add_argument("--json", action="store_true", help="print the MemoryEstimate as JSON; errors as JSON on stderr")
 
     d = sub.add_parser("detect", help="show the GPUs and memory found, and the planning budget")
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--json", action="store_true", help="print the report and budget as JSON")
 
-    f = sub.add_parser("formats", help="list quantization formats")
-    f.add_argument("--json", action="store_true")
+    f = sub.add_parser("formats", help="list the quantization formats and what they need")
+    f.add_argument("--json", action="store_true", help="print the formats as JSON")
 
-    e = sub.add_parser("evidence", help="list the cited quality evidence")
-    e.add_argument("--format", help="only records of this format")
-    e.add_argument("--task", help="only records of this task category")
-    e.add_argument("--source", help="only records from this source id")
-    e.add_argument("--json", action="store_true")
+    e = sub.add_parser("evidence", help="list the cited quality evidence behind the expected loss")
+    e.add_argument("--format", help="only records of this format, e.g. Q4_K_M (default: all)")
+    e.add_argument("--task", help=f"only records of this task: {TASK_HELP} (default: all)")
+    e.add_argument("--source", help="only records from this source id (default: all)")
+    e.add_argument("--json", action="store_true", help="print the records, with their citations, as JSON")
 
-    g = sub.add_parser("gpus", help="list the GPU catalog")
-    g.add_argument("--search", help="filter by name")
-    g.add_argument("--json", action="store_true")
+    g = sub.add_parser("gpus", help="list the GPU catalog (memory, bandwidth, native formats)")
+    g.add_argument("--search", help="only GPUs whose name contains this, e.g. 4060 (default: all)")
+    g.add_argument("--json", action="store_true", help="print the GPUs as JSON")
+    # fmt: on
     return parser
 
 
@@ -129,7 +176,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             rec = rank_files(
                 model, task=args.task, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
                 ram_gib=args.ram, revision=args.revision, multimodal=args.multimodal, embedding_model=args.rag,
-                prefer=args.prefer, dataset=ds,
+                prefer=args.prefer, margin_gib=args.margin, dataset=ds, **_knobs(args),
             )  # fmt: skip
     else:
         if args.revision or args.multimodal:
@@ -157,8 +204,16 @@ def _recommend(args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untype
 
     return rec_fn(
         args.task, model=args.model, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
-        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, dataset=ds,
+        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, margin_gib=args.margin, dataset=ds,
+        **_knobs(args),
     )  # fmt: skip
+
+
+def _knobs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "cache_type_k": args.cache_type_k, "cache_type_v": args.cache_type_v, "flash_attn": args.flash_attn,
+        "n_ubatch": args.ubatch,
+    }  # fmt: skip
 
 
 def _cmd_memory(args: argparse.Namespace) -> int:
@@ -178,8 +233,8 @@ def _cmd_memory(args: argparse.Namespace) -> int:
     estimates = [
         estimate_memory(
             args.model, q, context_tokens=args.context, gpu_layers=args.gpu_layers, cache_type_k=args.cache_type_k,
-            cache_type_v=args.cache_type_v, flash_attn=args.flash_attn, n_ubatch=args.ubatch, n_cpu_moe=args.n_cpu_moe,
-            dataset=ds,
+            cache_type_v=args.cache_type_v, flash_attn=args.flash_attn != "off",  # auto = on, as llama.cpp -fa auto
+            n_ubatch=args.ubatch, n_cpu_moe=args.n_cpu_moe, dataset=ds,
         )
         for q in quants
     ]  # fmt: skip

@@ -15,9 +15,11 @@ from .models import (
     GPU,
     RULE_QUANT_KEYS,
     Architecture,
+    CatalogModel,
     EvidenceRecord,
     Format,
     GGMLType,
+    ModelShape,
     Resident,
     Rule,
     Source,
@@ -43,6 +45,8 @@ _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "architectures": (Architecture, "shorthand"),
     "residents": (Resident, "name"),
     "rules": (Rule, "id"),
+    "model_shapes": (ModelShape, "id"),
+    "models": (CatalogModel, "hf_repo"),
 }
 
 T = TypeVar("T", bound=BaseModel)
@@ -61,6 +65,9 @@ class Dataset:
     architectures: dict[str, Architecture]
     residents: dict[str, Resident]
     rules: dict[str, Rule]
+    model_shapes: dict[str, ModelShape] = field(default_factory=dict)
+    models: dict[str, CatalogModel] = field(default_factory=dict)
+    """The model catalog (data/models.yaml) by Hub repo id; quantadvisor.catalog looks names up."""
     files: tuple[Path, ...] = field(default=())
     reference_specs: dict[str, tuple[Architecture, ModelSpec]] = field(default_factory=dict)
     """Each architecture's ModelSpec by shorthand, validated with the data (and pickled with it),
@@ -247,7 +254,7 @@ def _check_references(merged: dict[str, dict[str, Any]], origin: Origin) -> None
         id_field = _SECTIONS[key][1]
         return f"{_display(path)}: {key} record {index} ({id_field} {ident!r})"
 
-    for key in ("ggml_types", "formats", "evidence", "gpus", "architectures", "residents"):
+    for key in ("ggml_types", "formats", "evidence", "gpus", "architectures", "residents", "model_shapes", "models"):
         for ident, record in merged[key].items():
             if record.source not in sources:
                 raise DatasetError(
@@ -279,6 +286,17 @@ def _check_references(merged: dict[str, dict[str, Any]], origin: Origin) -> None
         for source_id in rule.source:
             if source_id not in sources:
                 raise DatasetError(f"{where('rules', ident)}: field 'source': {source_id!r} is not in the bibliography")
+    for ident, model in merged["models"].items():
+        if model.params_source not in sources:
+            raise DatasetError(
+                f"{where('models', ident)}: field 'params_source': {model.params_source!r} is not in the bibliography",
+                hint=_did_you_mean(model.params_source, sources),
+            )
+        if model.shape not in merged["model_shapes"]:
+            raise DatasetError(
+                f"{where('models', ident)}: field 'shape': {model.shape!r} is not a model_shapes id",
+                hint=_did_you_mean(model.shape, merged["model_shapes"]),
+            )
     for ident, record in merged["evidence"].items():
         # KV-cache records name the cache ("KV-q8_0") or weights plus cache ("Q8_0+KV-q8_0").
         weights = record.format.split("+KV-")[0]
@@ -386,9 +404,28 @@ def _reference_specs(
     return specs
 
 
+def _check_shapes(shapes: dict[str, ModelShape], origin: Origin) -> None:
+    """Every catalog shape must read as a ModelSpec: a bad config is a dataset error naming its record.
+
+    The specs are not kept (a lookup builds the one it needs), so the pickle stays small.
+    """
+    from .architecture import spec_from_config
+    from .errors import ModelResolutionError
+
+    for ident, shape in shapes.items():
+        try:
+            spec_from_config(shape.config, name=ident)
+        except ModelResolutionError as exc:
+            path, index = origin[("model_shapes", ident)]
+            raise DatasetError(
+                f"{_display(path)}: model_shapes record {index} (id {ident!r}): field 'config': {exc.message}"
+            ) from exc
+
+
 def _parse_and_validate(bundled: list[Path], extra: list[Path]) -> Dataset:
     merged, origin = _merge([*bundled, *extra], override_from=len(bundled))
     _check_references(merged, origin)
+    _check_shapes(merged["model_shapes"], origin)  # type: ignore[arg-type]
     return Dataset(
         reference_specs=_reference_specs(merged["architectures"], origin),  # type: ignore[arg-type]
         sources=merged["sources"],  # type: ignore[arg-type]
@@ -399,6 +436,8 @@ def _parse_and_validate(bundled: list[Path], extra: list[Path]) -> Dataset:
         architectures=merged["architectures"],  # type: ignore[arg-type]
         residents=merged["residents"],  # type: ignore[arg-type]
         rules=merged["rules"],  # type: ignore[arg-type]
+        model_shapes=merged["model_shapes"],  # type: ignore[arg-type]
+        models=merged["models"],  # type: ignore[arg-type]
         files=(*bundled, *extra),
     )
 
@@ -407,5 +446,8 @@ def load_dataset(extra_dir: str | os.PathLike[str] | None = None) -> Dataset:
     """Load and validate the bundled data, extended or overridden by `extra_dir` or $QUANTADVISOR_DATA.
 
     The result is cached per directory: later calls cost nothing.
+
+    Raises:
+        DatasetError: a file is missing or unreadable, or a record fails validation (file, record, field).
     """
     return _load_cached(_resolve_extra_dir(extra_dir))

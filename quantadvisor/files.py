@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from .api import GIB, _prepare, _rank_model, _Request, _resolve_model, is_repo_model
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
 from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
 from .hub.listing import RepoFile, _gguf_entries
+from .knobs import RuntimeKnobs
 from .memory import GGUF_FILE_TYPES
 from .memory.mixes import FILE_TYPE_IDS
 from .planner import FileCandidate
+from .request import GIB, Request, is_repo_model, prepare_request, rank_model, resolve_model
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,6 +44,11 @@ def rank_files(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank real GGUF files for `task` on this hardware; each option's `file` names the file to fetch.
@@ -60,16 +66,27 @@ def rank_files(
     The other arguments are recommend()'s. Each file is sized from its real byte count, laid out like the
     predicted tensor mix of its quant type, and ranked exactly as recommend() ranks quant types. A repo
     without GGUF files (safetensors) is sized from its config.json, and the notes say which GGUF builds
-    to look for; NVFP4/FP8/INT checkpoints are recognised as such.
+    to look for; NVFP4/FP8/INT checkpoints are recognised as such. With no GPU the plan is CPU-only,
+    as in recommend().
+
+    Raises:
+        InvalidRequestError: recommend()'s bad inputs; a malformed repo id or two revisions; a list
+            without `model=`, with bad pairs, or without GGUF model files.
+        HubError: the repo or revision was not found, is gated or private without a token, the Hub
+            rate limited or timed out, or it is not cached while offline (carries ``repo_id``).
+        ModelResolutionError: no file can be sized, or no header, `model=` or config.json gives the shape.
+        DatasetError: the bundled or --data records fail validation.
 
     Example:
         >>> rec = rank_files("bartowski/Qwen2.5-Coder-7B-Instruct-GGUF", task="code", vram_gib=8)  # doctest: +SKIP
         >>> rec.pick.file, rec.pick.fit                                                           # doctest: +SKIP
         ('Qwen2.5-Coder-7B-Instruct-Q5_K_M.gguf', 'gpu')
     """
-    req = _prepare(
+    req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
+        knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
+                              n_ubatch=n_ubatch),
     )  # fmt: skip
     repo_id: str | None = None
     if isinstance(files, str):
@@ -104,7 +121,7 @@ def rank_files(
             f"none of the {len(texts)} GGUF files of {where} can be sized: " + "; ".join(left_out),
             hint="name the quant type in the file name (…-Q4_K_M.gguf)",
         )
-    rec = _rank_model(spec, req, files=candidates)
+    rec = rank_model(spec, req, files=candidates)
     ranked = {o.file for o in rec.options}
     left_out += [f"{c.file}: left out by the rules for this task and GPU" for c in candidates if c.file not in ranked]
     by_name = {f.filename: f for f in texts}
@@ -126,16 +143,28 @@ def pick_file(
     multimodal: bool = False,
     embedding_model: str | bool | None = None,
     prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> str:
     """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
 
-    Takes rank_files()' arguments. Raises ModelResolutionError for a repo with no GGUF files to download.
+    Takes rank_files()' arguments; with no GPU, the file is picked for a CPU-only run from host RAM.
+
+    Raises:
+        NothingFitsError: no file fits the VRAM (nor, offloaded, the RAM); the message names the smallest.
+        ModelResolutionError: the repo holds no GGUF files to download (safetensors); the hint names
+            the builds to look for.
+        InvalidRequestError, HubError, DatasetError: as rank_files().
     """
     rec = rank_files(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
-        dataset=dataset,
+        cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
+        margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
     pick = rec.pick
     if pick is not None and pick.file is not None:
@@ -202,7 +231,7 @@ def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[RepoF
     return _gguf_entries(pairs)
 
 
-def _with_mmproj(req: _Request, listed: list[RepoFile], repo_id: str | None) -> tuple[_Request, str]:
+def _with_mmproj(req: Request, listed: list[RepoFile], repo_id: str | None) -> tuple[Request, str]:
     """Keep the largest mmproj on the GPU: llama.cpp loads the projector there beside the model."""
     projectors = [f for f in listed if f.is_mmproj]
     if not projectors:
@@ -272,7 +301,7 @@ def _model_spec(model: object, ds: Dataset) -> ModelSpec:
         if texts:
             return _gguf_spec(repo_id, revision, texts, None, ds)[0]
         return _config_spec(repo_id, revision)[0]
-    return _resolve_model(model, ds)  # type: ignore[arg-type]
+    return resolve_model(model, ds)  # type: ignore[arg-type]
 
 
 def _entry_missing(exc: HubError) -> bool:
@@ -370,7 +399,7 @@ def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
 
 
 def _checkpoint_answer(
-    repo_id: str, revision: str | None, model: object, req: _Request, notes: list[str]
+    repo_id: str, revision: str | None, model: object, req: Request, notes: list[str]
 ) -> Recommendation:
     """Size a safetensors repo from its config.json; say which builds to look for and what it already is."""
     where = _where(repo_id, revision)
@@ -393,7 +422,7 @@ def _checkpoint_answer(
         found = None
     fmt = _CHECKPOINT_FORMATS.get(found, found) if found else None
     serving = fmt is not None and fmt in req.ds.formats and req.ds.formats[fmt].family == "serving"
-    rec = _rank_model(spec, req, extra_serving=(fmt,) if serving and fmt else ())
+    rec = rank_model(spec, req, extra_serving=(fmt,) if serving and fmt else ())
     options = [
         _serve_this_repo(o, repo_id, revision) if o.quant == fmt and o.family == "serving" else o for o in rec.options
     ]

@@ -9,12 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "GPU",
     "Architecture",
+    "CatalogModel",
     "EvidenceModel",
     "EvidenceRecord",
     "Format",
     "GGMLType",
     "MeasuredBpw",
+    "ModelShape",
     "Provenance",
+    "Purpose",
     "Resident",
     "Rule",
     "Source",
@@ -183,6 +186,10 @@ class GPU(Record):
     compute_capability: float | None = None
     native_formats: list[str]
     unified_memory: bool = False
+    fp16_tensor_tflops: float | None = Field(default=None, gt=0)
+    """Dense FP16 tensor-core peak (half the marketed 2:4-sparse figure); sets prefill speed."""
+    board_power_w: float | None = Field(default=None, gt=0)
+    """Rated board power (TDP/TGP): an upper bound on what decoding draws."""
     segment: Literal["consumer", "workstation", "datacenter", "laptop", "soc"]
     source: str
     note: str | None = None
@@ -198,6 +205,84 @@ class Architecture(Record):
     source: str
     config: dict[str, Any]
     note: str | None = None
+
+
+Purpose = Literal["general", "coder", "reasoning", "math", "vision", "embedding"]
+"""What a catalog model is for, as its own card says: `general` chat/instruct models, `coder`
+(code generation), `reasoning` (thinking models), `math`, `vision` (image input), `embedding`."""
+
+CatalogField = Literal["license", "gated", "purposes", "context_tokens", "ollama", "gguf_repos", "params"]
+
+
+class ModelShape(Record):
+    """A model's shape: config.json fields copied from one public copy of the file.
+
+    Base and instruct checkpoints of a family usually share one shape; it is cited once here and
+    named by each model that has it.
+    """
+
+    id: str
+    config: dict[str, Any]
+    source: str
+    note: str | None = None
+
+    _check_id = field_validator("id")(_require_text)
+
+
+class CatalogModel(Record):
+    """One open-weight model people run: its Hub repo, size, licence, purpose, shape and builds."""
+
+    name: str
+    hf_repo: str
+    family: str
+    shape: str
+    """Id of the ModelShape (config.json fields) this model has."""
+    params_billions: float = Field(gt=0)
+    active_params_billions: float | None = Field(default=None, gt=0)
+    params_source: str
+    """Where params_billions comes from (a bibliography id)."""
+    params_include: list[Literal["vision", "mtp", "audio"]] = []
+    """Parts the recorded count includes that the LLM's GGUF does not hold (a vision tower, say)."""
+    context_tokens: int = Field(gt=0)
+    license: str
+    gated: bool
+    purposes: list[Purpose]
+    instruct: bool
+    """True for chat/instruct-tuned checkpoints, False for base (pretrained) ones."""
+    gguf_repos: list[str] = []
+    ollama: list[str] = []
+    """Ollama library tags that pull this model (`qwen2.5-coder:7b`), without quant suffixes."""
+    aliases: list[str] = []
+    source: str
+    """Where licence, gating and purpose were read (a bibliography id: a model card or listing)."""
+    unverified: list[CatalogField] = []
+    """Fields that could not be checked against a source; the note says what was assumed."""
+    note: str | None = None
+
+    _check_text = field_validator("name", "hf_repo", "family", "shape", "license")(_require_text)
+
+    @field_validator("hf_repo")
+    @classmethod
+    def _repo_id(cls, value: str) -> str:
+        owner, _, repo = value.partition("/")
+        if not owner or not repo or "/" in repo:
+            raise ValueError("must be a Hub repo id owner/name")
+        return value
+
+    @field_validator("purposes")
+    @classmethod
+    def _some_purpose(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one purpose")
+        return value
+
+    @field_validator("ollama")
+    @classmethod
+    def _ollama_tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if ":" not in tag or tag != tag.strip().lower():
+                raise ValueError(f"{tag!r} is not an Ollama library tag such as qwen2.5-coder:7b (lower case)")
+        return value
 
 
 class Resident(Record):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .construct import construct
+from .knobs import KnobSet, RuntimeKnobs
 from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, gpu_weights_floor, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
 from .memory.runtime import DEFAULTS, Layout, plan_runtime
@@ -31,9 +32,6 @@ GIB = 2**30
 # Serving formats offered beside GGUF when the GPU generation is known (gated by the rules).
 _SERVING = ("NVFP4", "FP8", "W4A16-INT", "W8A8-INT")
 
-# Runtime settings tried, cheapest in quality first, until an option fits (flash attention on, as
-# llama.cpp's default -fa auto does on CUDA): f16 KV, then q8_0 KV, then a smaller ubatch.
-_KNOBS = (("f16", "f16", 512), ("q8_0", "q8_0", 512), ("q8_0", "q8_0", 256))
 
 _SERVING_NOTE = "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated with llama.cpp's buffers (approximate)"
 
@@ -42,6 +40,7 @@ _MOE_ONLY = ("MXFP4_MOE",)
 
 # Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
 _HOST_BANDWIDTH_GBPS = 76.8
+
 
 def model_params(spec: ModelSpec) -> tuple[float, float | None]:
     """Total and (for MoE) active parameters, in billions, from the tensor shapes."""
@@ -98,10 +97,14 @@ class Planner:
     def __init__(
         self, spec: ModelSpec, *, task: str, context: int, budget_bytes: int, ram_bytes: int | None,
         cc: float | None, gpu_bw: float | None, n_gpus: int, policy: Policy, prefer: Prefer, dataset: Dataset,
+        knobs: RuntimeKnobs | None = None,
     ) -> None:  # fmt: skip
         self.spec, self.task, self.context, self.budget = spec, task, context, budget_bytes
         self.ram, self.cc, self.gpu_bw, self.n_gpus = ram_bytes, cc, gpu_bw, n_gpus
         self.policy, self.prefer, self.ds = policy, prefer, dataset
+        self.knobs = knobs or RuntimeKnobs()
+        # The (K cache, V cache, ubatch, flash attention) settings tried until an option fits on the GPU.
+        self.ladder = self.knobs.ladder()
         self.sizes = type_sizes(dataset)
         self.params, self.active = model_params(spec)
         self.eff = effective_params(self.params, self.active)
@@ -109,7 +112,9 @@ class Planner:
         self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
         self._losses: dict[str, ExpectedLoss] = {}
 
-    def _estimate(self, quant: str, *, file_bytes: int | None = None, **kw: Any) -> MemoryEstimate:
+    def _estimate(
+        self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any
+    ) -> MemoryEstimate:
         """plan_runtime for `quant` (or a real file of `file_bytes`) with estimate_memory's defaults
         for the knobs not in `kw`; the layout is computed once per planner."""
         layout, nbytes = self._layout(quant, file_bytes)
@@ -117,7 +122,7 @@ class Planner:
                  "n_ubatch": 512, **kw}  # fmt: skip
         return plan_runtime(
             self.spec, layout, self.sizes, quant=quant, file_bytes=nbytes, context_tokens=self.context,
-            n_gpus=self.n_gpus, gpu_present=self.budget > 0, **knobs,
+            n_gpus=self.n_gpus, gpu_present=self.budget > 0 if gpu_present is None else gpu_present, **knobs,
         )  # fmt: skip
 
     def _layout(self, quant: str, file_bytes: int | None) -> tuple[Layout, int]:
@@ -142,20 +147,20 @@ class Planner:
         return Layout.of(self.spec, [replace(t, nbytes=round(t.nbytes * scale)) for t in typed])
 
     def _fit(self, quant: str, file_bytes: int | None = None) -> tuple[MemoryEstimate, Fit]:
-        if self.budget <= 0:
-            est = self._estimate(quant, file_bytes=file_bytes, flash_attn=True)
+        if self.budget <= 0:  # CPU only: the first settings (f16 KV unless fixed), checked against RAM
+            est = self._on_gpu(quant, self.ladder[0], file_bytes)
             return est, ("partial" if self.ram is None or est.host_bytes <= self.ram else "none")
 
-        for knobs in _KNOBS:
+        for knobs in self.ladder:
             est = self._on_gpu(quant, knobs, file_bytes)
             if self._fits(est):
                 return est, "gpu"
         budget = self.budget - est.prompt_bytes
-        k, v, ub = _KNOBS[1]
+        k, v, ub, fa = self.knobs.offload()
 
         def estimator(**kw: Any) -> MemoryEstimate:
             return self._estimate(
-                quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub, **kw
+                quant, file_bytes=file_bytes, flash_attn=fa, cache_type_k=k, cache_type_v=v, n_ubatch=ub, **kw
             )
 
         if self.spec.is_moe:
@@ -175,6 +180,15 @@ class Planner:
             partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget)
         if partial is not None and (self.ram is None or partial.host_bytes <= self.ram):
             return partial, "partial"
+        # A budget below llama.cpp's fixed GPU buffers is no worse than no GPU: the CPU-only plan that a
+        # budget of 0 gets still runs (more VRAM must never turn a plan into none).
+        k0, v0, ub0, fa0 = self.ladder[0]
+        cpu = self._estimate(
+            quant, file_bytes=file_bytes, flash_attn=fa0, cache_type_k=k0, cache_type_v=v0, n_ubatch=ub0,
+            gpu_present=False,
+        )  # fmt: skip
+        if self.ram is None or cpu.host_bytes <= self.ram:
+            return cpu, "partial"
         return estimator(), "none"
 
     def option(
@@ -210,8 +224,15 @@ class Planner:
             )  # fmt: skip
         bpw = est.file_bytes * 8 / (self.params * 1e9)
         notes = [*verdict.flags, *loss.notes, *est.notes]
+        if family == "gguf" and "q4_0" in {est.cache_type_k, est.cache_type_v} and self.knobs.cache_type_k == "auto":
+            notes.append("KV cache q4_0 to make it fit: its own quality cost is not in the expected loss")
         slow = _slowdown(est, self.spec, self.gpu_bw) if fit in {"partial", "moe-offload"} else None
-        if fit == "partial":
+        if fit == "partial" and self.budget > 0 and est.gpu_layers == 0:
+            notes.append(
+                "the GPU budget is below llama.cpp's fixed GPU buffers: run on the CPU only "
+                "(llama.cpp --device none), as with no GPU"
+            )
+        elif fit == "partial" and self.budget > 0:
             notes.append(
                 f"{est.gpu_layers} of {est.n_layers} layers on the GPU"
                 + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else "")
@@ -343,19 +364,17 @@ class Planner:
             floor = gpu_weights_floor(self.spec, fmt.block_types, self.sizes) + DEFAULTS.cuda_context_bytes
             if floor > self.budget:
                 return False
-        compact = self._on_gpu(quant, _KNOBS[-1])
+        compact = self._on_gpu(quant, self.ladder[-1])
         if self._fits(compact):
             return True
         if compact.weights_bytes + compact.overhead_bytes > self.budget:
             return False  # the part no knob changes is already too big
-        return any(self._fits(self._on_gpu(quant, knobs)) for knobs in _KNOBS[:-1])
+        return any(self._fits(self._on_gpu(quant, knobs)) for knobs in self.ladder[:-1])
 
-    def _on_gpu(self, quant: str, knobs: tuple[str, str, int], file_bytes: int | None = None) -> MemoryEstimate:
-        """Every layer on the GPU, flash attention on, with these (K cache, V cache, ubatch) knobs."""
-        k, v, ub = knobs
-        return self._estimate(
-            quant, file_bytes=file_bytes, flash_attn=True, cache_type_k=k, cache_type_v=v, n_ubatch=ub
-        )
+    def _on_gpu(self, quant: str, knobs: KnobSet, file_bytes: int | None = None) -> MemoryEstimate:
+        """Every layer on the GPU (none without one) with these (K cache, V cache, ubatch, flash attention) knobs."""
+        k, v, ub, fa = knobs
+        return self._estimate(quant, file_bytes=file_bytes, flash_attn=fa, cache_type_k=k, cache_type_v=v, n_ubatch=ub)
 
     def _fits(self, est: MemoryEstimate) -> bool:
         # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint.

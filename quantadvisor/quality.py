@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .dataset import Dataset
     from .models import EvidenceRecord
 
-__all__ = ["TASK_BORROWING", "ExpectedLoss", "expected_loss", "kld_equivalents"]
+__all__ = ["TASK_BORROWING", "ExpectedLoss", "expected_loss", "kld_equivalents", "record_loss"]
 
 # Size exponents β of the size factor (P_anchor / P)^β; mid is a judgement between the bounds.
 BETA_MID, BETA_RESILIENT, BETA_NONE = 0.25, 0.5, 0.0
@@ -133,7 +133,7 @@ def _kld_equivalents(ds: Dataset) -> dict[str, tuple[float, list[str]]]:
     return ladder
 
 
-def _relative_loss(r: EvidenceRecord) -> tuple[float, float] | None:
+def record_loss(r: EvidenceRecord) -> tuple[float, float] | None:
     """The record's loss as a (low, high) fraction, positive = worse than baseline."""
     if r.relative_change_range is not None:
         a, b = (-x if r.higher_is_better else x for x in r.relative_change_range)
@@ -182,7 +182,7 @@ def _find_anchors(
                 continue
             if (r.format in _OWN_EVIDENCE_ONLY or fmt in _OWN_EVIDENCE_ONLY) and r.format != fmt:
                 continue
-            loss = _relative_loss(r)
+            loss = record_loss(r)
             if loss is None:
                 continue
             k_q = ladder[r.format][0]

@@ -76,9 +76,10 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     console = _console()
     hw = rec.hardware
     ram = f", {hw.ram_bytes / GIB:.0f} GiB RAM" if hw.ram_bytes else ", RAM unknown (--ram GIB)"
-    if hw.vram_bytes <= 0:
-        where = "no GPU: CPU only" + (f" ({hw.notes[0]})" if hw.notes else "")
-        console.print(f"[bold]{rec.task}[/], {where}{ram}, context {rec.context_tokens}")
+    if hw.cpu_only or hw.vram_bytes <= 0:
+        why = "--vram 0" if hw.source == "user" else "no GPU found"
+        room = f"{hw.ram_bytes / GIB:.1f} GiB of RAM" if hw.ram_bytes else "RAM unknown (--ram GIB)"
+        console.print(f"[bold]{rec.task}[/], [bold yellow]CPU only[/] ({why}): {room}, context {rec.context_tokens}")
         console.print("[dim]To plan for a GPU: --vram GIB or --gpu NAME[/]")
     else:
         gpu = hw.gpu_name or "planned budget"

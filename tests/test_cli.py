@@ -14,9 +14,18 @@ from quantadvisor.cli import build_parser, main
 def test_suggest_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["options"][0]["quant"] == "Q5_K_M"
+    assert payload["options"][0]["quant"] == "Q4_K_M"  # 7 GiB: the card less llama.cpp's 1 GiB --fit-target
     assert payload["pick"]["fit"] == "gpu"
+    assert payload["hardware"]["margin_bytes"] == 2**30
     assert payload["trace"]
+
+
+def test_suggest_margin_zero_plans_the_whole_card(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suggest", "--task", "code", "--vram", "8", "--model", "9b", "--margin", "0", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["hardware"]["llm_vram_bytes"] == 8 * 2**30
+    assert payload["pick"]["quant"] == "Q5_K_M"
+    assert any("--fit-target" in n for n in payload["pick"]["notes"])
 
 
 def test_suggest_table_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,7 +46,10 @@ def test_suggest_table_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
         ["suggest", "--task", "code", "--gpu", "RTX 9999"],
         ["suggest", "--task", "code", "--vram", "8", "--model", "not-a-model"],
         ["memory", "--model", "8b", "--quant", "Q9_Z"],
-        ["memory", "--model", "8b", "--quant", "Q4_K_M", "--cache-type-v", "q8_0"],
+        ["memory", "--model", "8b", "--quant", "Q4_K_M", "--cache-type-v", "q8_0", "--flash-attn", "off"],
+        ["suggest", "--task", "code", "--vram", "8", "--cache-type-v", "q8_0", "--flash-attn", "off"],
+        ["suggest", "--task", "code", "--vram", "8", "--cache-type-k", "q3_k"],
+        ["suggest", "--task", "code", "--vram", "8", "--ubatch", "0"],
         ["evidence", "--format", "Q4_K_MM"],
         ["suggest", "--task", "code", "--vram", "8", "--context", "0"],
     ],
@@ -90,18 +102,42 @@ def test_every_command_is_documented() -> None:
         assert f"quantadvisor {name}" in doc, name
 
 
-def test_no_gpu_detected_is_an_environment_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _no_gpu_machine(monkeypatch: pytest.MonkeyPatch, ram_gib: float = 24.0) -> None:
+    """What detection reports on a machine without a GPU driver (tests/test_hardware.py covers how)."""
     from quantadvisor.hardware import HardwareReport
 
-    # What detection reports on a machine without a GPU driver (tests/test_hardware.py covers how).
-    report = HardwareReport(gpus=[], source="none", notes=["NVML unavailable: NVMLError_LibraryNotFound"])
+    ram = round(ram_gib * 2**30)
+    report = HardwareReport(
+        gpus=[], host_ram_bytes=ram, host_ram_available_bytes=ram, host_ram_source="/proc/meminfo", source="none",
+        notes=["NVML unavailable: NVMLError_LibraryNotFound"],
+    )  # fmt: skip
     monkeypatch.setattr("quantadvisor.hardware.detect_hardware", lambda: report)
-    assert main(["suggest", "--task", "chat", "--model", "8b"]) == 4
-    err = capsys.readouterr().err
-    assert err.startswith("Error: no GPU to plan for")
-    assert "--vram 0" in err
+    monkeypatch.setattr("quantadvisor.hardware.detect_host_memory", lambda: report)
+
+
+def test_no_gpu_detected_plans_cpu_only(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _no_gpu_machine(monkeypatch)
+    assert main(["suggest", "--task", "chat", "--model", "8b"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("chat, CPU only (no GPU found): 24.0 GiB of RAM")
+    assert "-ngl 0" in out
+    assert "RAM unknown" not in out
+
+
+@pytest.mark.parametrize("argv", [["--vram", "0"], []])
+def test_cpu_only_never_picks_more_than_the_ram(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One behaviour for "no GPU found" and "--vram 0": the matrix is checked against the host's RAM.
+    _no_gpu_machine(monkeypatch, ram_gib=23.5)
+    assert main(["suggest", "--task", "chat", *argv, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["hardware"]["cpu_only"] is True
+    assert payload["hardware"]["ram_bytes"] == round(23.5 * 2**30)
+    assert payload["pick"]["memory"]["host_bytes"] <= payload["hardware"]["ram_bytes"]
+    assert payload["pick"]["gpu_layers"] == 0
+    too_big = {r["size"] for r in payload["by_size"] if r["best"] is None}
+    assert {"70b", "72b"} <= too_big
 
 
 @pytest.mark.parametrize(
@@ -158,7 +194,7 @@ def test_entry_point_exit_codes_in_a_real_process() -> None:
     ok = _run_module("suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json")
     out, err = ok.communicate(timeout=60)
     assert ok.returncode == 0, err
-    assert json.loads(out)["options"][0]["quant"] == "Q5_K_M"
+    assert json.loads(out)["options"][0]["quant"] == "Q4_K_M"
     bad = _run_module("suggest", "--task", "poetry", "--vram", "8")
     out, err = bad.communicate(timeout=60)
     assert bad.returncode == 2

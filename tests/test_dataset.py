@@ -72,6 +72,8 @@ ID_FIELD = {
     "architectures": "shorthand",
     "residents": "name",
     "rules": "id",
+    "model_shapes": "id",
+    "models": "hf_repo",
 }
 
 

@@ -184,7 +184,7 @@ def test_pick_file_returns_a_file_that_fits_8_gib(bartowski):
 
 def test_pick_file_raises_nothing_fits(bartowski):
     with pytest.raises(NothingFitsError, match=r"no GGUF file of .* fits 0\.5 GiB of VRAM and 2\.0 GiB of RAM") as info:
-        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2)
+        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2, margin_gib=0)
     assert f"{STEM}-IQ2_M.gguf" in str(info.value)  # the smallest is named
     assert info.value.exit_code == ExitCode.NOTHING_FITS
     assert info.value.hint
@@ -426,3 +426,18 @@ def test_ternary_files_have_no_nan_in_json() -> None:
     assert tq.expected_loss.mid is None
     assert '"mid": null' in text
     assert rec.options[0].quant == "Q4_K_M"  # an unknown loss never outranks a known one
+
+
+def test_pick_file_without_a_gpu_plans_from_host_ram(monkeypatch) -> None:
+    # No GPU found: the same CPU-only plan as recommend(), not a HardwareDetectionError.
+    from quantadvisor.hardware import HardwareReport
+
+    ram = 6 * GiB
+    report = HardwareReport(gpus=[], host_ram_bytes=ram, host_ram_available_bytes=ram, source="none")
+    monkeypatch.setattr("quantadvisor.hardware.detect_hardware", lambda: report)
+    name = pick_file(list(SIZES.items()), task="chat", model="8b")
+    option = option_by_file(rank_files(list(SIZES.items()), task="chat", model="8b"), name)
+    assert option.gpu_layers == 0
+    assert option.memory.host_bytes <= ram
+    with pytest.raises(NothingFitsError, match="GiB of RAM"):
+        pick_file(list(SIZES.items()), task="chat", model="8b", ram_gib=1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .apple import APPLE_SMALL_RAM_LIMIT_BYTES, apple_working_set_bytes
 from .budget import DEFAULT_SAFETY_MARGIN_BYTES, DISPLAY_ALLOWANCE_BYTES, OVERRIDE_SAFETY_MARGIN_BYTES, planning_budget
 from .catalog import lookup_gpu
-from .detect import detect_hardware
+from .detect import detect_hardware, detect_host_memory
 from .host import SUBPROCESS_TIMEOUT_S
 from .overrides import hardware_from_overrides
 from .readings import GIB, MIB, Budget, GPUReading, HardwareReport, MigInstance
@@ -32,6 +32,7 @@ __all__ = [
     "MigInstance",
     "apple_working_set_bytes",
     "detect_hardware",
+    "detect_host_memory",
     "hardware_from_overrides",
     "lookup_gpu",
     "planning_budget",

@@ -1,4 +1,7 @@
-"""detect_hardware(): every source in turn (NVML, AMD, Apple), never raising for the environment."""
+"""detect_hardware(): every source in turn (NVML, AMD, Apple), never raising for the environment.
+
+detect_host_memory() reads host RAM alone, for a CPU-only plan that must not query a GPU driver.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> Hard
 
     Order: Apple Silicon (sysctl) on macOS/arm64; else NVML; else AMD (amdsmi, rocm-smi, sysfs);
     else host RAM only. `sysfs_root` replaces /sys for sysfs and the memory cgroup (tests use a
-    temporary tree).
+    temporary tree). No GPU found is a report with no GPUs, which recommend() plans CPU-only.
     """
     notes: list[str] = []
     root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
@@ -68,6 +71,23 @@ def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> Hard
         )
 
     notes.append("no GPU found: planning with host RAM only (pass --vram GIB or --gpu NAME to plan for one)")
+    return HardwareReport(
+        gpus=[],
+        host_ram_bytes=total,
+        host_ram_available_bytes=available,
+        host_ram_source=ram_source,
+        source="none",
+        notes=notes,
+    )
+
+
+def detect_host_memory(*, sysfs_root: str | os.PathLike[str] | None = None) -> HardwareReport:
+    """Read host RAM only (no GPU query): what a CPU-only plan (--vram 0) is checked against.
+
+    Never raises: RAM that cannot be read is None, with a note saying so.
+    """
+    notes: list[str] = []
+    total, available, ram_source = _host_ram(notes, Path(sysfs_root) if sysfs_root is not None else Path("/sys"))
     return HardwareReport(
         gpus=[],
         host_ram_bytes=total,

@@ -6,6 +6,7 @@ tensors (shapes), mixes (which type each tensor gets), runtime (placement and bu
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,13 +111,14 @@ def _plan_for(
     inventory = _structures(spec)
     block_sizes = {name: block for name, (block, _) in sizes.items()}
     mix = MixAssigner(spec, _attn_v_count(spec), ft, block_sizes, imatrix=imatrix)
+    global_types = mix.types(inventory.global_tensors)
     global_tensors = [
-        (t, _tensor_bytes(ty, t.shape, sizes))
-        for t, ty in zip(inventory.global_tensors, mix.types(inventory.global_tensors), strict=True)
+        (t, _tensor_bytes(ty, t.shape, sizes)) for t, ty in zip(inventory.global_tensors, global_types, strict=True)
     ]
     data = sum(_pad32(size) for _, size in global_tensors)  # tensor data, each tensor padded to 32 bytes
     layers: dict[int, tuple[int, int, int, int]] = {}
-    done: dict[int, tuple[tuple[int, int, int, int], int, int]] = {}
+    done: dict[int, tuple[tuple[int, int, int, int], int, int, tuple[tuple[str, int, bool], ...]]] = {}
+    type_bytes: dict[tuple[str, bool], int] = {}
     for layer, structure in enumerate(inventory.layer_structure):
         key = structure << 12 | mix.state(layer)
         hit = done.get(key)
@@ -125,12 +127,24 @@ def _plan_for(
             group = inventory.structures[structure]
             types = mix.types(group, layer=layer)
             nbytes = [_tensor_bytes(ty, t.shape, sizes) for t, ty in zip(group, types, strict=True)]
-            hit = done[key] = (layer_sums(group, nbytes), sum(map(_pad32, nbytes)), mix.counters["wv"] - wv)
+            typed = tuple((ty, n, t.is_expert) for t, ty, n in zip(group, types, nbytes, strict=True))
+            hit = done[key] = (layer_sums(group, nbytes), sum(map(_pad32, nbytes)), mix.counters["wv"] - wv, typed)
         else:
             mix.counters["wv"] += hit[2]
         layers[layer] = hit[0]
         data += hit[1]
-    layout = Layout.from_parts(spec, global_tensors, layers)
+        for ty, n, is_expert in hit[3]:
+            type_bytes[ty, is_expert] = type_bytes.get((ty, is_expert), 0) + n
+    output_types: dict[str, int] = {}
+    for (t, size), ty in zip(global_tensors, global_types, strict=True):
+        if t.role in {"output", "output_norm"}:
+            output_types[ty] = output_types.get(ty, 0) + size
+    layout = dataclasses.replace(
+        Layout.from_parts(spec, global_tensors, layers),
+        dense_type_bytes=tuple((ty, n) for (ty, e), n in type_bytes.items() if not e),
+        expert_type_bytes=tuple((ty, n) for (ty, e), n in type_bytes.items() if e),
+        output_type_bytes=tuple(output_types.items()),
+    )
     value = (layout, header_bytes(spec, constants) + _infos_bytes(spec) + data)
     _PLANS.put((spec, sizes), (ft, imatrix, constants), value)
     return value
@@ -336,10 +350,11 @@ def checkpoint_bytes(spec: ModelSpec, fmt: str, dataset: Dataset | None = None) 
     return int(total)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def _check_int(name: str, value: object, minimum: int, maximum: int = 2**31) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         what = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise InvalidRequestError(f"{name} must be {what}, not {value!r}")
+        shown = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge number"
+        raise InvalidRequestError(f"{name} must be {what} (at most {maximum:,}), not {shown[:80]}")
 
 
 def estimate_memory(
@@ -372,14 +387,28 @@ def estimate_memory(
 
     Returns:
         A MemoryEstimate with integer byte fields; total_bytes is the GPU footprint.
+
+    Raises:
+        InvalidRequestError: an unknown quant or cache type, a quantized V cache without flash
+            attention, a non-positive context/ubatch, or a model file that does not exist.
+        ModelResolutionError: an unknown size shorthand, or a config/GGUF whose shape cannot be read.
+        DatasetError: the bundled or --data records fail validation.
     """
     from ..architecture import load_model_spec
-    from ..dataset import load_dataset
+    from ..dataset import Dataset, load_dataset
 
     # The result is built without validation (construct.py), so the arguments are checked here.
-    _check_int("context_tokens", context_tokens, 1)
+    from ..limits import MAX_CONTEXT_TOKENS
+
+    _check_int("context_tokens", context_tokens, 1, MAX_CONTEXT_TOKENS)
     _check_int("n_ubatch", n_ubatch, 1)
-    _check_int("n_gpus", n_gpus, 1)
+    _check_int("n_gpus", n_gpus, 1, 1024)
+    if not isinstance(quant, str):
+        raise InvalidRequestError(f"quant must be a GGUF type name such as Q4_K_M, not {type(quant).__name__}")
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise InvalidRequestError(f"dataset must be a Dataset from load_dataset(), not {type(dataset).__name__}")
+    if not isinstance(constants, RuntimeConstants):
+        raise InvalidRequestError(f"constants must be RuntimeConstants, not {type(constants).__name__}")
     _check_int("n_cpu_moe", n_cpu_moe, 0)
     if gpu_layers is not None:
         _check_int("gpu_layers", gpu_layers, 0)
@@ -391,10 +420,13 @@ def estimate_memory(
     k, v = validate_cache_types(cache_type_k, cache_type_v, flash_attn=flash_attn)
     ds = dataset or load_dataset()
     sizes = type_sizes(ds)
-    gguf_path = Path(str(model)) if isinstance(model, (str, Path)) and str(model).endswith(".gguf") else None
+    from ..untrusted import is_file, local_path
+
+    is_gguf = isinstance(model, (str, Path)) and str(model).endswith(".gguf")
+    gguf_path = local_path(str(model)) if is_gguf else None
     typed: list[TypedTensor] | Layout
     file_note: str | None = None
-    if gguf_path is not None and gguf_path.is_file():
+    if gguf_path is not None and is_file(gguf_path):
         from .gguf_file import typed_tensors_from_gguf
 
         spec, typed, file_bytes, quant_name = typed_tensors_from_gguf(gguf_path, sizes)

@@ -6,6 +6,7 @@ equations and the calibration rows each constant came from.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass
@@ -130,6 +131,9 @@ def _pad(value: int, to: int) -> int:
 
 def validate_cache_types(cache_type_k: str, cache_type_v: str, *, flash_attn: bool) -> tuple[str, str]:
     """Normalise cache types; a quantized V cache needs flash attention, as in llama.cpp."""
+    for label, raw in (("cache_type_k", cache_type_k), ("cache_type_v", cache_type_v)):
+        if not isinstance(raw, str):
+            raise InvalidRequestError(f"{label} must be a cache type name such as f16, not {type(raw).__name__}")
     k, v = cache_type_k.strip().lower(), cache_type_v.strip().lower()
     for label, value in (("cache_type_k", k), ("cache_type_v", v)):
         if value not in CACHE_TYPES:
@@ -359,6 +363,12 @@ class Layout:
     layer_largest: tuple[int, ...]  # largest matrix per layer (op-offload staging)
     output_largest: int
     layer_expert_largest: tuple[int, ...] = ()  # largest stacked expert tensor per layer
+    # Bytes per ggml type, summed over the repeating layers (non-expert and expert tensors apart)
+    # and over the output layer: what a token reads at each kernel's speed (quantadvisor.speed).
+    # Empty when the layout was built from sizes alone.
+    dense_type_bytes: tuple[tuple[str, int], ...] = ()
+    expert_type_bytes: tuple[tuple[str, int], ...] = ()
+    output_type_bytes: tuple[tuple[str, int], ...] = ()
 
     @functools.cached_property
     def largest_prefix(self) -> tuple[int, ...]:
@@ -383,8 +393,24 @@ class Layout:
 
     @classmethod
     def of(cls, spec: ModelSpec, typed: Sequence[TypedTensor]) -> Layout:
-        """Sum the typed tensors per layer."""
-        return cls.build(spec, [t.tensor for t in typed], [t.nbytes for t in typed])
+        """Sum the typed tensors per layer, and their bytes per ggml type."""
+        layout = cls.build(spec, [t.tensor for t in typed], [t.nbytes for t in typed])
+        dense: dict[str, int] = {}
+        expert: dict[str, int] = {}
+        output: dict[str, int] = {}
+        for t in typed:
+            if t.tensor.layer is None:
+                if t.tensor.role in {"output", "output_norm"}:
+                    output[t.ggml_type] = output.get(t.ggml_type, 0) + t.nbytes
+                continue
+            into = expert if t.tensor.is_expert else dense
+            into[t.ggml_type] = into.get(t.ggml_type, 0) + t.nbytes
+        return dataclasses.replace(
+            layout,
+            dense_type_bytes=tuple(dense.items()),
+            expert_type_bytes=tuple(expert.items()),
+            output_type_bytes=tuple(output.items()),
+        )
 
     @classmethod
     def build(cls, spec: ModelSpec, tensors: Sequence[Tensor], nbytes: Sequence[int]) -> Layout:

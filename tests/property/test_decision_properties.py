@@ -68,9 +68,10 @@ def test_matrix_pruned_search_equals_the_full_ranking(
     shorthand: str, vram: float, ram: float | None, task: str, prefer: str, context: int, gpus: int
 ) -> None:
     """best_option skips the plans the ranking cannot need; it must pick what ranking every option picks."""
-    from quantadvisor.api import _MATRIX_QUANTS, _prepare, _size_planner
+    from quantadvisor.api import _MATRIX_QUANTS, _size_planner
+    from quantadvisor.request import prepare_request
 
-    req = _prepare(
+    req = prepare_request(
         task, vram_gib=vram, gpu=None, gpus=gpus, context_tokens=context, ram_gib=ram, embedding_model=None,
         prefer=prefer, dataset=None,  # type: ignore[arg-type]
     )  # fmt: skip

@@ -1,0 +1,125 @@
+"""Speed model against measured llama-bench rows: median and worst error per group, fitted vs held out.
+
+Runs offline on the committed measurements (tests/data/speed-*.csv; each row says whether its
+constants were fitted on it). Prints, per group and split, the median and worst |error| and the
+share of rows within the issue-10 targets: all-GPU decode +-20%, offloaded decode +-35%, prefill +-30%.
+
+    PYTHONPATH=. python benchmarks/speed_accuracy.py [--rows] [--loo]
+
+--rows prints every row; --loo adds leave-one-GPU-out / leave-one-architecture-out figures for the
+rows the constants were fitted on (a constant fitted on a GPU is not re-fitted: the figures show
+how far each GPU or architecture sits from the rest, which is what an unmeasured one would see).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from quantadvisor.speed import SPEED, SpeedConstants, estimate_speed  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+# Shapes the public tables use that are not reference sizes: Llama-2-7B (meta-llama/Llama-2-7b-hf config.json).
+MODELS: dict[str, Any] = {
+    "llama2-7b": {
+        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+        "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
+        "num_key_value_heads": 32, "vocab_size": 32000, "tie_word_embeddings": False,
+        "max_position_embeddings": 4096, "_name_or_path": "Llama-2-7b",
+    },
+}  # fmt: skip
+TARGETS = {"all-GPU decode": 0.20, "offloaded decode (-ngl)": 0.35, "offloaded decode (MoE)": 0.35, "prefill": 0.30}
+
+
+def load_rows() -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in sorted(DATA.glob("speed-*.csv")):
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                row["file"] = path.name
+                rows.append(row)
+    return rows
+
+
+def group(row: dict[str, str]) -> str:
+    if row["test"].startswith("pp"):
+        return "prefill"
+    if int(row["n_cpu_moe"] or 0) > 0:
+        return "offloaded decode (MoE)"
+    if int(row["ngl"]) < 99:
+        return "offloaded decode (-ngl)"
+    return "all-GPU decode"
+
+
+def predict(row: dict[str, str], constants: SpeedConstants = SPEED) -> float:
+    model = MODELS.get(row["model"], row["model"])
+    ngl = int(row["ngl"])
+    est = estimate_speed(
+        model, row["quant"], gpu=row["gpu"], gpu_layers=None if ngl >= 99 else ngl,
+        n_cpu_moe=int(row["n_cpu_moe"] or 0), depth_tokens=int(row["depth"] or 0), flash_attn=row["fa"] == "1",
+        host_bandwidth_gbps=float(row["host_gbps"]) if row["host_gbps"] else None,
+        n_ubatch=int(row.get("ubatch") or 512), constants=constants,
+    )  # fmt: skip
+    return est.prefill_tokens_per_s if row["test"].startswith("pp") else est.decode_tokens_per_s
+
+
+def errors(rows: list[dict[str, str]], constants: SpeedConstants = SPEED) -> list[tuple[dict[str, str], float]]:
+    out = []
+    for row in rows:
+        measured = float(row["tokens_per_s"])
+        out.append((row, predict(row, constants) / measured - 1))
+    return out
+
+
+def summarize(scored: list[tuple[dict[str, str], float]], label: str) -> None:
+    print(f"\n{label}")
+    print(f"  {'group':<26} {'split':<8} {'rows':>4} {'median':>8} {'worst':>8} {'within':>8}  target")
+    for name, target in TARGETS.items():
+        for split in ("fit", "holdout"):
+            errs = [abs(e) for r, e in scored if group(r) == name and r["split"] == split]
+            if not errs:
+                continue
+            within = sum(e <= target for e in errs) / len(errs)
+            print(
+                f"  {name:<26} {split:<8} {len(errs):>4} {statistics.median(errs):>7.1%} {max(errs):>7.1%}"
+                f" {within:>7.0%}  +-{target:.0%}"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", action="store_true", help="print every row")
+    parser.add_argument("--loo", action="store_true", help="leave-one-GPU-out / architecture-out view")
+    args = parser.parse_args(argv)
+    rows = load_rows()
+    scored = errors(rows)
+    if args.rows:
+        for r, e in scored:
+            print(
+                f"{r['file']:<22} {r['split']:<7} {r['gpu']:<24} {r['model']:<10} {r['quant']:<10} {r['test']:<6}"
+                f" d{r['depth']:<6} ngl{r['ngl']:<3} cmoe{r['n_cpu_moe']:<3} meas {float(r['tokens_per_s']):>9.1f}"
+                f" err {e:+.1%}"
+            )
+    for backend in sorted({r["backend"] for r in rows}):
+        summarize([(r, e) for r, e in scored if r["backend"] == backend], f"backend {backend}")
+    summarize(scored, "all rows")
+    if args.loo:
+        for key in ("gpu", "model"):
+            print(f"\nby {key} (median |error| of decode / prefill rows)")
+            for value in sorted({r[key] for r in rows}):
+                dec = [abs(e) for r, e in scored if r[key] == value and not r["test"].startswith("pp")]
+                pre = [abs(e) for r, e in scored if r[key] == value and r["test"].startswith("pp")]
+                fmt = lambda xs: f"{statistics.median(xs):6.1%} ({len(xs)})" if xs else "     -    "  # noqa: E731
+                print(f"  {value:<26} decode {fmt(dec)}   prefill {fmt(pre)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
