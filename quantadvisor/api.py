@@ -18,6 +18,7 @@ from .request import (
     prepare_request,
     rank_model,
     resolve_model,
+    thin_headroom,
 )
 from .results import HardwareUsed, QuantOption, Recommendation, SizeChoice
 from .rules import FiredRule, Policy, Prefer, evaluate_request_rules
@@ -51,6 +52,7 @@ def recommend(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank the quantized builds of `model` (or of every reference size) for `task` on this hardware.
@@ -67,6 +69,8 @@ def recommend(
             every option, or "auto" (default): flash attention on (llama.cpp's -fa auto), and f16 KV at
             ubatch 512, then q8_0 KV, ubatch 256, then q4_0 KV until an option fits on the GPU. Each
             option's ``memory`` says which settings it uses.
+        margin_gib: VRAM to keep free per GPU (default 1 GiB, llama.cpp's --fit-target), for a detected
+            card and a planned one (vram_gib / gpu) alike; 0 plans to the last byte.
 
     With no GPU (none detected, or vram_gib=0) the plan is CPU-only: every option runs from host
     RAM (``rec.hardware.cpu_only``), checked against the RAM this machine reports unless `ram_gib`
@@ -90,11 +94,12 @@ def recommend(
         return rank_files(
             str(model), task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens,
             ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, cache_type_k=cache_type_k,
-            cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch, dataset=dataset,
+            cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch, margin_gib=margin_gib,
+            dataset=dataset,
         )  # fmt: skip
     req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
         knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
                               n_ubatch=n_ubatch),
     )  # fmt: skip
@@ -125,6 +130,7 @@ def _compare_sizes(req: Request) -> Recommendation:
         first_policy = first_policy or planner.policy
         trace.extend(r for r in planner.policy.fired if r.id not in {t.id for t in trace})
         top = planner.best_option(_MATRIX_QUANTS)
+        top = thin_headroom([top], req.hardware)[0] if top is not None else None
         row = construct(
             SizeChoice, size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
             active_params_billions=round(active, 2) if active else None, best=top,

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "on CUDA)")
     s.add_argument("--ubatch", type=_ubatch, default="auto", metavar="N",
                    help="physical batch, llama.cpp -ub: a number or auto (default: auto = 512, then 256 to fit)")
+    s.add_argument("--margin", type=_gib, metavar="GIB",
+                   help="VRAM to keep free per GPU, detected or planned; 0 plans the whole card "
+                   "(default: 1, llama.cpp's --fit-target)")
     s.add_argument("--explain", action="store_true",
                    help="print the rules that fired with their citations, and the budget arithmetic (default: off)")
     s.add_argument("--all", action="store_true", help="show every option (default: the top ten)")
@@ -173,7 +176,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             rec = rank_files(
                 model, task=args.task, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
                 ram_gib=args.ram, revision=args.revision, multimodal=args.multimodal, embedding_model=args.rag,
-                prefer=args.prefer, dataset=ds, **_knobs(args),
+                prefer=args.prefer, margin_gib=args.margin, dataset=ds, **_knobs(args),
             )  # fmt: skip
     else:
         if args.revision or args.multimodal:
@@ -201,7 +204,8 @@ def _recommend(args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untype
 
     return rec_fn(
         args.task, model=args.model, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
-        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, dataset=ds, **_knobs(args),
+        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, margin_gib=args.margin, dataset=ds,
+        **_knobs(args),
     )  # fmt: skip
 
 

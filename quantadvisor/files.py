@@ -49,6 +49,7 @@ def rank_files(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank real GGUF files for `task` on this hardware; each option's `file` names the file to fetch.
@@ -84,7 +85,7 @@ def rank_files(
     """
     req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
         knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
                               n_ubatch=n_ubatch),
     )  # fmt: skip
@@ -148,6 +149,7 @@ def pick_file(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> str:
     """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
@@ -164,7 +166,7 @@ def pick_file(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
         cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
-        dataset=dataset,
+        margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
     pick = rec.pick
     if pick is not None and pick.file is not None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GIB", "TASKS", "Request", "is_repo_model", "local_gguf", "normalise_task", "prepare_request", "rank_model",
-    "resolve_model",
+    "resolve_model", "thin_headroom",
 ]  # fmt: skip
 
 GIB = 2**30
@@ -87,9 +87,11 @@ def _check_number(value: float | None, name: str, *, allow_zero: bool = True) ->
 
 
 def _budget(
-    *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, dataset: Dataset
-) -> tuple[Budget, list[float], list[str]]:
-    """The planning budget, the GPUs' measured peak bandwidths (GB/s) and detection notes.
+    *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, margin_bytes: int | None,
+    dataset: Dataset,
+) -> tuple[Budget, list[float], list[str], int | None]:  # fmt: skip
+    """The planning budget, the GPUs' measured peak bandwidths (GB/s), detection notes, and the total
+    memory of the smallest card planned with (what vLLM's --gpu-memory-utilization is a fraction of).
 
     No GPU (none detected, or --vram 0) is one behaviour: a CPU-only plan checked against the host
     RAM this machine reports (MemAvailable), unless --ram replaces it.
@@ -111,7 +113,9 @@ def _budget(
         report = detect_hardware()
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
-    return planning_budget(report), _bandwidths(report.gpus, dataset), list(report.notes)
+    budget = planning_budget(report, safety_margin_bytes=margin_bytes)
+    used = [g.total_bytes for g, b in zip(report.gpus, budget.per_gpu_bytes, strict=True) if b > 0]
+    return budget, _bandwidths(report.gpus, dataset), list(report.notes), (min(used) if used else None)
 
 
 def is_repo_model(model: object) -> bool:
@@ -184,6 +188,7 @@ class Request:
 def prepare_request(
     task: str, *, vram_gib: float | None, gpu: str | None, gpus: int, context_tokens: int, ram_gib: float | None,
     embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None, knobs: RuntimeKnobs | None = None,
+    margin_gib: float | None = None,
 ) -> Request:  # fmt: skip
     """Validate the inputs and work out the hardware budget (detecting the GPU when none is given)."""
     from .dataset import Dataset, load_dataset
@@ -204,6 +209,8 @@ def prepare_request(
         )
     vram_gib = _check_number(vram_gib, "VRAM (GiB)")
     ram_gib = _check_number(ram_gib, "RAM (GiB)")
+    margin_gib = _check_number(margin_gib, "margin (GiB)")
+    margin_bytes = None if margin_gib is None else round(margin_gib * GIB)
     if isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= 1024:
         raise InvalidRequestError(f"gpus must be from 1 to 1024, not {_short(gpus)}")
     if gpu is not None and (not isinstance(gpu, str) or not gpu.strip()):
@@ -217,8 +224,12 @@ def prepare_request(
     if isinstance(embedding_model, str) and embedding_model.strip().lower() in {"none", "no", "off"}:
         embedding_model = False
     reserve, reserved_for = _reserved(embedding_model, ds)
-    budget, measured_bw, hw_notes = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
+    budget, measured_bw, hw_notes, card_bytes = _budget(
+        vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, margin_bytes=margin_bytes, dataset=ds
+    )
     llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
+    from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
+
     gpu_bw = min(measured_bw) if measured_bw else None
     hardware = construct(
         HardwareUsed,
@@ -226,6 +237,7 @@ def prepare_request(
         n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
         compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
         source=budget.source, steps=list(budget.steps), notes=hw_notes, cpu_only=budget.vram_bytes <= 0,
+        margin_bytes=DEFAULT_SAFETY_MARGIN_BYTES if margin_bytes is None else margin_bytes, card_bytes=card_bytes,
     )  # fmt: skip
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
@@ -283,12 +295,37 @@ def rank_model(
             options = planner.rank([*mine, *others])
     else:
         options = planner.file_options(files)
+    options = thin_headroom(options, req.hardware)
     return construct(
         Recommendation,
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=spec.name,
         model_approximate=spec.approximate, target=policy.target, floor=policy.floor, hardware=req.hardware,
         options=options, trace=[*policy.fired, *planner.trace], notes=_notes(options, spec, req.context),
     )  # fmt: skip
+
+
+def thin_headroom(options: list[QuantOption], hw: HardwareUsed) -> list[QuantOption]:
+    """Say so on an option that leaves less free on a card than llama.cpp's default --fit-target.
+
+    Only a margin below the default (--margin 0.5, margin_gib=0) lets that happen: with the default,
+    every option that fits keeps at least 1 GiB free per GPU.
+    """
+    from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
+
+    if hw.vram_bytes <= 0 or hw.margin_bytes >= DEFAULT_SAFETY_MARGIN_BYTES:
+        return options
+    out = []
+    for o in options:
+        free = o.headroom_bytes + hw.margin_bytes
+        if o.fit != "none" and free < DEFAULT_SAFETY_MARGIN_BYTES:
+            note = (
+                f"leaves {max(0, free) / GIB:.2f} GiB free on the GPU, under llama.cpp's default --fit-target "
+                f"of {DEFAULT_SAFETY_MARGIN_BYTES / GIB:.0f} GiB (--margin {hw.margin_bytes / GIB:g}): another "
+                "program or a longer prompt can push it out of memory"
+            )
+            o = o.model_copy(update={"notes": [*o.notes, note]})  # noqa: PLW2901 - the annotated copy replaces it
+        out.append(o)
+    return out
 
 
 def _bandwidths(readings: Sequence[GPUReading], ds: Dataset) -> list[float]:

@@ -37,6 +37,10 @@ class HardwareUsed(BaseModel):
     steps: list[str]
     notes: list[str] = []
     """What detection could not read (no NVML, NotSupported queries …), one line each."""
+    margin_bytes: int = 0
+    """VRAM kept free per GPU (default 1 GiB, llama.cpp's --fit-target; --margin / margin_gib= to change)."""
+    card_bytes: int | None = None
+    """Total memory of the smallest GPU planned with (None CPU-only)."""
     cpu_only: bool = False
     """No GPU to plan with (none found, or --vram 0): every option runs on the CPU from host RAM."""
 

@@ -14,9 +14,18 @@ from quantadvisor.cli import build_parser, main
 def test_suggest_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["options"][0]["quant"] == "Q5_K_M"
+    assert payload["options"][0]["quant"] == "Q4_K_M"  # 7 GiB: the card less llama.cpp's 1 GiB --fit-target
     assert payload["pick"]["fit"] == "gpu"
+    assert payload["hardware"]["margin_bytes"] == 2**30
     assert payload["trace"]
+
+
+def test_suggest_margin_zero_plans_the_whole_card(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suggest", "--task", "code", "--vram", "8", "--model", "9b", "--margin", "0", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["hardware"]["llm_vram_bytes"] == 8 * 2**30
+    assert payload["pick"]["quant"] == "Q5_K_M"
+    assert any("--fit-target" in n for n in payload["pick"]["notes"])
 
 
 def test_suggest_table_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,7 +194,7 @@ def test_entry_point_exit_codes_in_a_real_process() -> None:
     ok = _run_module("suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json")
     out, err = ok.communicate(timeout=60)
     assert ok.returncode == 0, err
-    assert json.loads(out)["options"][0]["quant"] == "Q5_K_M"
+    assert json.loads(out)["options"][0]["quant"] == "Q4_K_M"
     bad = _run_module("suggest", "--task", "poetry", "--vram", "8")
     out, err = bad.communicate(timeout=60)
     assert bad.returncode == 2

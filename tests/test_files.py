@@ -184,7 +184,7 @@ def test_pick_file_returns_a_file_that_fits_8_gib(bartowski):
 
 def test_pick_file_raises_nothing_fits(bartowski):
     with pytest.raises(NothingFitsError, match=r"no GGUF file of .* fits 0\.5 GiB of VRAM and 2\.0 GiB of RAM") as info:
-        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2)
+        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2, margin_gib=0)
     assert f"{STEM}-IQ2_M.gguf" in str(info.value)  # the smallest is named
     assert info.value.exit_code == ExitCode.NOTHING_FITS
     assert info.value.hint

@@ -28,7 +28,7 @@ def test_cli_120b_vram_1_is_not_nothing_fits(capsys: pytest.CaptureFixture[str])
 
 
 def test_a_budget_below_the_gpu_buffers_says_cpu_only() -> None:
-    rec = recommend("chat", model="120b", context_tokens=512, vram_gib=1, ram_gib=128)
+    rec = recommend("chat", model="120b", context_tokens=512, vram_gib=1, ram_gib=128, margin_gib=0)  # all 1 GiB
     cpu_only = [o for o in rec.options if o.fit == "partial" and o.gpu_layers == 0]
     assert cpu_only
     assert any("below llama.cpp's fixed GPU buffers" in n for n in cpu_only[0].notes)
