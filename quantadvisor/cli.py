@@ -54,10 +54,18 @@ def _ubatch(text: str) -> int | str:
 _CACHE_TYPES_HELP = "f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse tree: one sub-command per job."""
+class _JsonErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises its usage errors, so main() can print them as JSON."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
+    """The argparse tree: one sub-command per job (usage errors raised, not printed, with json_errors)."""
+    parser_class = _JsonErrorParser if json_errors else argparse.ArgumentParser
     # fmt: off
-    parser = argparse.ArgumentParser(
+    parser = parser_class(
         prog="quantadvisor",
         description="Which quantized build of a local LLM to run on this hardware, and why.",
         epilog="Run 'quantadvisor COMMAND --help' for a command's options. Every command takes --json.",
@@ -88,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--context", type=_positive_int, default=4096, metavar="N",
                    help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
     s.add_argument("--rag", nargs="?", const="bge-m3", metavar="EMBEDDING_MODEL",
-                   help="reserve VRAM for a resident embedding model (bare --rag: BGE-M3; --task rag implies "
-                   "it; 'none' to turn off)")
+                   help="reserve VRAM for a resident embedding model; bare --rag = BGE-M3, 'none' = off "
+                   "(default: none, BGE-M3 with --task rag)")
     s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced",
                    help="balanced: the task's target type, then down to its floor; quality: the most bits that "
                    "fit; speed: the floor first (default: balanced)")
@@ -115,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Predict what llama.cpp allocates on the GPU and the host for a model as a GGUF "
                        "quant, with the given runtime settings.")
     m.add_argument("--model", required=True, help="size shorthand (8b), config.json, folder or .gguf file (required)")
-    m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all' (required unless --model is a .gguf file)")
+    m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all' (default: a .gguf file's own type; "
+                   "required otherwise)")
     m.add_argument("--context", type=_positive_int, default=4096, metavar="N",
                    help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
     m.add_argument("--cache-type-k", default="f16", metavar="TYPE",
@@ -361,29 +370,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (1, quietly, when stdout's reader has gone)."""
     # The CLI uses no pydantic plugins; skipping their entry-point scan saves ~18 ms per start.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    parser = build_parser()
+    # A machine reading --json output reads errors as JSON too, argparse's usage errors included.
+    words = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in words
+    parser = build_parser(json_errors=as_json)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
+    except _UsageError as exc:
+        command = next((w for w in words if w in _COMMANDS), "COMMAND")
+        return _fail(str(exc), f"see quantadvisor {command} --help", ExitCode.USAGE, as_json=True)
     if args.command is None:
         parser.print_help()
         return ExitCode.USAGE
     debug = args.debug or os.environ.get("QUANTADVISOR_DEBUG") == "1"
+    as_json = bool(getattr(args, "json", False))
     try:
         return int(_COMMANDS[args.command](args))
     except QuantAdvisorError as exc:
         if debug:
             raise
-        sys.stderr.write(f"Error: {exc.message}\n")
-        if exc.hint:
-            sys.stderr.write(f"Hint: {exc.hint}\n")
-        return int(exc.exit_code)
+        return _fail(exc.message, exc.hint, exc.exit_code, as_json=as_json)
     except KeyboardInterrupt:
-        sys.stderr.write("Interrupted\n")
-        return int(ExitCode.INTERRUPTED)
+        return _fail("interrupted", None, ExitCode.INTERRUPTED, as_json=as_json, label="Interrupted")
     except BrokenPipeError:
         return _closed_pipe()
+
+
+class _UsageError(Exception):
+    """argparse's complaint, raised instead of printed when the output must stay JSON."""
+
+
+def _fail(message: str, hint: str | None, code: int, *, as_json: bool, label: str = "Error") -> int:
+    """Report a known failure on stderr: one Error:/Hint: pair, or one JSON object under --json."""
+    if as_json:
+        import json
+
+        payload = {"error": message, "hint": hint, "exit_code": int(code)}
+        sys.stderr.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    elif label == "Interrupted":
+        sys.stderr.write("Interrupted\n")
+    else:
+        sys.stderr.write(f"Error: {message}\n")
+        if hint:
+            sys.stderr.write(f"Hint: {hint}\n")
+    return int(code)
 
 
 def _closed_pipe() -> int:

@@ -390,7 +390,7 @@ def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
             "llama.cpp opens the rest from the first"
         )
     parts = list(f.split_files) if f.parts > 1 and f.split_files else [f.filename]
-    return option.model_copy(update={"notes": [*notes, *option.notes], "files": parts})
+    return option.model_copy(update={"notes": [*notes, *option.notes], "files": parts, "variant": f.quant_variant})
 
 
 # ------------------------------------------------------------------------------------------------------------

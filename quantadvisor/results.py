@@ -88,6 +88,8 @@ class QuantOption(BaseModel):
     headroom_bytes: int
     slowdown: float | None = None
     file: str | None = None
+    variant: str | None = None
+    """The file's own name for its mix when it differs from `quant` (Q5_K_L, UD-Q4_K_XL); None otherwise."""
     files: list[str] = []
     """Every file to fetch for this option (all parts of a split build, in order); empty when not a real file."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -209,3 +210,52 @@ def test_a_reader_closing_the_pipe_ends_the_run_quietly() -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert err == b""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "fragment"),
+    [
+        (["suggest", "--task", "poetry", "--vram", "8", "--json"], 2, "unknown task"),
+        (["suggest", "--task", "code", "--vram", "x", "--json"], 2, "not a number of GiB"),
+        (["memory", "--json"], 2, "--model"),
+        (["suggest", "--task", "chat", "--model", "70b", "--vram", "0.5", "--ram", "1", "--json"], 3, None),
+    ],
+)
+def test_json_errors_are_json_on_stderr(
+    argv: list[str], code: int, fragment: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    if fragment is None:  # nothing fits is a result: the Recommendation on stdout, nothing on stderr
+        assert json.loads(captured.out)["pick"] is None
+        assert captured.err == ""
+        return
+    assert captured.out == ""
+    error = json.loads(captured.err)
+    assert set(error) == {"error", "hint", "exit_code"}
+    assert error["exit_code"] == code
+    assert fragment in error["error"]
+    assert error["hint"]
+
+
+def test_top_level_help_lists_every_command_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in sub.choices:  # type: ignore[union-attr]
+        line = next(line for line in out.splitlines() if line.strip().startswith(name + " "))
+        assert len(line.split(None, 1)[1]) > 10, name  # a description, not just the name
+
+
+def test_every_option_has_help_with_its_default() -> None:
+    # What a newcomer reads in --help: each option says what it does, and options with a default say it.
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        for action in command._actions:
+            if action.dest in {"help"}:
+                continue
+            assert action.help, f"{name} {action.option_strings}"
+            takes_value = action.nargs != 0 and not isinstance(action, argparse._StoreTrueAction)
+            if takes_value and not action.required and action.dest != "json":
+                assert "default" in action.help, f"{name} {action.option_strings}: {action.help}"
