@@ -174,7 +174,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
 
     e = sub.add_parser("evidence", help="list the cited quality evidence behind the expected loss")
     e.add_argument("--format", help="only records of this format, e.g. Q4_K_M (default: all)")
-    e.add_argument("--task", help=f"only records of this task: {TASK_HELP} (default: all)")
+    e.add_argument("--task", help="only records of this task category, e.g. code, math, chat, language-modelling "
+                   "(default: all)")
     e.add_argument("--source", help="only records from this source id (default: all)")
     e.add_argument("--json", action="store_true", help="print the records, with their citations, as JSON")
 
