@@ -33,6 +33,7 @@ __all__ = [
     "load_dataset",
     "load_model_spec",
     "pick_file",
+    "pick_option",
     "rank_files",
     "recommend",
 ]
@@ -58,6 +59,7 @@ _LAZY = {
     "Recommendation": "results",
     "recommend": "api",
     "pick_file": "files",
+    "pick_option": "files",
     "rank_files": "files",
     "detect_hardware": "hardware",
     "load_dataset": "dataset",
@@ -91,7 +93,7 @@ if TYPE_CHECKING:
         NothingFitsError,
         QuantAdvisorError,
     )
-    from .files import pick_file, rank_files
+    from .files import pick_file, pick_option, rank_files
     from .hardware import detect_hardware
     from .loss import expected_loss
     from .memory import MemoryEstimate, estimate_memory

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import limits
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
 from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
@@ -19,10 +21,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .dataset import Dataset
-    from .results import QuantOption, Recommendation
+    from .results import HardwareUsed, QuantOption, Recommendation
     from .rules import Prefer
 
-__all__ = ["pick_file", "rank_files"]
+__all__ = ["pick_file", "pick_option", "rank_files", "repo_model_spec"]
 
 Files = str | Mapping[str, int] | Iterable[tuple[str, int]]
 
@@ -89,9 +91,10 @@ def rank_files(
                               n_ubatch=n_ubatch),
     )  # fmt: skip
     repo_id: str | None = None
+    skipped: list[str] = []  # listing entries that are no safe path or have no usable size
     if isinstance(files, str):
         repo_id, revision = _repo_ref(files, revision)
-        listed = list_gguf_files(repo_id, revision)
+        listed = list_gguf_files(repo_id, revision, skipped=skipped)
     else:
         if model is None:
             raise InvalidRequestError(
@@ -100,8 +103,8 @@ def rank_files(
             )
         if revision is not None:
             raise InvalidRequestError("revision= applies to a repo id, not to a list of files")
-        listed = _entries(files)
-    notes: list[str] = []
+        listed = _entries(files, skipped)
+    notes: list[str] = list(skipped)
     if multimodal:
         req, note = _with_mmproj(req, listed, repo_id)
         notes.append(note)
@@ -125,11 +128,16 @@ def rank_files(
     ranked = {o.file for o in rec.options}
     left_out += [f"{c.file}: left out by the rules for this task and GPU" for c in candidates if c.file not in ranked]
     by_name = {f.filename: f for f in texts}
-    options = [_annotate(o, by_name[o.file]) if o.file in by_name else o for o in rec.options]
+    where_from = None
+    if repo_id is not None:
+        projectors = [f for f in listed if f.is_mmproj]
+        mmproj = max(projectors, key=lambda f: f.size_bytes).filename if multimodal and projectors else None
+        where_from = _Source(repo_id, revision, [p for f in listed for p in f.split_files], mmproj, bool(projectors))
+    options = [_annotate(o, by_name[o.file], where_from) if o.file in by_name else o for o in rec.options]
     return rec.model_copy(update={"options": options, "notes": [*source_notes, *notes, *left_out, *rec.notes]})
 
 
-def pick_file(
+def pick_option(
     files: Files,
     *,
     task: str,
@@ -149,8 +157,9 @@ def pick_file(
     n_ubatch: int | Literal["auto"] = "auto",
     margin_gib: float | None = None,
     dataset: Dataset | None = None,
-) -> str:
-    """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
+) -> QuantOption:
+    """Return the option to fetch (``.files``: every part of its build; ``.handoff``: the commands), or raise
+    NothingFitsError saying why: pick_file() for callers that want the whole option (the ``pick`` command).
 
     Takes rank_files()' arguments; with no GPU, the file is picked for a CPU-only run from host RAM.
 
@@ -166,9 +175,14 @@ def pick_file(
         cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
         margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
+    return _chosen(rec, files)
+
+
+def _chosen(rec: Recommendation, files: Files) -> QuantOption:
+    """The top option when it names a file; else raise why there is none (nothing fits, or no GGUF)."""
     pick = rec.pick
     if pick is not None and pick.file is not None:
-        return pick.file
+        return pick
     where = files if isinstance(files, str) else "the list"
     with_file = [o for o in rec.options if o.file is not None]
     if not with_file:
@@ -194,6 +208,40 @@ def pick_file(
     )  # fmt: skip
 
 
+def pick_file(
+    files: Files,
+    *,
+    task: str,
+    vram_gib: float | None = None,
+    gpu: str | None = None,
+    gpus: int = 1,
+    context_tokens: int = 4096,
+    ram_gib: float | None = None,
+    model: str | Path | dict[str, Any] | ModelSpec | None = None,
+    revision: str | None = None,
+    multimodal: bool = False,
+    embedding_model: str | bool | None = None,
+    prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
+    dataset: Dataset | None = None,
+) -> str:
+    """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
+
+    Takes rank_files()' arguments, raises as pick_option() does; pick_option() gives every part of a
+    split build and the hand-off commands.
+    """
+    return pick_option(
+        files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
+        model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
+        cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
+        margin_gib=margin_gib, dataset=dataset,
+    ).file or ""  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Inputs
 # ------------------------------------------------------------------------------------------------------------
@@ -214,21 +262,32 @@ def _where(repo_id: str | None, revision: str | None) -> str:
     return f"{repo_id}@{revision}" if revision else repo_id
 
 
-def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[RepoFile]:
-    """Validate (name, size) pairs and join them into GGUF builds, as a repo listing would be."""
+def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]], skipped: list[str]) -> list[RepoFile]:
+    """Validate (name, size) pairs and join them into GGUF builds, as a repo listing would be.
+
+    A size that is not a positive number of bytes is the caller's error; a name that is not a safe path inside
+    the repo (``..``, absolute, a drive, control characters) is skipped with a note, as in a Hub listing.
+    """
+    if isinstance(files, (bytes, bytearray)) or not isinstance(files, (Mapping, Iterable)):
+        raise InvalidRequestError(f"files must be a repo id or (file name, size) pairs, not {type(files).__name__}")
     items = files.items() if isinstance(files, Mapping) else files
     pairs: list[tuple[str, int]] = []
-    for item in items:
+    for index, item in enumerate(items):
+        if index >= limits.MAX_LISTED_FILES:
+            skipped.append(f"the list holds more than {limits.MAX_LISTED_FILES:,} files: only the first were read")
+            break
         try:
             name, size = item
         except (TypeError, ValueError):
-            raise InvalidRequestError(f"expected (file name, size in bytes) pairs, got {item!r}") from None
+            raise InvalidRequestError(f"expected (file name, size in bytes) pairs, got {str(item)[:100]!r}") from None
         if not isinstance(name, str) or not name.strip():
-            raise InvalidRequestError(f"a file name must be a non-empty string, not {name!r}")
+            raise InvalidRequestError(f"a file name must be a non-empty string, not {str(name)[:100]!r}")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise InvalidRequestError(f"the size of {name} must be a positive number of bytes, not {size!r}")
+            raise InvalidRequestError(
+                f"the size of {name[:200]!r} must be a positive number of bytes, not {str(size)[:40]!r}"
+            )
         pairs.append((name.strip(), size))
-    return _gguf_entries(pairs)
+    return _gguf_entries(pairs, skipped)
 
 
 def _with_mmproj(req: Request, listed: list[RepoFile], repo_id: str | None) -> tuple[Request, str]:
@@ -292,6 +351,14 @@ def _show(model: object) -> str:
     if isinstance(model, dict):
         return "a config dict"
     return str(model)
+
+
+def repo_model_spec(ref: str, dataset: Dataset | None = None) -> ModelSpec:
+    """The shape of a Hub repo (``owner/name[@revision]``): its first GGUF file's header, else its
+    config.json (or its base model's). What load_model_spec() and estimate_memory() use for a repo id."""
+    from .dataset import load_dataset
+
+    return _model_spec(ref, dataset or load_dataset())
 
 
 def _model_spec(model: object, ds: Dataset) -> ModelSpec:
@@ -377,7 +444,18 @@ def _candidates(
     return candidates, left_out
 
 
-def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
+@dataclass(frozen=True)
+class _Source:
+    """Where a ranked file lives, for its hand-off commands."""
+
+    repo_id: str
+    revision: str | None
+    paths: list[str]
+    mmproj: str | None
+    has_mmproj: bool
+
+
+def _annotate(option: QuantOption, f: RepoFile, source: _Source | None) -> QuantOption:
     notes = []
     if f.quant_variant:
         notes.append(
@@ -390,7 +468,16 @@ def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
             "llama.cpp opens the rest from the first"
         )
     parts = list(f.split_files) if f.parts > 1 and f.split_files else [f.filename]
-    return option.model_copy(update={"notes": [*notes, *option.notes], "files": parts, "variant": f.quant_variant})
+    update: dict[str, Any] = {"notes": [*notes, *option.notes], "files": parts, "variant": f.quant_variant}
+    if source is not None:
+        from .handoff import gguf_handoff
+
+        update["handoff"] = gguf_handoff(
+            option, repo_id=source.repo_id, revision=source.revision, files=parts,
+            label=f.quant_variant or f.quant, repo_files=source.paths, mmproj=source.mmproj,
+            has_mmproj=source.has_mmproj,
+        )  # fmt: skip
+    return option.model_copy(update=update)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -424,7 +511,8 @@ def _checkpoint_answer(
     serving = fmt is not None and fmt in req.ds.formats and req.ds.formats[fmt].family == "serving"
     rec = rank_model(spec, req, extra_serving=(fmt,) if serving and fmt else ())
     options = [
-        _serve_this_repo(o, repo_id, revision) if o.quant == fmt and o.family == "serving" else o for o in rec.options
+        _serve_this_repo(o, repo_id, revision, req.hardware) if o.quant == fmt and o.family == "serving" else o
+        for o in rec.options
     ]
     ours = next((o for o in options if o.quant == fmt and o.family == "serving"), None)
     if fmt is None:
@@ -475,7 +563,10 @@ def _quant_method(config: Mapping[str, Any]) -> str | None:
     )
 
 
-def _serve_this_repo(option: QuantOption, repo_id: str, revision: str | None) -> QuantOption:
+def _serve_this_repo(option: QuantOption, repo_id: str, revision: str | None, hardware: HardwareUsed) -> QuantOption:
+    from .handoff import serving_handoff
+
     flags = ["vllm", "serve", repo_id, *(["--revision", revision] if revision else [])]
     flags += ["--max-model-len", str(option.memory.context_tokens)]
-    return option.model_copy(update={"runner_flags": flags})
+    handoff = serving_handoff(option, repo_id=repo_id, revision=revision, hardware=hardware)
+    return option.model_copy(update={"runner_flags": flags, "handoff": handoff})
