@@ -80,7 +80,7 @@ def test_modern_8b_losses_at_4_bits_and_up_are_small(ds: Dataset) -> None:
     for task in ("code", "chat"):
         q4, q8 = _loss(ds, "Q4_K_M", task, family="Llama-3.1-8B"), _loss(ds, "Q8_0", task, family="Llama-3.1-8B")
         assert q4.mid < 0.03, task
-        assert q4.low < 0.01, task
+        assert q4.low < 0.015, task
         assert q8.mid < 0.005, task
         assert q4.high - q4.low < 0.10, task
 
