@@ -106,7 +106,15 @@ def recommend(
     if model is not None:
         local = local_gguf(model, req.ds)
         spec = local[0] if local else resolve_model(model, req.ds)
-        return rank_model(spec, req, local_file=local[1] if local else None)
+        rec = rank_model(spec, req, local_file=local[1] if local else None)
+        if local and local[1] is not None:
+            from .handoff import local_handoff
+
+            path = local[1].file
+            options = [o.model_copy(update={"handoff": local_handoff(o, path)}) if o.file == path else o
+                       for o in rec.options]  # fmt: skip
+            rec = rec.model_copy(update={"options": options})
+        return rec
     return _compare_sizes(req)
 
 

@@ -141,6 +141,29 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    help="physical batch, llama.cpp -ub (default: 512)")
     m.add_argument("--json", action="store_true", help="print the MemoryEstimate as JSON; errors as JSON on stderr")
 
+    k = sub.add_parser("pick", help="print the GGUF file(s) of a Hub repo to fetch, one per line (for scripts)",
+                       description="Pick the GGUF build of a Hub repo for a task on this machine (or one you plan "
+                       "for) and print its file names, one per line: every part of a split build, and the mmproj "
+                       "with --multimodal. Exit code 3 when nothing fits.")
+    k.add_argument("repo", metavar="REPO", help="Hugging Face repo id, owner/name[@revision]")
+    k.add_argument("--task", required=True, help=f"what the model is for: {TASK_HELP} (required)")
+    k.add_argument("--revision", metavar="REV", help="branch, tag or commit of the repo (default: main)")
+    k.add_argument("--multimodal", action="store_true",
+                   help="count the repo's mmproj on the GPU and print it too (default: text model only)")
+    k.add_argument("--vram", type=_gib, metavar="GIB",
+                   help="plan for this much VRAM per card; 0 = CPU only (default: detect the GPU)")
+    k.add_argument("--gpu", metavar="NAME", help='plan for a catalog GPU, e.g. "RTX 4060" (default: detect)')
+    k.add_argument("--gpus", type=_positive_int, default=1, metavar="N",
+                   help="number of identical cards for --vram/--gpu (default: 1)")
+    k.add_argument("--ram", type=_gib, metavar="GIB", help="host RAM for offload plans (default: as suggest)")
+    k.add_argument("--context", type=_positive_int, default=4096, metavar="N",
+                   help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
+    k.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced",
+                   help="as suggest (default: balanced)")
+    k.add_argument("--margin", type=_gib, metavar="GIB",
+                   help="VRAM to keep free per GPU; 0 plans the whole card (default: 1)")
+    k.add_argument("--json", action="store_true", help="print the chosen option (files, plan, commands) as JSON")
+
     d = sub.add_parser("detect", help="show the GPUs and memory found, and the planning budget")
     d.add_argument("--json", action="store_true", help="print the report and budget as JSON")
 
@@ -223,6 +246,23 @@ def _knobs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_type_k": args.cache_type_k, "cache_type_v": args.cache_type_v, "flash_attn": args.flash_attn,
         "n_ubatch": args.ubatch,
     }  # fmt: skip
+
+
+def _cmd_pick(args: argparse.Namespace) -> int:
+    from .files import pick_option
+
+    option = pick_option(
+        args.repo, task=args.task, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
+        ram_gib=args.ram, revision=args.revision, multimodal=args.multimodal, prefer=args.prefer,
+        margin_gib=args.margin, dataset=_dataset(args),
+    )  # fmt: skip
+    if args.json:
+        _print_json(option.model_dump(mode="json"))
+        return ExitCode.OK
+    # The build's files (every part of a split), and the projector with --multimodal: what to download.
+    names = option.handoff.fetch if option.handoff and option.handoff.fetch else option.files or [option.file or ""]
+    sys.stdout.write("".join(f"{name}\n" for name in names))
+    return ExitCode.OK
 
 
 def _cmd_memory(args: argparse.Namespace) -> int:
@@ -339,6 +379,7 @@ def _cmd_gpus(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "suggest": _cmd_suggest,
     "memory": _cmd_memory,
+    "pick": _cmd_pick,
     "detect": _cmd_detect,
     "formats": _cmd_formats,
     "evidence": _cmd_evidence,

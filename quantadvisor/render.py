@@ -157,7 +157,17 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
                 f"{pick.memory.total_bytes / GIB:.2f} GiB on the GPU")  # fmt: skip
         console.print(f"[bold green]Pick:[/] {pick.model} {_quant(pick)} — {_fit(pick)}, {room}, "
                       f"expected loss {_loss(pick)}")  # fmt: skip
-        console.print(f"  [cyan]{command}[/]")
+        if pick.handoff is None:
+            console.print(f"  [cyan]{command}[/]")
+        else:
+            from rich.markup import escape
+
+            from .handoff import handoff_lines
+
+            for line in handoff_lines(pick.handoff):  # soft wrap: a command copied from the terminal stays whole
+                console.print(f"  [cyan]{escape(line)}[/]", soft_wrap=True)
+            for note in pick.handoff.notes:
+                console.print(f"  [dim]· {escape(note)}[/]")
         for note in pick.notes:
             console.print(f"  [dim]· {note}[/]")
     for note in rec.notes:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from .memory.runtime import MemoryEstimate
 from .rules import FiredRule
 
-__all__ = ["Fit", "HardwareUsed", "LossRange", "QuantOption", "Recommendation", "SizeChoice"]
+__all__ = ["Fit", "Handoff", "HardwareUsed", "LossRange", "QuantOption", "Recommendation", "SizeChoice"]
 
 Fit = Literal["gpu", "partial", "moe-offload", "none"]
 
@@ -63,6 +63,33 @@ class LossRange(BaseModel):
         return math.inf if self.mid is None else self.mid
 
 
+class Handoff(BaseModel):
+    """Shell commands that fetch one option and run it as planned, one per runner; None where that runner
+    cannot run it (``notes`` say why). Every name from a listing is shell-quoted."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    llama_server: str | None = None
+    """``llama-server -hf owner/repo:QUANT`` with the plan's flags: fetches (into llama.cpp's cache) and serves."""
+    hf_download: str | None = None
+    """``hf download owner/repo --include …``: every file of the build (all parts of a split) into ./models."""
+    llama_server_local: str | None = None
+    """``llama-server -m models/FILE`` with the plan's flags, after hf_download (or a .gguf already on disk)."""
+    ollama: str | None = None
+    """``ollama run hf.co/owner/repo:QUANT``; set ollama_parameters in the session or a Modelfile."""
+    ollama_parameters: dict[str, int] = {}
+    """Ollama's num_ctx (context) and num_gpu (layers on the GPU) that match the plan."""
+    ollama_env: dict[str, str] = {}
+    """Server environment for a quantized KV cache (OLLAMA_FLASH_ATTENTION, OLLAMA_KV_CACHE_TYPE)."""
+    lm_studio: str | None = None
+    """``lms get https://huggingface.co/owner/repo@QUANT``."""
+    vllm: str | None = None
+    """``vllm serve owner/repo`` with --max-model-len, --gpu-memory-utilization (and --kv-cache-dtype)."""
+    fetch: list[str] = []
+    """Every file hf_download fetches: the build's parts in order, then the mmproj when one is loaded."""
+    notes: list[str] = []
+
+
 class QuantOption(BaseModel):
     """One way to run the model: a quant, how it fits, its expected loss and how to launch it."""
 
@@ -92,6 +119,8 @@ class QuantOption(BaseModel):
     """The file's own name for its mix when it differs from `quant` (Q5_K_L, UD-Q4_K_XL); None otherwise."""
     files: list[str] = []
     """Every file to fetch for this option (all parts of a split build, in order); empty when not a real file."""
+    handoff: Handoff | None = None
+    """Commands that fetch and run this option; None when it names no real file or repo (a quant type)."""
 
 
 class SizeChoice(BaseModel):

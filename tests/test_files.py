@@ -376,7 +376,8 @@ def test_cli_suggest_a_repo(bartowski, capsys):
     assert payload["hardware"]["reserved_bytes"] == MMPROJ_BYTES
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert f"llama-server -m {payload['pick']['file']} -ngl" in out
+    assert f"llama-server -m models/{payload['pick']['file']} -ngl" in out  # after hf download --revision v2
+    assert f"hf download {REPO} --include {payload['pick']['file']} --include {MMPROJ} --revision v2" in out
     assert " Q4_K_M " in out  # 80 columns (a pipe): the quant column, no file column
     assert " Q8_0 ×2 " in out  # a build split in two files
 
