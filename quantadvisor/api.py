@@ -18,6 +18,7 @@ from .request import (
     prepare_request,
     rank_model,
     resolve_model,
+    tag_quant,
     thin_headroom,
 )
 from .results import HardwareUsed, QuantOption, Recommendation, SizeChoice
@@ -107,6 +108,9 @@ def recommend(
         local = local_gguf(model, req.ds)
         spec = local[0] if local else resolve_model(model, req.ds)
         rec = rank_model(spec, req, local_file=local[1] if local else None)
+        named = tag_quant(model)
+        if named is not None:
+            rec = _tag_first(rec, named, str(model))
         if local and local[1] is not None:
             from .handoff import local_handoff
 
@@ -116,6 +120,19 @@ def recommend(
             rec = rec.model_copy(update={"options": options})
         return rec
     return _compare_sizes(req)
+
+
+def _tag_first(rec: Recommendation, quant: str, tag: str) -> Recommendation:
+    """An Ollama tag with a quant suffix names the file: that quant goes first, the ranking's own pick noted."""
+    mine = [o for o in rec.options if o.quant == quant and o.family == "gguf"]
+    if not mine:
+        return rec.model_copy(update={"notes": [*rec.notes, f"{tag} names {quant}, which the rules leave out here"]})
+    best = rec.options[0]
+    note = f"{tag} names {quant}: it is listed first" + (
+        f" (the ranking alone would pick {best.quant})" if best.quant != quant else ""
+    )
+    rest = [o for o in rec.options if o not in mine]
+    return rec.model_copy(update={"options": [*mine, *rest], "notes": [note, *rec.notes]})
 
 
 def _size_planner(shorthand: str, req: Request) -> tuple[Planner, float, float | None]:
