@@ -80,7 +80,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                        description="Rank the quantized builds of a model (or of every reference size) for a task "
                        "on this machine or one you plan for.")
     s.add_argument("--task", required=True, help=f"what the model is for: {TASK_HELP} (required)")
-    s.add_argument("--model", help="size (9b, 30b-a3b), config.json, folder, .gguf file or Hub repo id[@revision] "
+    s.add_argument("--model", help="a name (Qwen2.5-Coder-7B-Instruct), Ollama tag (qwen2.5-coder:7b), size (9b, "
+                   "30b-a3b, 405b), config.json, folder, .gguf file or Hub repo id[@revision] "
                    "(default: compare every reference size)")
     s.add_argument("--revision", metavar="REV", help="branch, tag or commit of the Hub repo (default: main)")
     s.add_argument("--multimodal", action="store_true",
@@ -122,7 +123,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     m = sub.add_parser("memory", help="predict llama.cpp memory for a model and quant",
                        description="Predict what llama.cpp allocates on the GPU and the host for a model as a GGUF "
                        "quant, with the given runtime settings.")
-    m.add_argument("--model", required=True, help="size shorthand (8b), config.json, folder or .gguf file (required)")
+    m.add_argument("--model", required=True, help="a name or Ollama tag, size (8b, 405b), config.json, folder, .gguf "
+                   "file or Hub repo id (required)")
     m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all' (default: a .gguf file's own type; "
                    "required otherwise)")
     m.add_argument("--context", type=_positive_int, default=4096, metavar="N",
@@ -172,7 +174,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
 
     e = sub.add_parser("evidence", help="list the cited quality evidence behind the expected loss")
     e.add_argument("--format", help="only records of this format, e.g. Q4_K_M (default: all)")
-    e.add_argument("--task", help=f"only records of this task: {TASK_HELP} (default: all)")
+    e.add_argument("--task", help="only records of this task category, e.g. code, math, chat, language-modelling "
+                   "(default: all)")
     e.add_argument("--source", help="only records from this source id (default: all)")
     e.add_argument("--json", action="store_true", help="print the records, with their citations, as JSON")
 
