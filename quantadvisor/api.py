@@ -62,14 +62,17 @@ def recommend(
         task: code, math, reasoning, chat, qa, summarization, translation or rag (aliases accepted).
         model: a size shorthand ("9b", "30b-a3b"), a config.json (dict, file or folder), a .gguf file,
             a Hub repo id, or None to compare the reference sizes (3B-70B, dense and MoE).
-        vram_gib / gpu: plan for this much VRAM (GiB) or this catalog GPU; neither = detect (NVML).
+        vram_gib: plan for this much VRAM per card (GiB); 0 = CPU only; neither this nor `gpu` = detect (NVML).
+        gpu: plan for this catalog GPU ("RTX 4060").
         context_tokens: the context the model will run with (llama.cpp -c).
         embedding_model: a resident embedding model for RAG (True = BGE-M3) whose VRAM is reserved.
         prefer: "quality", "balanced" (default) or "speed".
-        cache_type_k / cache_type_v / flash_attn / n_ubatch: llama.cpp's -ctk/-ctv/-fa/-ub, fixed on
-            every option, or "auto" (default): flash attention on (llama.cpp's -fa auto), and f16 KV at
-            ubatch 512, then q8_0 KV, ubatch 256, then q4_0 KV until an option fits on the GPU. Each
-            option's ``memory`` says which settings it uses.
+        cache_type_k: llama.cpp's -ctk, fixed on every option, or "auto" (default): f16 at ubatch 512,
+            then q8_0, ubatch 256, then q4_0 until an option fits on the GPU. Each option's ``memory``
+            says which settings it uses.
+        cache_type_v: llama.cpp's -ctv, likewise; a quantized V cache needs flash attention.
+        flash_attn: llama.cpp's -fa: True/"on", False/"off", or "auto" (default: on, as -fa auto on CUDA).
+        n_ubatch: llama.cpp's -ub, or "auto" (default: 512, then 256 to fit).
         margin_gib: VRAM to keep free per GPU (default 1 GiB, llama.cpp's --fit-target), for a detected
             card and a planned one (vram_gib / gpu) alike; 0 plans to the last byte.
 
