@@ -459,6 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("QUANTADVISOR_DEBUG") == "1"
     as_json = bool(getattr(args, "json", False))
     try:
+        _check_not_empty(args)
         return int(_COMMANDS[args.command](args))
     except QuantAdvisorError as exc:
         if debug:
@@ -468,6 +469,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", None, ExitCode.INTERRUPTED, as_json=as_json, label="Interrupted")
     except BrokenPipeError:
         return _closed_pipe()
+
+
+def _check_not_empty(args: argparse.Namespace) -> None:
+    """An option given an empty value (--source '', --data '') is a mistake, not "no filter"."""
+    for key, value in vars(args).items():
+        if isinstance(value, str) and not value.strip():
+            from .errors import InvalidRequestError
+
+            flag = key if key == "repo" else "--" + key.replace("_", "-")
+            raise InvalidRequestError(f"{flag} is empty", hint=f"give {flag} a value, or leave it out")
 
 
 class _UsageError(Exception):
@@ -484,10 +495,16 @@ def _fail(message: str, hint: str | None, code: int, *, as_json: bool, label: st
     elif label == "Interrupted":
         sys.stderr.write("Interrupted\n")
     else:
-        sys.stderr.write(f"Error: {message}\n")
+        from .untrusted import terminal_text  # names in messages come from listings and files: no escapes
+
+        sys.stderr.write(f"Error: {_one_line(terminal_text(message))}\n")
         if hint:
-            sys.stderr.write(f"Hint: {hint}\n")
+            sys.stderr.write(f"Hint: {_one_line(terminal_text(hint))}\n")
     return int(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _closed_pipe() -> int:
