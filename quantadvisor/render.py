@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from .hardware import Budget, HardwareReport
     from .memory import MemoryEstimate
     from .models import GPU, EvidenceRecord, Format
-    from .results import QuantOption, Recommendation
+    from .results import LossEstimate, QuantOption, Recommendation
 
 __all__ = [
-    "render_detect", "render_evidence", "render_formats", "render_gpus", "render_memory",
+    "loss_text", "render_detect", "render_evidence", "render_formats", "render_gpus", "render_loss", "render_memory",
     "render_recommendation", "spinner",
 ]  # fmt: skip
 
@@ -37,7 +37,8 @@ _ORIGIN = {"catalog": "from the catalog", "user": "as given", "nvml": "detected,
 
 _LOSS_LEGEND = (
     "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; "
-    "* = carried over from other formats or sizes, not measured directly[/]"
+    "* = carried over from other formats or sizes, not measured directly; † = includes the quantized KV cache's "
+    "cost[/]"
 )
 
 # Console widths at which the budget bar and bpw (matrix), then the repo file column, get room.
@@ -130,10 +131,18 @@ def spinner(message: str) -> Iterator[None]:
 
 def _loss(o: QuantOption) -> str:
     e = o.expected_loss
+    kv = "†" if e.kv_cache else ""
+    if o.released_precision and not e.kv_cache:
+        return "released precision"
     if e.mid is None or e.low is None or e.high is None:
         return "unknown"
-    text = f"{e.mid * 100:.1f}% ({e.low * 100:.0f}–{e.high * 100:.0f})"
-    return text + ("*" if e.estimate else "")
+    return loss_text(e.mid, e.low, e.high) + ("*" if e.estimate else "") + kv
+
+
+def loss_text(mid: float, low: float, high: float) -> str:
+    """ "0.3% (0.1–0.9)": one decimal while the range stays under 1 point, whole points above ("1.5% (0–7)")."""
+    digits = 1 if high < 0.01 else 0
+    return f"{mid * 100:.1f}% ({low * 100:.{digits}f}–{high * 100:.{digits}f})"
 
 
 def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = False, show_all: bool = False) -> None:
@@ -418,6 +427,26 @@ def render_evidence(records: Sequence[EvidenceRecord], ds: Dataset) -> None:
         console.print(f"  {model} · {r.metric} {value}{baseline} · {r.provenance}")
         console.print(f"  [dim]{_cite(ds, r.source)}[/]")
     console.print(f"{len(records)} records")
+
+
+def render_loss(e: LossEstimate, ds: Dataset) -> None:
+    """Print one format's expected loss, what it rests on, and the sources cited."""
+    console = _console()
+    size = f"{e.params_billions:g}B" + (f" ({e.active_params_billions:g}B active)" if e.active_params_billions else "")
+    if e.mid is None or e.low is None or e.high is None:
+        figure = "unknown"
+    else:
+        figure = loss_text(e.mid, e.low, e.high) + (
+            " (estimate: carried over, not measured directly)" if e.estimate else ""
+        )
+    console.print(f"[bold]{e.format}[/] on {e.task}, {size} model: expected loss {figure}")
+    for note in e.notes:
+        console.print(f"  · {note}")
+    direct = [i for i in e.records if i in ds.evidence and ds.evidence[i].format == e.format]
+    console.print(f"rests on {len(e.records)} records ({len(direct)} of {e.format} itself), from:")
+    for source in e.sources:
+        console.print(f"  {_cite(ds, source)}")
+    console.print("[dim]quantadvisor evidence --format FORMAT lists the records; docs/methodology.md §2 the model[/]")
 
 
 def render_gpus(gpus: Sequence[GPU], ds: Dataset) -> None:
