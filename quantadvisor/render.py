@@ -50,6 +50,9 @@ _WIDER = 120
 # commands are shell-quoted first), so cleaning keeps them free of control characters only.
 _RAW_FIELDS = frozenset({"file", "files"})
 _SKIP_FIELDS = frozenset({"handoff"})
+# What makes a string need cleaning: a bracket (markup), a backslash (before one), ESC, any C0/C1 control
+# but tab and newline, DEL, a bidi override, or a URL's '@' (credentials).
+_SUSPECT = re.compile(r"[\[\\@\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe_text(text: object) -> str:
@@ -65,19 +68,24 @@ def _clean(value: object, *, markup: bool = True) -> object:
     override can neither drive the terminal nor be read as markup; --json output is never cleaned.
     """
     if isinstance(value, str):
+        if not _SUSPECT.search(value):  # the common case: plain text, nothing to strip or escape
+            return value
         cleaned = safe_text(value) if markup else terminal_text(value)
         return value if cleaned == value else cleaned
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
     if isinstance(value, BaseModel):
         update = {}
-        for name in type(value).model_fields:
-            if name in _SKIP_FIELDS:
+        for name, old in value.__dict__.items():
+            if name in _SKIP_FIELDS or isinstance(old, (int, float)) or old is None:
                 continue
-            old = getattr(value, name)
             new = _clean(old, markup=markup and name not in _RAW_FIELDS)
             if new is not old:
                 update[name] = new
         return value.model_copy(update=update) if update else value
     if isinstance(value, (list, tuple)):
+        if all(isinstance(v, str) for v in value) and not _SUSPECT.search("\n".join(value)):
+            return value  # a list of plain strings (evidence ids, flags, notes): one search for all
         items = [_clean(v, markup=markup) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
