@@ -75,6 +75,8 @@ class Dataset:
     beside the record it was resolved from: a copy of the dataset with other records
     (dataclasses.replace) resolves its own."""
     _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _disk_key: str | None = field(default=None, init=False, repr=False, compare=False)
+    """The digest of the pickle load_dataset() served this dataset from; None for a copy."""
 
     def derived(self, key: Hashable, compute: Callable[[], D]) -> D:
         """A value computed from this dataset (a lookup table, the KLD ladder), once per dataset.
@@ -86,8 +88,30 @@ class Dataset:
             self._derived[key] = compute()
         return self._derived[key]  # type: ignore[no-any-return]
 
+    def persisted(self, key: str, kind: type[D], compute: Callable[[], D], code: Sequence[Path]) -> D:
+        """derived(), also kept in the user cache beside the dataset's pickle.
+
+        For values that cost more than a start-up can afford (the loss model's fit: ~0.7 s). The
+        file is keyed by the dataset's own digest and by `code`, the modules that compute it, so
+        edited data or code is never served an old value. A copy of the dataset (dataclasses.replace,
+        as the cross-validation makes) has no digest and computes in memory only.
+        """
+
+        def load() -> D:
+            path = _derived_cache_path(self._disk_key, key, code)
+            if path is not None:
+                hit = _read_disk_cache(path, kind)
+                if hit is not None:
+                    return hit
+            value = compute()
+            if path is not None:
+                _write_disk_cache(path, value)
+            return value
+
+        return self.derived(("persisted", key), load)
+
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_derived": {}}
+        return {**self.__dict__, "_derived": {}, "_disk_key": None}
 
     def format(self, name: str) -> Format:
         """Return the format called `name` (case-insensitive, aliases allowed)."""
@@ -379,13 +403,13 @@ def _load_cached(extra_dir: Path | None) -> Dataset:
     bundled = _yaml_files(bundled_data_dir())
     extra = _yaml_files(extra_dir) if extra_dir is not None else []
     cache = _disk_cache_path([*bundled, *extra])
+    dataset = _read_disk_cache(cache, Dataset) if cache is not None else None
+    if dataset is None:
+        dataset = _parse_and_validate(bundled, extra)
+        if cache is not None:
+            _write_disk_cache(cache, dataset)
     if cache is not None:
-        hit = _read_disk_cache(cache)
-        if hit is not None:
-            return hit
-    dataset = _parse_and_validate(bundled, extra)
-    if cache is not None:
-        _write_disk_cache(cache, dataset)
+        object.__setattr__(dataset, "_disk_key", cache.stem.removeprefix("dataset-"))
     return dataset
 
 
@@ -395,28 +419,47 @@ def _load_cached(extra_dir: Path | None) -> Dataset:
 CACHE_ENV_VAR = "QUANTADVISOR_CACHE_DIR"
 
 
-def _disk_cache_path(files: Sequence[Path]) -> Path | None:
+def _cache_digest(seed: str, files: Sequence[Path]) -> str | None:
+    """sha256 over `seed` and each file's path, size and mtime; None when a file cannot be read."""
     import hashlib
 
-    from . import __version__
-
-    if os.environ.get("QUANTADVISOR_NO_CACHE") == "1":
-        return None
-    root = os.environ.get(CACHE_ENV_VAR) or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    digest = hashlib.sha256(__version__.encode())
-    # The schema is code: a changed models.py, dataset.py or architecture.py (the pickled reference
-    # ModelSpecs) must not be served an old pickle.
-    here = Path(__file__).resolve().parent
-    for path in [here / "models.py", here / "dataset.py", here / "architecture.py", *files]:
+    digest = hashlib.sha256(seed.encode())
+    for path in files:
         try:
             st = path.stat()
         except OSError:
             return None
         digest.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return Path(root) / "quantadvisor" / f"dataset-{digest.hexdigest()[:24]}.pickle"
+    return digest.hexdigest()[:24]
 
 
-def _read_disk_cache(path: Path) -> Dataset | None:
+def _cache_root() -> Path | None:
+    if os.environ.get("QUANTADVISOR_NO_CACHE") == "1":
+        return None
+    root = os.environ.get(CACHE_ENV_VAR) or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "quantadvisor"
+
+
+def _disk_cache_path(files: Sequence[Path]) -> Path | None:
+    from . import __version__
+
+    root = _cache_root()
+    # The schema is code: a changed models.py, dataset.py or architecture.py (the pickled reference
+    # ModelSpecs) must not be served an old pickle.
+    here = Path(__file__).resolve().parent
+    digest = _cache_digest(__version__, [here / "models.py", here / "dataset.py", here / "architecture.py", *files])
+    return None if root is None or digest is None else root / f"dataset-{digest}.pickle"
+
+
+def _derived_cache_path(dataset_key: str | None, key: str, code: Sequence[Path]) -> Path | None:
+    root = _cache_root()
+    if dataset_key is None or root is None or not key.isidentifier():
+        return None
+    digest = _cache_digest(f"{dataset_key}|{key}", code)
+    return None if digest is None else root / f"derived-{key}-{digest}.pickle"
+
+
+def _read_disk_cache(path: Path, kind: type[D]) -> D | None:
     import pickle
 
     try:
@@ -424,17 +467,17 @@ def _read_disk_cache(path: Path) -> Dataset | None:
             value = pickle.load(handle)  # noqa: S301 - our own file, in the user's own cache dir
     except Exception:
         return None
-    return value if isinstance(value, Dataset) else None
+    return value if isinstance(value, kind) else None
 
 
-def _write_disk_cache(path: Path, dataset: Dataset) -> None:
+def _write_disk_cache(path: Path, value: object) -> None:
     import pickle
     import tempfile
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False) as handle:
-            pickle.dump(dataset, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         Path(handle.name).replace(path)  # atomic: a concurrent reader never sees half a file
     except OSError:
         pass  # a read-only home directory only costs the re-parse

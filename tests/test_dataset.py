@@ -684,3 +684,42 @@ def test_derived_values_are_computed_once_and_never_pickled(ds: Dataset) -> None
     copy = pickle.loads(pickle.dumps(ds))  # noqa: S301 - our own bytes
     assert ("test", "once") not in copy._derived, "the code computing them is not in the disk cache key"
     assert copy.gpus == ds.gpus
+
+
+def test_a_persisted_value_is_computed_once_per_data_and_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dataset.persisted keeps a costly derived value (the loss fit) on disk, keyed by data and code."""
+    import dataclasses
+
+    import quantadvisor.dataset as dataset_module
+
+    monkeypatch.setenv("QUANTADVISOR_CACHE_DIR", str(tmp_path))
+    code = tmp_path / "code.py"
+    code.write_text("v1\n")
+    calls: list[int] = []
+
+    def compute() -> dict[str, int]:
+        calls.append(1)
+        return {"value": len(calls)}
+
+    dataset_module._load_cached.cache_clear()
+    try:
+        first = dataset_module.load_dataset()
+        assert first.persisted("probe", dict, compute, [code]) == {"value": 1}
+        assert len(list((tmp_path / "quantadvisor").glob("derived-probe-*.pickle"))) == 1
+        dataset_module._load_cached.cache_clear()
+        again = dataset_module.load_dataset()
+        assert again is not first
+        assert again.persisted("probe", dict, compute, [code]) == {"value": 1}  # read from disk
+        assert len(calls) == 1
+        code.write_text("v2, a different size\n")  # edited code is never served an old value
+        dataset_module._load_cached.cache_clear()
+        assert dataset_module.load_dataset().persisted("probe", dict, compute, [code]) == {"value": 2}
+        copy = dataclasses.replace(again)  # a copy (cross-validation folds) has no disk key
+        assert copy.persisted("probe", dict, compute, [code]) == {"value": 3}
+        assert len(list((tmp_path / "quantadvisor").glob("derived-probe-*.pickle"))) == 2
+        for path in (tmp_path / "quantadvisor").glob("derived-probe-*.pickle"):
+            path.write_bytes(b"not a pickle")  # a corrupt file is a miss, not an error
+        dataset_module._load_cached.cache_clear()
+        assert dataset_module.load_dataset().persisted("probe", dict, compute, [code]) == {"value": 4}
+    finally:
+        dataset_module._load_cached.cache_clear()

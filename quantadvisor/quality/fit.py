@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .distortion import ASSUMED_EQUIVALENT, UNQUANTIZED, distortion, family_factor
@@ -112,7 +113,10 @@ def format_tau(ds: Dataset, fmt: str) -> float:
 
 def loss_model(ds: Dataset) -> LossModel:
     """The model fitted to this dataset's evidence, once per dataset."""
-    return ds.derived("loss_model", lambda: fit_loss_model(ds))
+    # The fit takes ~0.7 s: it is kept on disk with the dataset, keyed by the modules that compute it.
+    here = Path(__file__).resolve().parent
+    code = [here / name for name in ("fit.py", "observations.py", "distortion.py")]
+    return ds.persisted("loss_model", LossModel, lambda: fit_loss_model(ds), code)
 
 
 def _points(ds: Dataset) -> list[_Point]:
