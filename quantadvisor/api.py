@@ -51,6 +51,8 @@ def recommend(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    host_bandwidth_gbps: float | None = None,
+    price_per_kwh: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank the quantized builds of `model` (or of every reference size) for `task` on this hardware.
@@ -67,6 +69,9 @@ def recommend(
             every option, or "auto" (default): flash attention on (llama.cpp's -fa auto), and f16 KV at
             ubatch 512, then q8_0 KV, ubatch 256, then q4_0 KV until an option fits on the GPU. Each
             option's ``memory`` says which settings it uses.
+        host_bandwidth_gbps: system RAM bandwidth (GB/s) for offloaded speed estimates; default an
+            assumed dual-channel DDR5-4800 (76.8 GB/s), or the chip's own on unified memory.
+        price_per_kwh: turns each option's energy (at the GPU's rated power) into a cost per million tokens.
 
     With no GPU (none detected, or vram_gib=0) the plan is CPU-only: every option runs from host
     RAM (``rec.hardware.cpu_only``), checked against the RAM this machine reports unless `ram_gib`
@@ -97,6 +102,7 @@ def recommend(
         embedding_model=embedding_model, prefer=prefer, dataset=dataset,
         knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
                               n_ubatch=n_ubatch),
+        host_bandwidth_gbps=host_bandwidth_gbps, price_per_kwh=price_per_kwh,
     )  # fmt: skip
     if model is not None:
         local = local_gguf(model, req.ds)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .memory.runtime import MemoryEstimate
 from .rules import FiredRule
+from .speed import SpeedEstimate
 
 __all__ = ["Fit", "HardwareUsed", "LossRange", "QuantOption", "Recommendation", "SizeChoice"]
 
@@ -82,7 +83,11 @@ class QuantOption(BaseModel):
     meets_target: bool
     below_floor: bool
     headroom_bytes: int
-    slowdown: float | None = None
+    speed: SpeedEstimate | None = None
+    """Predicted decode/prefill tok/s (llama.cpp, or vLLM for serving formats); None when nothing
+    runs or the GPU's bandwidth is unknown (a bare --vram figure)."""
+    rank_reason: str | None = None
+    """One line on why the option ranks where it does (--explain)."""
     file: str | None = None
     files: list[str] = []
     """Every file to fetch for this option (all parts of a split build, in order); empty when not a real file."""
