@@ -30,6 +30,7 @@ __all__ = [
     "load_dataset",
     "load_model_spec",
     "pick_file",
+    "pick_option",
     "rank_files",
     "recommend",
 ]
@@ -52,6 +53,7 @@ _LAZY = {
     "Recommendation": "results",
     "recommend": "api",
     "pick_file": "files",
+    "pick_option": "files",
     "rank_files": "files",
     "detect_hardware": "hardware",
     "load_dataset": "dataset",
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
         NothingFitsError,
         QuantAdvisorError,
     )
-    from .files import pick_file, rank_files
+    from .files import pick_file, pick_option, rank_files
     from .hardware import detect_hardware
     from .memory import MemoryEstimate, estimate_memory
     from .results import QuantOption, Recommendation

@@ -18,6 +18,7 @@ from .request import (
     prepare_request,
     rank_model,
     resolve_model,
+    thin_headroom,
 )
 from .results import HardwareUsed, QuantOption, Recommendation, SizeChoice
 from .rules import FiredRule, Policy, Prefer, evaluate_request_rules
@@ -53,6 +54,7 @@ def recommend(
     n_ubatch: int | Literal["auto"] = "auto",
     host_bandwidth_gbps: float | None = None,
     price_per_kwh: float | None = None,
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank the quantized builds of `model` (or of every reference size) for `task` on this hardware.
@@ -72,6 +74,8 @@ def recommend(
         host_bandwidth_gbps: system RAM bandwidth (GB/s) for offloaded speed estimates; default an
             assumed dual-channel DDR5-4800 (76.8 GB/s), or the chip's own on unified memory.
         price_per_kwh: turns each option's energy (at the GPU's rated power) into a cost per million tokens.
+        margin_gib: VRAM to keep free per GPU (default 1 GiB, llama.cpp's --fit-target), for a detected
+            card and a planned one (vram_gib / gpu) alike; 0 plans to the last byte.
 
     With no GPU (none detected, or vram_gib=0) the plan is CPU-only: every option runs from host
     RAM (``rec.hardware.cpu_only``), checked against the RAM this machine reports unless `ram_gib`
@@ -95,11 +99,12 @@ def recommend(
         return rank_files(
             str(model), task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens,
             ram_gib=ram_gib, embedding_model=embedding_model, prefer=prefer, cache_type_k=cache_type_k,
-            cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch, dataset=dataset,
+            cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch, margin_gib=margin_gib,
+            dataset=dataset,
         )  # fmt: skip
     req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
         knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
                               n_ubatch=n_ubatch),
         host_bandwidth_gbps=host_bandwidth_gbps, price_per_kwh=price_per_kwh,
@@ -107,7 +112,15 @@ def recommend(
     if model is not None:
         local = local_gguf(model, req.ds)
         spec = local[0] if local else resolve_model(model, req.ds)
-        return rank_model(spec, req, local_file=local[1] if local else None)
+        rec = rank_model(spec, req, local_file=local[1] if local else None)
+        if local and local[1] is not None:
+            from .handoff import local_handoff
+
+            path = local[1].file
+            options = [o.model_copy(update={"handoff": local_handoff(o, path)}) if o.file == path else o
+                       for o in rec.options]  # fmt: skip
+            rec = rec.model_copy(update={"options": options})
+        return rec
     return _compare_sizes(req)
 
 
@@ -131,6 +144,7 @@ def _compare_sizes(req: Request) -> Recommendation:
         first_policy = first_policy or planner.policy
         trace.extend(r for r in planner.policy.fired if r.id not in {t.id for t in trace})
         top = planner.best_option(_MATRIX_QUANTS)
+        top = thin_headroom([top], req.hardware)[0] if top is not None else None
         row = construct(
             SizeChoice, size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
             active_params_billions=round(active, 2) if active else None, best=top,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import limits
 from .errors import ModelResolutionError
 
 if TYPE_CHECKING:
@@ -48,57 +48,79 @@ class ModelSpec(BaseModel):
     Names follow llama.cpp's hparams where they differ from Hugging Face's.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # strict: a bool, a string or a float is never coerced into a count.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, strict=True)
 
-    name: str
-    arch: str
-    # Shapes from untrusted configs and GGUF headers: a zero or negative width is an error here,
-    # not a ZeroDivisionError three modules later.
-    n_layers: int = Field(gt=0, le=100_000)
-    n_embd: int = Field(gt=0, le=10_000_000)
-    n_head: int = Field(gt=0, le=100_000)
-    n_head_kv: int = Field(gt=0, le=100_000)
-    head_dim_k: int = Field(gt=0, le=100_000)
-    head_dim_v: int = Field(ge=0, le=100_000)
-    n_ff: int = Field(ge=0, le=100_000_000)
-    n_vocab: int = Field(gt=0, le=100_000_000)
+    name: str = Field(max_length=limits.MAX_NAME_CHARS)
+    arch: str = Field(max_length=256)
+    # Shapes from untrusted configs and GGUF headers: every count has a range (quantadvisor/limits.py), so a
+    # zero width is an error here, not a ZeroDivisionError three modules later, and a huge one never drives
+    # a loop or an allocation.
+    n_layers: int = Field(gt=0, le=limits.MAX_LAYERS)
+    n_embd: int = Field(gt=0, le=limits.MAX_EMBEDDING)
+    n_head: int = Field(gt=0, le=limits.MAX_HEADS)
+    n_head_kv: int = Field(gt=0, le=limits.MAX_HEADS)
+    head_dim_k: int = Field(gt=0, le=limits.MAX_HEAD_DIM)
+    head_dim_v: int = Field(ge=0, le=limits.MAX_HEAD_DIM)
+    n_ff: int = Field(ge=0, le=limits.MAX_FEED_FORWARD)
+    n_vocab: int = Field(gt=0, le=limits.MAX_VOCAB)
     tied_embeddings: bool = False
     attn_bias: bool = False
     # gpt-oss: an attention-output bias, learned per-head attention sinks, and router and expert biases
     # (all F32; gpt-oss-120b carries 160 MB of them).
     gpt_oss_biases: bool = False
     qk_norm: bool = False
-    norms_per_layer: int = 2
+    norms_per_layer: int = Field(default=2, ge=0, le=16)
     fused_qkv: bool = False
     fused_gate_up: bool = False
-    rope_freqs: int = 0
+    rope_freqs: int = Field(default=0, ge=0, le=limits.MAX_HEAD_DIM)
     # Mixture of experts (0 experts = dense)
-    n_expert: int = 0
-    n_expert_used: int = 0
-    n_ff_exp: int = 0
-    n_expert_shared: int = 0
-    n_ff_shexp: int = 0
-    n_leading_dense_layers: int = 0
+    n_expert: int = Field(default=0, ge=0, le=limits.MAX_EXPERTS)
+    n_expert_used: int = Field(default=0, ge=0, le=limits.MAX_EXPERTS)
+    n_ff_exp: int = Field(default=0, ge=0, le=limits.MAX_FEED_FORWARD)
+    n_expert_shared: int = Field(default=0, ge=0, le=limits.MAX_EXPERTS)
+    n_ff_shexp: int = Field(default=0, ge=0, le=limits.MAX_FEED_FORWARD)
+    n_leading_dense_layers: int = Field(default=0, ge=0, le=limits.MAX_LAYERS)
     # Attention variants
-    sliding_window: int | None = None
-    swa_layers: tuple[bool, ...] | None = None
-    attention_layers: tuple[bool, ...] | None = None
+    sliding_window: int | None = Field(default=None, gt=0, le=limits.MAX_CONTEXT_TOKENS)
+    swa_layers: tuple[bool, ...] | None = Field(default=None, max_length=limits.MAX_LAYERS)
+    attention_layers: tuple[bool, ...] | None = Field(default=None, max_length=limits.MAX_LAYERS)
     attn_output_gate: bool = False  # Qwen3-Next/3.5: Q projection doubled to gate the attention output
     # Linear-attention (Gated DeltaNet) layers of hybrid models: heads and head dims of K and V,
     # and the causal-conv kernel width. 0 = unknown (such layers are then sized like attention).
-    linear_k_heads: int = 0
-    linear_v_heads: int = 0
-    linear_k_dim: int = 0
-    linear_v_dim: int = 0
-    linear_conv: int = 0
-    kv_lora_rank: int = 0
-    q_lora_rank: int = 0
-    qk_rope_head_dim: int = 0
-    max_context: int | None = None
+    linear_k_heads: int = Field(default=0, ge=0, le=limits.MAX_HEADS)
+    linear_v_heads: int = Field(default=0, ge=0, le=limits.MAX_HEADS)
+    linear_k_dim: int = Field(default=0, ge=0, le=limits.MAX_HEAD_DIM)
+    linear_v_dim: int = Field(default=0, ge=0, le=limits.MAX_HEAD_DIM)
+    linear_conv: int = Field(default=0, ge=0, le=64)
+    kv_lora_rank: int = Field(default=0, ge=0, le=limits.MAX_EMBEDDING)
+    q_lora_rank: int = Field(default=0, ge=0, le=limits.MAX_EMBEDDING)
+    qk_rope_head_dim: int = Field(default=0, ge=0, le=limits.MAX_HEAD_DIM)
+    max_context: int | None = Field(default=None, gt=0, le=limits.MAX_CONTEXT_TOKENS)
     # Provenance: where the numbers came from, and whether they are only a reference shape
     approximate: bool = False
     stands_for: str | None = None
     origin: str = "config"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelSpec:
+        """Shapes that contradict each other are refused here, with the fields named."""
+        problems = []
+        if self.n_head_kv > self.n_head:
+            problems.append(f"{self.n_head_kv} KV heads but only {self.n_head} attention heads")
+        if self.n_expert > 1 and not 1 <= self.n_expert_used <= self.n_expert:
+            problems.append(f"{self.n_expert_used} experts used per token out of {self.n_expert}")
+        if self.n_expert <= 1 and self.n_expert_used > 1:
+            problems.append(f"{self.n_expert_used} experts used per token but {self.n_expert} experts")
+        if self.n_leading_dense_layers > self.n_layers:
+            problems.append(f"{self.n_leading_dense_layers} leading dense layers of {self.n_layers}")
+        for field in ("swa_layers", "attention_layers"):
+            pattern = getattr(self, field)
+            if pattern is not None and len(pattern) != self.n_layers:
+                problems.append(f"{field} has {len(pattern)} entries for {self.n_layers} layers")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def is_moe(self) -> bool:
@@ -140,14 +162,40 @@ def _pattern(n_layers: int, period: int) -> tuple[bool, ...]:
     return tuple(i % period < period - 1 for i in range(n_layers))
 
 
+def _show(value: object) -> str:
+    """A short repr of an untrusted value for a message (a 10^6-element list is not printed whole)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = 60
+    short.maxlist = short.maxtuple = short.maxdict = 6
+    return short.repr(value)
+
+
+def _count(value: object, field: str, what: str, *, low: int = 0, high: int) -> int:
+    """A whole number in [low, high], checked before anything is built from it: no bool, str or float."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ModelResolutionError(f"{what}: {field} must be a whole number, not {_show(value)}")
+    if not low <= value <= high:
+        raise ModelResolutionError(
+            f"{what}: {field} is {value:,}, outside the range {low:,} to {high:,} (quantadvisor/limits.py)"
+        )
+    return value
+
+
 def _build(fields: dict[str, Any], what: str) -> ModelSpec:
     """Validate the collected fields; a bad shape becomes one ModelResolutionError naming the field."""
+    fields["name"] = str(fields.get("name", ""))[: limits.MAX_NAME_CHARS]
+    fields["arch"] = str(fields.get("arch", ""))[:256]
     try:
         return ModelSpec(**fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise ModelResolutionError(f"{what}: field {field!r}: {first['msg']} (got {first.get('input')!r})") from exc
+        msg = first["msg"].removeprefix("Value error, ")
+        if not field:  # a contradiction between fields (the model validator)
+            raise ModelResolutionError(f"{what}: inconsistent shape: {msg}") from exc
+        raise ModelResolutionError(f"{what}: field {field!r}: {msg} (got {_show(first.get('input'))})") from exc
 
 
 def spec_from_config(config: dict[str, Any], *, name: str | None = None) -> ModelSpec:
@@ -167,27 +215,42 @@ def _spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mod
         merged = {**{k: v for k, v in config.items() if k != "text_config"}, **text}
         merged.setdefault("model_type", text.get("model_type", config.get("model_type")))
         config = merged
-    model_type = str(config.get("model_type") or "unknown")
+    model_type = str(config.get("model_type") or "unknown")[:256]
     config = {**_MODEL_TYPE_DEFAULTS.get(model_type, {}), **config}
+    what = "config.json"
+
+    def count(*keys: str, default: object = None, low: int = 0, high: int) -> int:
+        value = _get(config, *keys, default=default)
+        return _count(value, keys[0], what, low=low, high=high)
+
     missing = [f for f in _CORE_FIELDS if _get(config, f) is None]
-    is_moe = _get(config, "num_experts", "num_local_experts", "n_routed_experts", default=0) > 1
+    n_expert = count("num_experts", "num_local_experts", "n_routed_experts", default=0, high=limits.MAX_EXPERTS)
+    is_moe = n_expert > 1
     if not is_moe and _get(config, "intermediate_size") is None:
         missing.append("intermediate_size")
     if missing:
         kind = "unknown architecture" if model_type not in KNOWN_MODEL_TYPES else "incomplete config"
         raise ModelResolutionError(
-            f"{kind} {model_type!r}: config is missing {', '.join(missing)}",
+            f"{kind} {_show(model_type)}: config is missing {', '.join(missing)}",
             hint="pass a config.json of a decoder-only LLM, or a size shorthand such as 8b or 30b-a3b",
         )
 
-    n_layers = int(config["num_hidden_layers"])
-    n_embd = int(config["hidden_size"])
-    n_head = int(config["num_attention_heads"])
-    n_head_kv = int(_get(config, "num_key_value_heads", default=n_head))
-    head_dim = int(_get(config, "head_dim", default=n_embd // n_head))
-    n_vocab = int(config["vocab_size"])
+    # Every count is checked against its limit before anything (a per-layer pattern) is built from it.
+    n_layers = count("num_hidden_layers", low=1, high=limits.MAX_LAYERS)
+    n_embd = count("hidden_size", low=1, high=limits.MAX_EMBEDDING)
+    n_head = count("num_attention_heads", low=1, high=limits.MAX_HEADS)
+    n_head_kv = count("num_key_value_heads", default=n_head, low=1, high=limits.MAX_HEADS)
+    head_dim = count("head_dim", default=max(1, n_embd // n_head), low=1, high=limits.MAX_HEAD_DIM)
+    n_vocab = count("vocab_size", low=1, high=limits.MAX_VOCAB)
     n_vocab = min(n_vocab, _GGUF_VOCAB_ROWS.get(model_type, n_vocab))
-    tied = bool(_get(config, "tie_word_embeddings", default=model_type.startswith("gemma")))
+    tied_raw = _get(config, "tie_word_embeddings", default=model_type.startswith("gemma"))
+    if not isinstance(tied_raw, bool):
+        raise ModelResolutionError(f"{what}: tie_word_embeddings must be true or false, not {_show(tied_raw)}")
+    max_context = _get(config, "max_position_embeddings")
+    if not (isinstance(max_context, int) and not isinstance(max_context, bool)):
+        max_context = None  # informational only (a note when the context is longer): unusable values are dropped
+    elif not 0 < max_context <= limits.MAX_CONTEXT_TOKENS:
+        max_context = None
     fields: dict[str, Any] = {
         "name": name or str(_get(config, "_name_or_path", default=model_type)),
         "arch": model_type,
@@ -197,12 +260,12 @@ def _spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mod
         "n_head_kv": n_head_kv,
         "head_dim_k": head_dim,
         "head_dim_v": head_dim,
-        "n_ff": int(_get(config, "intermediate_size", default=0)),
+        "n_ff": count("intermediate_size", default=0, high=limits.MAX_FEED_FORWARD),
         "n_vocab": n_vocab,
-        "tied_embeddings": tied,
-        "max_context": _get(config, "max_position_embeddings"),
+        "tied_embeddings": tied_raw,
+        "max_context": max_context,
     }
-    if model_type in {"qwen2", "qwen2_moe"} or _get(config, "attention_bias", default=False):
+    if model_type in {"qwen2", "qwen2_moe"} or _get(config, "attention_bias", default=False) is True:
         fields["attn_bias"] = True
     if model_type.startswith(("qwen3", "gemma3")):  # every Qwen3/3.5 and Gemma 3 variant normalises q and k
         fields["qk_norm"] = True
@@ -218,68 +281,69 @@ def _spec_from_config(config: dict[str, Any], *, name: str | None = None) -> Mod
         fields["rope_freqs"] = head_dim // 2  # llama.cpp stores the llama3 frequency factors
 
     # Mixture of experts
-    n_expert = int(_get(config, "num_experts", "num_local_experts", "n_routed_experts", default=0))
-    if n_expert > 1:
+    if is_moe:
         fields["n_expert"] = n_expert
-        fields["n_expert_used"] = int(_get(config, "num_experts_per_tok", "num_experts_per_token", default=2))
-        fields["n_ff_exp"] = int(_get(config, "moe_intermediate_size", "intermediate_size", default=0))
+        fields["n_expert_used"] = count("num_experts_per_tok", "num_experts_per_token", default=2, low=1,
+                                        high=n_expert)  # fmt: skip
+        fields["n_ff_exp"] = count("moe_intermediate_size", "intermediate_size", default=0,
+                                   high=limits.MAX_FEED_FORWARD)  # fmt: skip
         if fields["n_ff_exp"] <= 0:
             raise ModelResolutionError(
                 f"incomplete config {model_type!r}: a mixture of experts without moe_intermediate_size "
                 "or intermediate_size (the width of each expert)"
             )
-        shared_size = int(_get(config, "shared_expert_intermediate_size", default=0))
-        n_shared = int(_get(config, "n_shared_experts", default=1 if shared_size else 0))
+        shared_size = count("shared_expert_intermediate_size", default=0, high=limits.MAX_FEED_FORWARD)
+        n_shared = count("n_shared_experts", default=1 if shared_size else 0, high=limits.MAX_EXPERTS)
         if n_shared and not shared_size:
             shared_size = n_shared * fields["n_ff_exp"]
         fields["n_expert_shared"] = n_shared
         fields["n_ff_shexp"] = shared_size
-        fields["n_leading_dense_layers"] = int(_get(config, "first_k_dense_replace", default=0))
+        fields["n_leading_dense_layers"] = count("first_k_dense_replace", default=0, high=n_layers)
         if model_type == "mixtral":
             fields["n_ff"] = 0
 
     # Multi-head latent attention (DeepSeek V2/V3, Kimi K2): llama.cpp caches the compressed KV.
-    kv_lora = int(_get(config, "kv_lora_rank", default=0) or 0)
+    kv_lora = count("kv_lora_rank", default=0, high=limits.MAX_EMBEDDING)
     if kv_lora:
-        rope_dim = int(_get(config, "qk_rope_head_dim", default=64))
+        rope_dim = count("qk_rope_head_dim", default=64, high=limits.MAX_HEAD_DIM)
         fields.update(
             kv_lora_rank=kv_lora,
-            q_lora_rank=int(_get(config, "q_lora_rank", default=0) or 0),
+            q_lora_rank=count("q_lora_rank", default=0, high=limits.MAX_EMBEDDING),
             qk_rope_head_dim=rope_dim,
-            head_dim_k=int(_get(config, "qk_nope_head_dim", default=128)) + rope_dim,
-            head_dim_v=int(_get(config, "v_head_dim", default=128)),
+            head_dim_k=count("qk_nope_head_dim", default=128, high=limits.MAX_HEAD_DIM) + rope_dim,
+            head_dim_v=count("v_head_dim", default=128, high=limits.MAX_HEAD_DIM),
         )
 
     # Sliding-window and hybrid layers
     layer_types = _get(config, "layer_types")
-    window = _get(config, "sliding_window")
+    has_window = _get(config, "sliding_window") is not None
     if isinstance(layer_types, list) and len(layer_types) == n_layers:
         kinds = [str(t) for t in layer_types]
-        if any(k == "sliding_attention" for k in kinds) and window:
-            fields["sliding_window"] = int(window)
+        if any(k == "sliding_attention" for k in kinds) and has_window:
+            fields["sliding_window"] = count("sliding_window", low=1, high=limits.MAX_CONTEXT_TOKENS)
             fields["swa_layers"] = tuple(k == "sliding_attention" for k in kinds)
         if any(k in {"linear_attention", "mamba", "recurrent"} for k in kinds):
             fields["attention_layers"] = tuple(k not in {"linear_attention", "mamba", "recurrent"} for k in kinds)
-    elif model_type in {"gemma2", "gpt_oss"} and window:
-        fields["sliding_window"] = int(window)
+    elif model_type in {"gemma2", "gpt_oss"} and has_window:
+        fields["sliding_window"] = count("sliding_window", low=1, high=limits.MAX_CONTEXT_TOKENS)
         fields["swa_layers"] = _pattern(n_layers, 2)
-    elif model_type in {"gemma3", "gemma3_text"} and window:
-        fields["sliding_window"] = int(window)
-        fields["swa_layers"] = _pattern(n_layers, int(_get(config, "sliding_window_pattern", default=6)))
+    elif model_type in {"gemma3", "gemma3_text"} and has_window:
+        fields["sliding_window"] = count("sliding_window", low=1, high=limits.MAX_CONTEXT_TOKENS)
+        fields["swa_layers"] = _pattern(n_layers, count("sliding_window_pattern", default=6, low=1, high=n_layers))
     if _get(config, "linear_num_value_heads"):
         fields.update(
-            linear_k_heads=int(_get(config, "linear_num_key_heads", default=0)),
-            linear_v_heads=int(_get(config, "linear_num_value_heads", default=0)),
-            linear_k_dim=int(_get(config, "linear_key_head_dim", default=0)),
-            linear_v_dim=int(_get(config, "linear_value_head_dim", default=0)),
-            linear_conv=int(_get(config, "linear_conv_kernel_dim", default=4)),
+            linear_k_heads=count("linear_num_key_heads", default=0, high=limits.MAX_HEADS),
+            linear_v_heads=count("linear_num_value_heads", default=0, high=limits.MAX_HEADS),
+            linear_k_dim=count("linear_key_head_dim", default=0, high=limits.MAX_HEAD_DIM),
+            linear_v_dim=count("linear_value_head_dim", default=0, high=limits.MAX_HEAD_DIM),
+            linear_conv=count("linear_conv_kernel_dim", default=4, high=64),
         )
-    if _get(config, "attn_output_gate", default=False):
+    if _get(config, "attn_output_gate", default=False) is True:
         fields["attn_output_gate"] = True
-    interval = _get(config, "full_attention_interval")
-    if "attention_layers" not in fields and interval:
-        fields["attention_layers"] = tuple((i + 1) % int(interval) == 0 for i in range(n_layers))
-    return _build(fields, "config.json")
+    if "attention_layers" not in fields and _get(config, "full_attention_interval") is not None:
+        interval = count("full_attention_interval", low=1, high=n_layers)
+        fields["attention_layers"] = tuple((i + 1) % interval == 0 for i in range(n_layers))
+    return _build(fields, what)
 
 
 # GGUF key suffixes (after "<arch>.") → the ModelSpec field they fill.
@@ -298,75 +362,98 @@ def spec_from_gguf_metadata(
 
 def _spec_from_gguf(metadata: dict[str, Any], *, name: str | None, tied: bool | None) -> ModelSpec:
     arch = metadata.get("general.architecture")
-    if not isinstance(arch, str):
+    if not isinstance(arch, str) or not arch:
         raise ModelResolutionError("GGUF header has no general.architecture key")
+    arch = arch[:256]
+    what = "GGUF header"
 
     def key(suffix: str, default: Any = None) -> Any:
         return metadata.get(f"{arch}.{suffix}", default)
 
-    n_layers = key("block_count")
-    n_embd = key("embedding_length")
-    n_head = key("attention.head_count")
-    missing = [
-        k
-        for k, v in (("block_count", n_layers), ("embedding_length", n_embd), ("attention.head_count", n_head))
-        if v is None
-    ]
+    def count(suffix: str, default: object = None, *, low: int = 0, high: int) -> int:
+        return _count(key(suffix, default), f"{arch}.{suffix}", what, low=low, high=high)
+
+    missing = [k for k in ("block_count", "embedding_length", "attention.head_count") if key(k) is None]
     if missing:
         raise ModelResolutionError(f"GGUF architecture {arch!r} lacks {', '.join(f'{arch}.{m}' for m in missing)}")
-    n_head_i = int(n_head if not isinstance(n_head, list) else max(n_head))
-    n_kv = key("attention.head_count_kv", n_head_i)
-    kv_list = n_kv if isinstance(n_kv, list) else None
-    n_head_kv = int(max(n_kv) if isinstance(n_kv, list) else n_kv)
-    head_k = int(key("attention.key_length", int(n_embd) // n_head_i))
-    head_v = int(key("attention.value_length", head_k))
+    # Every count is checked against its limit before anything (a per-layer pattern) is built from it.
+    n_layers = count("block_count", low=1, high=limits.MAX_LAYERS)
+
+    def per_layer(suffix: str, default: object, *, low: int, high: int) -> tuple[int, list[int] | None]:
+        """A count that may be given per layer (an array of n_layers values): (its largest value, the list)."""
+        raw = key(suffix, default)
+        if isinstance(raw, list):
+            if len(raw) != n_layers:
+                raise ModelResolutionError(f"{what}: {arch}.{suffix} has {len(raw)} values for {n_layers} layers")
+            values = [_count(v, f"{arch}.{suffix}", what, low=low, high=high) for v in raw]
+            return max(values), values
+        return _count(raw, f"{arch}.{suffix}", what, low=low, high=high), None
+
+    n_embd = count("embedding_length", low=1, high=limits.MAX_EMBEDDING)
+    n_head_i, _ = per_layer("attention.head_count", None, low=1, high=limits.MAX_HEADS)
+    n_head_kv, kv_list = per_layer("attention.head_count_kv", n_head_i, low=0, high=limits.MAX_HEADS)
+    head_k = count("attention.key_length", max(1, n_embd // n_head_i), low=1, high=limits.MAX_HEAD_DIM)
+    head_v = count("attention.value_length", head_k, high=limits.MAX_HEAD_DIM)
     vocab = key("vocab_size")
     if vocab is None:
         tokens = metadata.get("tokenizer.ggml.tokens")
         vocab = getattr(tokens, "length", None) or (len(tokens) if isinstance(tokens, list) else None)
-    ff = key("feed_forward_length", 0)
+    n_vocab = _count(vocab, f"{arch}.vocab_size (or the token list)", what, low=1, high=limits.MAX_VOCAB)
+    ff, _ = per_layer("feed_forward_length", 0, low=0, high=limits.MAX_FEED_FORWARD)
+    context = key("context_length")
+    good_context = isinstance(context, int) and not isinstance(context, bool)
     fields: dict[str, Any] = {
         "name": name or str(metadata.get("general.name") or arch),
         "arch": arch,
-        "n_layers": int(n_layers),
-        "n_embd": int(n_embd),
+        "n_layers": n_layers,
+        "n_embd": n_embd,
         "n_head": n_head_i,
-        "n_head_kv": n_head_kv,
+        "n_head_kv": max(1, n_head_kv),
         "head_dim_k": head_k,
         "head_dim_v": head_v,
-        "n_ff": int(max(ff) if isinstance(ff, list) else ff),
-        "n_vocab": int(vocab or 0),
-        "max_context": key("context_length"),
+        "n_ff": ff,
+        "n_vocab": n_vocab,
+        # informational only (a note when the context is longer): unusable values are dropped
+        "max_context": context if good_context and 0 < context <= limits.MAX_CONTEXT_TOKENS else None,
         "origin": "gguf",
     }
-    n_expert = int(key("expert_count", 0) or 0)
+    n_expert = count("expert_count", 0, high=limits.MAX_EXPERTS)
     if n_expert > 1:
         fields.update(
             n_expert=n_expert,
-            n_expert_used=int(key("expert_used_count", 0) or 0),
-            n_ff_exp=int(key("expert_feed_forward_length", 0) or 0),
-            n_expert_shared=int(key("expert_shared_count", 0) or 0),
-            n_ff_shexp=int(key("expert_shared_feed_forward_length", 0) or 0),
-            n_leading_dense_layers=int(key("leading_dense_block_count", 0) or 0),
+            n_expert_used=count("expert_used_count", 0, low=1, high=n_expert),
+            n_ff_exp=count("expert_feed_forward_length", 0, high=limits.MAX_FEED_FORWARD),
+            n_expert_shared=count("expert_shared_count", 0, high=limits.MAX_EXPERTS),
+            n_ff_shexp=count("expert_shared_feed_forward_length", 0, high=limits.MAX_FEED_FORWARD),
+            n_leading_dense_layers=count("leading_dense_block_count", 0, high=n_layers),
         )
-    window = key("attention.sliding_window")
-    if window:
-        fields["sliding_window"] = int(window)
-        period = {"gemma2": 2, "gpt-oss": 2, "gemma3": 6}.get(arch)
-        pattern = key("attention.sliding_window_pattern")
-        if isinstance(pattern, list) and len(pattern) == int(n_layers):
-            fields["swa_layers"] = tuple(bool(p) for p in pattern)
-        elif period:
-            fields["swa_layers"] = _pattern(int(n_layers), int(pattern) if isinstance(pattern, int) else period)
+    if key("attention.sliding_window") is not None:
+        window = count("attention.sliding_window", low=0, high=limits.MAX_CONTEXT_TOKENS)
+        if window:
+            fields["sliding_window"] = window
+            period = {"gemma2": 2, "gpt-oss": 2, "gemma3": 6}.get(arch)
+            pattern = key("attention.sliding_window_pattern")
+            if isinstance(pattern, list):
+                if len(pattern) != n_layers:
+                    raise ModelResolutionError(
+                        f"{what}: {arch}.attention.sliding_window_pattern has {len(pattern)} values "
+                        f"for {n_layers} layers"
+                    )
+                fields["swa_layers"] = tuple(bool(p) for p in pattern)
+            elif pattern is not None:
+                fields["swa_layers"] = _pattern(n_layers, count("attention.sliding_window_pattern", low=1,
+                                                                high=n_layers))  # fmt: skip
+            elif period:
+                fields["swa_layers"] = _pattern(n_layers, period)
     if kv_list is not None:
-        fields["attention_layers"] = tuple(int(v) > 0 for v in kv_list)
-    kv_lora = key("attention.kv_lora_rank")
+        fields["attention_layers"] = tuple(v > 0 for v in kv_list)
+    kv_lora = count("attention.kv_lora_rank", 0, high=limits.MAX_EMBEDDING)
     if kv_lora:
-        fields["kv_lora_rank"] = int(kv_lora)
-        fields["qk_rope_head_dim"] = int(key("rope.dimension_count", 64))
+        fields["kv_lora_rank"] = kv_lora
+        fields["qk_rope_head_dim"] = count("rope.dimension_count", 64, high=limits.MAX_HEAD_DIM)
     if tied is not None:
         fields["tied_embeddings"] = tied
-    return _build(fields, "GGUF header")
+    return _build(fields, what)
 
 
 _SHORTHAND = re.compile(r"^\s*(\d+(\.\d+)?)\s*[bB]\s*$|^\s*\d+x\d+b\s*$|^\s*\d+(\.\d+)?b-a\d+(\.\d+)?b\s*$", re.I)
@@ -420,32 +507,37 @@ def load_model_spec(model: str | Path | dict[str, Any] | ModelSpec, dataset: Dat
     Raises:
         ModelResolutionError: an unknown shorthand, an unreadable or unsupported config or GGUF header.
     """
+    from . import untrusted
+
     if isinstance(model, ModelSpec):
         return model
     if isinstance(model, dict):
         return spec_from_config(model)
+    if not isinstance(model, (str, Path)):
+        raise ModelResolutionError(
+            f"model must be a size, a path, a config dict or a ModelSpec, not {type(model).__name__}"
+        )
     text = str(model).strip()
     if not text:
         raise ModelResolutionError("the model name is empty", hint="pass a size such as 8b, or a config.json")
-    path = Path(text).expanduser()
-    if path.is_dir():
+    if len(text) > limits.MAX_MODEL_ARG_CHARS:
+        raise ModelResolutionError(f"the model name is over {limits.MAX_MODEL_ARG_CHARS} characters")
+    path = untrusted.local_path(text)
+    if path is not None and untrusted.is_dir(path):
         path = path / "config.json"
-        if not path.is_file():
-            raise ModelResolutionError(f"{text}: the folder holds no config.json")
-    if path.is_file():
+        if not untrusted.is_file(path):
+            raise ModelResolutionError(f"{_show(text)}: the folder holds no config.json")
+    if path is not None and untrusted.is_file(path):
         if path.suffix == ".gguf":
             from .gguf_header import read_gguf_header
 
             header = read_gguf_header(path)
             return spec_from_gguf_metadata(dict(header.metadata), name=path.stem)
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelResolutionError(f"{path}: not a readable JSON config ({exc})") from exc
+        config = untrusted.read_json_file(path, str(path))
         return spec_from_config(config, name=path.parent.name or path.stem)
     if looks_like_shorthand(text):
         return spec_from_shorthand(text, dataset)
     raise ModelResolutionError(
-        f"cannot resolve model {text!r}: not a size shorthand, a config.json, a folder or a .gguf file",
+        f"cannot resolve model {_show(text)}: not a size shorthand, a config.json, a folder or a .gguf file",
         hint="pass a size such as 8b or 30b-a3b, a path to config.json, or a Hub repo id owner/name",
     )

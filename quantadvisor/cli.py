@@ -70,10 +70,18 @@ def _nonnegative_int(text: str) -> int:
 _CACHE_TYPES_HELP = "f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse tree: one sub-command per job."""
+class _JsonErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises its usage errors, so main() can print them as JSON."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
+    """The argparse tree: one sub-command per job (usage errors raised, not printed, with json_errors)."""
+    parser_class = _JsonErrorParser if json_errors else argparse.ArgumentParser
     # fmt: off
-    parser = argparse.ArgumentParser(
+    parser = parser_class(
         prog="quantadvisor",
         description="Which quantized build of a local LLM to run on this hardware, and why.",
         epilog="Run 'quantadvisor COMMAND --help' for a command's options. Every command takes --json.",
@@ -104,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--context", type=_positive_int, default=4096, metavar="N",
                    help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
     s.add_argument("--rag", nargs="?", const="bge-m3", metavar="EMBEDDING_MODEL",
-                   help="reserve VRAM for a resident embedding model (bare --rag: BGE-M3; --task rag implies "
-                   "it; 'none' to turn off)")
+                   help="reserve VRAM for a resident embedding model; bare --rag = BGE-M3, 'none' = off "
+                   "(default: none, BGE-M3 with --task rag)")
     s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced",
                    help="balanced: expected loss plus 4 points per halving of decode speed; quality: the most "
                    "bits that fit; speed: the fastest decode at or above the task's floor; without a known GPU "
@@ -125,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "on CUDA)")
     s.add_argument("--ubatch", type=_ubatch, default="auto", metavar="N",
                    help="physical batch, llama.cpp -ub: a number or auto (default: auto = 512, then 256 to fit)")
+    s.add_argument("--margin", type=_gib, metavar="GIB",
+                   help="VRAM to keep free per GPU, detected or planned; 0 plans the whole card "
+                   "(default: 1, llama.cpp's --fit-target)")
     s.add_argument("--explain", action="store_true",
                    help="print the rules that fired with their citations, and the budget arithmetic (default: off)")
     s.add_argument("--all", action="store_true", help="show every option (default: the top ten)")
@@ -134,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Predict what llama.cpp allocates on the GPU and the host for a model as a GGUF "
                        "quant, with the given runtime settings.")
     m.add_argument("--model", required=True, help="size shorthand (8b), config.json, folder or .gguf file (required)")
-    m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all' (required unless --model is a .gguf file)")
+    m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all' (default: a .gguf file's own type; "
+                   "required otherwise)")
     m.add_argument("--context", type=_positive_int, default=4096, metavar="N",
                    help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
     m.add_argument("--cache-type-k", default="f16", metavar="TYPE",
@@ -156,6 +168,29 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--depth", type=_nonnegative_int, default=0, metavar="N",
                    help="tokens already in the KV cache when decoding, llama-bench -d (default: 0)")
     m.add_argument("--json", action="store_true", help="print the MemoryEstimate as JSON; errors as JSON on stderr")
+
+    k = sub.add_parser("pick", help="print the GGUF file(s) of a Hub repo to fetch, one per line (for scripts)",
+                       description="Pick the GGUF build of a Hub repo for a task on this machine (or one you plan "
+                       "for) and print its file names, one per line: every part of a split build, and the mmproj "
+                       "with --multimodal. Exit code 3 when nothing fits.")
+    k.add_argument("repo", metavar="REPO", help="Hugging Face repo id, owner/name[@revision]")
+    k.add_argument("--task", required=True, help=f"what the model is for: {TASK_HELP} (required)")
+    k.add_argument("--revision", metavar="REV", help="branch, tag or commit of the repo (default: main)")
+    k.add_argument("--multimodal", action="store_true",
+                   help="count the repo's mmproj on the GPU and print it too (default: text model only)")
+    k.add_argument("--vram", type=_gib, metavar="GIB",
+                   help="plan for this much VRAM per card; 0 = CPU only (default: detect the GPU)")
+    k.add_argument("--gpu", metavar="NAME", help='plan for a catalog GPU, e.g. "RTX 4060" (default: detect)')
+    k.add_argument("--gpus", type=_positive_int, default=1, metavar="N",
+                   help="number of identical cards for --vram/--gpu (default: 1)")
+    k.add_argument("--ram", type=_gib, metavar="GIB", help="host RAM for offload plans (default: as suggest)")
+    k.add_argument("--context", type=_positive_int, default=4096, metavar="N",
+                   help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
+    k.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced",
+                   help="as suggest (default: balanced)")
+    k.add_argument("--margin", type=_gib, metavar="GIB",
+                   help="VRAM to keep free per GPU; 0 plans the whole card (default: 1)")
+    k.add_argument("--json", action="store_true", help="print the chosen option (files, plan, commands) as JSON")
 
     d = sub.add_parser("detect", help="show the GPUs and memory found, and the planning budget")
     d.add_argument("--json", action="store_true", help="print the report and budget as JSON")
@@ -201,7 +236,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
             rec = rank_files(
                 model, task=args.task, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
                 ram_gib=args.ram, revision=args.revision, multimodal=args.multimodal, embedding_model=args.rag,
-                prefer=args.prefer, dataset=ds, **_knobs(args),
+                prefer=args.prefer, margin_gib=args.margin, dataset=ds, **_knobs(args),
             )  # fmt: skip
     else:
         if args.revision or args.multimodal:
@@ -229,8 +264,8 @@ def _recommend(args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untype
 
     return rec_fn(
         args.task, model=args.model, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
-        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, dataset=ds, **_knobs(args),
-        host_bandwidth_gbps=args.ram_bandwidth, price_per_kwh=args.price_kwh,
+        ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, margin_gib=args.margin, dataset=ds,
+        host_bandwidth_gbps=args.ram_bandwidth, price_per_kwh=args.price_kwh, **_knobs(args),
     )  # fmt: skip
 
 
@@ -239,6 +274,23 @@ def _knobs(args: argparse.Namespace) -> dict[str, Any]:
         "cache_type_k": args.cache_type_k, "cache_type_v": args.cache_type_v, "flash_attn": args.flash_attn,
         "n_ubatch": args.ubatch,
     }  # fmt: skip
+
+
+def _cmd_pick(args: argparse.Namespace) -> int:
+    from .files import pick_option
+
+    option = pick_option(
+        args.repo, task=args.task, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
+        ram_gib=args.ram, revision=args.revision, multimodal=args.multimodal, prefer=args.prefer,
+        margin_gib=args.margin, dataset=_dataset(args),
+    )  # fmt: skip
+    if args.json:
+        _print_json(option.model_dump(mode="json"))
+        return ExitCode.OK
+    # The build's files (every part of a split), and the projector with --multimodal: what to download.
+    names = option.handoff.fetch if option.handoff and option.handoff.fetch else option.files or [option.file or ""]
+    sys.stdout.write("".join(f"{name}\n" for name in names))
+    return ExitCode.OK
 
 
 def _cmd_memory(args: argparse.Namespace) -> int:
@@ -370,6 +422,7 @@ def _cmd_gpus(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "suggest": _cmd_suggest,
     "memory": _cmd_memory,
+    "pick": _cmd_pick,
     "detect": _cmd_detect,
     "formats": _cmd_formats,
     "evidence": _cmd_evidence,
@@ -401,29 +454,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (1, quietly, when stdout's reader has gone)."""
     # The CLI uses no pydantic plugins; skipping their entry-point scan saves ~18 ms per start.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    parser = build_parser()
+    # A machine reading --json output reads errors as JSON too, argparse's usage errors included.
+    words = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in words
+    parser = build_parser(json_errors=as_json)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
+    except _UsageError as exc:
+        command = next((w for w in words if w in _COMMANDS), "COMMAND")
+        return _fail(str(exc), f"see quantadvisor {command} --help", ExitCode.USAGE, as_json=True)
     if args.command is None:
         parser.print_help()
         return ExitCode.USAGE
     debug = args.debug or os.environ.get("QUANTADVISOR_DEBUG") == "1"
+    as_json = bool(getattr(args, "json", False))
     try:
         return int(_COMMANDS[args.command](args))
     except QuantAdvisorError as exc:
         if debug:
             raise
-        sys.stderr.write(f"Error: {exc.message}\n")
-        if exc.hint:
-            sys.stderr.write(f"Hint: {exc.hint}\n")
-        return int(exc.exit_code)
+        return _fail(exc.message, exc.hint, exc.exit_code, as_json=as_json)
     except KeyboardInterrupt:
-        sys.stderr.write("Interrupted\n")
-        return int(ExitCode.INTERRUPTED)
+        return _fail("interrupted", None, ExitCode.INTERRUPTED, as_json=as_json, label="Interrupted")
     except BrokenPipeError:
         return _closed_pipe()
+
+
+class _UsageError(Exception):
+    """argparse's complaint, raised instead of printed when the output must stay JSON."""
+
+
+def _fail(message: str, hint: str | None, code: int, *, as_json: bool, label: str = "Error") -> int:
+    """Report a known failure on stderr: one Error:/Hint: pair, or one JSON object under --json."""
+    if as_json:
+        import json
+
+        payload = {"error": message, "hint": hint, "exit_code": int(code)}
+        sys.stderr.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    elif label == "Interrupted":
+        sys.stderr.write("Interrupted\n")
+    else:
+        sys.stderr.write(f"Error: {message}\n")
+        if hint:
+            sys.stderr.write(f"Hint: {hint}\n")
+    return int(code)
 
 
 def _closed_pipe() -> int:

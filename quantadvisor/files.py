@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .dataset import Dataset
-    from .results import QuantOption, Recommendation
+    from .results import HardwareUsed, QuantOption, Recommendation
     from .rules import Prefer
 
-__all__ = ["pick_file", "rank_files"]
+__all__ = ["pick_file", "pick_option", "rank_files"]
 
 Files = str | Mapping[str, int] | Iterable[tuple[str, int]]
 
@@ -48,6 +49,7 @@ def rank_files(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
     """Rank real GGUF files for `task` on this hardware; each option's `file` names the file to fetch.
@@ -83,7 +85,7 @@ def rank_files(
     """
     req = prepare_request(
         task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
-        embedding_model=embedding_model, prefer=prefer, dataset=dataset,
+        embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
         knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
                               n_ubatch=n_ubatch),
     )  # fmt: skip
@@ -124,11 +126,16 @@ def rank_files(
     ranked = {o.file for o in rec.options}
     left_out += [f"{c.file}: left out by the rules for this task and GPU" for c in candidates if c.file not in ranked]
     by_name = {f.filename: f for f in texts}
-    options = [_annotate(o, by_name[o.file]) if o.file in by_name else o for o in rec.options]
+    where_from = None
+    if repo_id is not None:
+        projectors = [f for f in listed if f.is_mmproj]
+        mmproj = max(projectors, key=lambda f: f.size_bytes).filename if multimodal and projectors else None
+        where_from = _Source(repo_id, revision, [p for f in listed for p in f.split_files], mmproj, bool(projectors))
+    options = [_annotate(o, by_name[o.file], where_from) if o.file in by_name else o for o in rec.options]
     return rec.model_copy(update={"options": options, "notes": [*source_notes, *notes, *left_out, *rec.notes]})
 
 
-def pick_file(
+def pick_option(
     files: Files,
     *,
     task: str,
@@ -146,9 +153,11 @@ def pick_file(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
     dataset: Dataset | None = None,
-) -> str:
-    """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
+) -> QuantOption:
+    """Return the option to fetch (``.files``: every part of its build; ``.handoff``: the commands), or raise
+    NothingFitsError saying why: pick_file() for callers that want the whole option (the ``pick`` command).
 
     Takes rank_files()' arguments; with no GPU, the file is picked for a CPU-only run from host RAM.
 
@@ -162,11 +171,16 @@ def pick_file(
         files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
         model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
         cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
-        dataset=dataset,
+        margin_gib=margin_gib, dataset=dataset,
     )  # fmt: skip
+    return _chosen(rec, files)
+
+
+def _chosen(rec: Recommendation, files: Files) -> QuantOption:
+    """The top option when it names a file; else raise why there is none (nothing fits, or no GGUF)."""
     pick = rec.pick
     if pick is not None and pick.file is not None:
-        return pick.file
+        return pick
     where = files if isinstance(files, str) else "the list"
     with_file = [o for o in rec.options if o.file is not None]
     if not with_file:
@@ -190,6 +204,40 @@ def pick_file(
         hint=("lower the context or pick a smaller model" if hw.ram_bytes else
               "pass ram_gib (--ram) for partial offload, lower the context, or pick a smaller model"),
     )  # fmt: skip
+
+
+def pick_file(
+    files: Files,
+    *,
+    task: str,
+    vram_gib: float | None = None,
+    gpu: str | None = None,
+    gpus: int = 1,
+    context_tokens: int = 4096,
+    ram_gib: float | None = None,
+    model: str | Path | dict[str, Any] | ModelSpec | None = None,
+    revision: str | None = None,
+    multimodal: bool = False,
+    embedding_model: str | bool | None = None,
+    prefer: Prefer = "balanced",
+    cache_type_k: str = "auto",
+    cache_type_v: str = "auto",
+    flash_attn: bool | Literal["auto", "on", "off"] = "auto",
+    n_ubatch: int | Literal["auto"] = "auto",
+    margin_gib: float | None = None,
+    dataset: Dataset | None = None,
+) -> str:
+    """Return the one file to fetch (the first part of a split build), or raise NothingFitsError saying why.
+
+    Takes rank_files()' arguments, raises as pick_option() does; pick_option() gives every part of a
+    split build and the hand-off commands.
+    """
+    return pick_option(
+        files, task=task, vram_gib=vram_gib, gpu=gpu, gpus=gpus, context_tokens=context_tokens, ram_gib=ram_gib,
+        model=model, revision=revision, multimodal=multimodal, embedding_model=embedding_model, prefer=prefer,
+        cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn, n_ubatch=n_ubatch,
+        margin_gib=margin_gib, dataset=dataset,
+    ).file or ""  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -375,7 +423,18 @@ def _candidates(
     return candidates, left_out
 
 
-def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
+@dataclass(frozen=True)
+class _Source:
+    """Where a ranked file lives, for its hand-off commands."""
+
+    repo_id: str
+    revision: str | None
+    paths: list[str]
+    mmproj: str | None
+    has_mmproj: bool
+
+
+def _annotate(option: QuantOption, f: RepoFile, source: _Source | None) -> QuantOption:
     notes = []
     if f.quant_variant:
         notes.append(
@@ -388,7 +447,16 @@ def _annotate(option: QuantOption, f: RepoFile) -> QuantOption:
             "llama.cpp opens the rest from the first"
         )
     parts = list(f.split_files) if f.parts > 1 and f.split_files else [f.filename]
-    return option.model_copy(update={"notes": [*notes, *option.notes], "files": parts})
+    update: dict[str, Any] = {"notes": [*notes, *option.notes], "files": parts, "variant": f.quant_variant}
+    if source is not None:
+        from .handoff import gguf_handoff
+
+        update["handoff"] = gguf_handoff(
+            option, repo_id=source.repo_id, revision=source.revision, files=parts,
+            label=f.quant_variant or f.quant, repo_files=source.paths, mmproj=source.mmproj,
+            has_mmproj=source.has_mmproj,
+        )  # fmt: skip
+    return option.model_copy(update=update)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -422,7 +490,8 @@ def _checkpoint_answer(
     serving = fmt is not None and fmt in req.ds.formats and req.ds.formats[fmt].family == "serving"
     rec = rank_model(spec, req, extra_serving=(fmt,) if serving and fmt else ())
     options = [
-        _serve_this_repo(o, repo_id, revision) if o.quant == fmt and o.family == "serving" else o for o in rec.options
+        _serve_this_repo(o, repo_id, revision, req.hardware) if o.quant == fmt and o.family == "serving" else o
+        for o in rec.options
     ]
     ours = next((o for o in options if o.quant == fmt and o.family == "serving"), None)
     if fmt is None:
@@ -473,7 +542,10 @@ def _quant_method(config: Mapping[str, Any]) -> str | None:
     )
 
 
-def _serve_this_repo(option: QuantOption, repo_id: str, revision: str | None) -> QuantOption:
+def _serve_this_repo(option: QuantOption, repo_id: str, revision: str | None, hardware: HardwareUsed) -> QuantOption:
+    from .handoff import serving_handoff
+
     flags = ["vllm", "serve", repo_id, *(["--revision", revision] if revision else [])]
     flags += ["--max-model-len", str(option.memory.context_tokens)]
-    return option.model_copy(update={"runner_flags": flags})
+    handoff = serving_handoff(option, repo_id=repo_id, revision=revision, hardware=hardware)
+    return option.model_copy(update={"runner_flags": flags, "handoff": handoff})

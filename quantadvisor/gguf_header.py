@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
+from . import limits
 from .errors import ModelResolutionError
 
 if TYPE_CHECKING:
@@ -116,15 +117,16 @@ MetadataValue: TypeAlias = Scalar | list[Scalar] | ArraySummary
 
 @dataclass(frozen=True)
 class GGUFLimits:
-    """Bounds on what a header may ask for. Defaults admit every real model seen so far with a wide margin."""
+    """Bounds on what a header may ask for. Defaults (quantadvisor/limits.py) admit every real model seen so far
+    with a wide margin."""
 
-    max_header_bytes: int = 64 * _MiB
+    max_header_bytes: int = limits.MAX_GGUF_HEADER_BYTES
     """Total bytes read from the start of the file up to the end of the tensor infos."""
-    max_kv_count: int = 65_536
-    max_tensor_count: int = 65_536
-    max_string_bytes: int = 32 * _MiB
+    max_kv_count: int = limits.MAX_GGUF_KV_COUNT
+    max_tensor_count: int = limits.MAX_GGUF_TENSORS
+    max_string_bytes: int = limits.MAX_GGUF_STRING_BYTES
     """Longest string (key, value, array element or tensor name); chat templates are kilobytes."""
-    max_array_length: int = 16_777_216
+    max_array_length: int = limits.MAX_GGUF_ARRAY_LENGTH
     """Longest metadata array; vocabularies run to ~260k tokens."""
     array_summary_threshold: int = 1024
     """Arrays longer than this are skipped over and kept as :class:`ArraySummary`."""

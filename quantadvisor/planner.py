@@ -102,7 +102,9 @@ class Planner:
         self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
         self._losses: dict[str, ExpectedLoss] = {}
 
-    def _estimate(self, quant: str, *, file_bytes: int | None = None, **kw: Any) -> MemoryEstimate:
+    def _estimate(
+        self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any
+    ) -> MemoryEstimate:
         """plan_runtime for `quant` (or a real file of `file_bytes`) with estimate_memory's defaults
         for the knobs not in `kw`; the layout is computed once per planner."""
         layout, nbytes = self._layout(quant, file_bytes)
@@ -110,7 +112,7 @@ class Planner:
                  "n_ubatch": 512, **kw}  # fmt: skip
         return plan_runtime(
             self.spec, layout, self.sizes, quant=quant, file_bytes=nbytes, context_tokens=self.context,
-            n_gpus=self.n_gpus, gpu_present=self.budget > 0, **knobs,
+            n_gpus=self.n_gpus, gpu_present=self.budget > 0 if gpu_present is None else gpu_present, **knobs,
         )  # fmt: skip
 
     def _layout(self, quant: str, file_bytes: int | None) -> tuple[Layout, int]:
@@ -168,6 +170,15 @@ class Planner:
             partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget)
         if partial is not None and (self.ram is None or partial.host_bytes <= self.ram):
             return partial, "partial"
+        # A budget below llama.cpp's fixed GPU buffers is no worse than no GPU: the CPU-only plan that a
+        # budget of 0 gets still runs (more VRAM must never turn a plan into none).
+        k0, v0, ub0, fa0 = self.ladder[0]
+        cpu = self._estimate(
+            quant, file_bytes=file_bytes, flash_attn=fa0, cache_type_k=k0, cache_type_v=v0, n_ubatch=ub0,
+            gpu_present=False,
+        )  # fmt: skip
+        if self.ram is None or cpu.host_bytes <= self.ram:
+            return cpu, "partial"
         return estimator(), "none"
 
     def option(
@@ -211,7 +222,12 @@ class Planner:
             if speed is not None
             else ""
         )
-        if fit == "partial" and self.budget > 0:
+        if fit == "partial" and self.budget > 0 and est.gpu_layers == 0:
+            notes.append(
+                "the GPU budget is below llama.cpp's fixed GPU buffers: run on the CPU only "
+                "(llama.cpp --device none), as with no GPU"
+            )
+        elif fit == "partial" and self.budget > 0:
             notes.append(f"{est.gpu_layers} of {est.n_layers} layers on the GPU" + decode)
         if fit in {"partial", "moe-offload"} and self.ram is None:
             notes.append(f"needs about {est.host_bytes / GIB:.1f} GiB of system RAM (not checked: pass --ram GIB)")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections import Counter
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from .dataset import Dataset
     from .hardware import Budget, HardwareReport
     from .memory import MemoryEstimate
-    from .models import GPU, EvidenceRecord
+    from .models import GPU, EvidenceRecord, Format
     from .results import QuantOption, Recommendation
     from .speed import SpeedEstimate
 
@@ -35,13 +37,22 @@ _LOSS_LEGEND = (
     "* = carried over from other formats or sizes, not measured directly[/]"
 )
 
+# Console widths at which the budget bar and bpw (matrix), then the repo file column, get room.
+_WIDE = 100
+_WIDER = 120
+
 
 def _console() -> Console:
-    import sys
+    # A terminal gets its own width; a pipe or CI log gets $COLUMNS or 80 (rich's rule). Every table
+    # is laid out to read at 80 columns: low-value columns appear only when there is room.
+    return Console(highlight=False, soft_wrap=False, emoji=False)  # no :codes: in our text
 
-    # Pipes and CI logs get a 100-column layout instead of rich's 80-column default.
-    width = None if sys.stdout.isatty() else 100
-    return Console(highlight=False, soft_wrap=False, width=width, emoji=False)  # no :codes: in our text
+
+def _table(title: str | None = None) -> Table:
+    """A table without vertical rules: two spaces between columns (the blank rule and one of padding)."""
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0)
+    )
 
 
 def _gib(value: int | None) -> str:
@@ -100,51 +111,52 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         )
     if not rec.by_size:
         console.print(f"[dim]rules: target {rec.target}, floor {rec.floor} (--explain shows why)[/]")
+    wide = console.width >= _WIDE
+    where = "RAM GiB" if hw.cpu_only else "GPU GiB"
+    shown_options = [row.best for row in rec.by_size if row.best] or rec.options
     if rec.by_size:
-        table = Table(title="Best option per model size", title_justify="left")
-        for col in ("size", "stands for", "quant", "bpw", "GPU GiB", "fit", "expected loss"):
-            table.add_column(col, justify="right" if col in {"bpw", "GPU GiB"} else "left")
+        table = _table("Best option per model size")
+        table.add_column("size", no_wrap=True)
+        # A long reference name gives way first (Mistral-Small-24B-Instruct-2501 → Mistral-Smal…).
+        table.add_column("stands for", overflow="ellipsis", min_width=10)  # wrappable: the one rich narrows
+        for col in ("quant", *(["bpw"] if wide else []), where, "KV", "fit", "expected loss"):
+            table.add_column(col, justify="right" if col in {"bpw", where} else "left", no_wrap=True)
         for row in rec.by_size:
             b = row.best
             if b is None:
-                table.add_row(row.size, row.stands_for, "–", "", "", "[red]does not fit[/]", "")
+                cells = ["–", *([""] if wide else []), "", "", "[red]does not fit[/]", ""]
             else:
-                table.add_row(row.size, row.stands_for, b.quant, f"{b.bits_per_weight:.2f}", _gib(b.memory.total_bytes),
-                              _fit(b), _loss(b))  # fmt: skip
+                cells = [_quant(b), *([f"{b.bits_per_weight:.2f}"] if wide else []), _where_gib(b, hw.cpu_only),
+                         _runtime(b), _fit(b), _loss(b)]  # fmt: skip
+            table.add_row(row.size, row.stands_for, *cells)
         console.print(table)
         console.print(_LOSS_LEGEND)
     else:
-        table = Table(
-            title=f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""), title_justify="left"
-        )
+        table = _table(f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""))
         files = any(o.file for o in rec.options)  # real files of a repo or a list: show which one
         names = [(o.file or "").rsplit("/", 1)[-1] for o in rec.options]
         common = os.path.commonprefix([n for n in names if n]) if files else ""  # noqa: RUF071 - characters, not paths
+        common = common[: max(common.rfind("-"), common.rfind("."), common.rfind("_")) + 1]  # cut between words
         cut = len(common) if len(common) >= 8 else 0  # "Meta-Llama-3.1-8B-Instruct-" once, not on every row
+        show_bar = wide and not hw.cpu_only
+        show_file = files and console.width >= _WIDER
         speeds = any(o.speed is not None for o in rec.options)  # a bare --vram card has no bandwidth
-        for col in (
-            "#",
-            "quant",
-            "bpw",
-            "GPU GiB",
-            "of budget",
-            "fit",
-            *(["tok/s"] if speeds else []),
-            "expected loss %",
-            *(["file"] if files else []),
-        ):
-            right = col in {"#", "bpw", "GPU GiB", "tok/s"}
+        for col in ("#", "quant", "bpw", where, *(["of budget"] if show_bar else []), "KV", "fit",
+                    *(["tok/s"] if speeds else []), "expected loss", *(["file"] if show_file else [])):  # fmt: skip
+            right = col in {"#", "bpw", where, "tok/s"}
             table.add_column(col, justify="right" if right else "left", no_wrap=col != "file")
         shown = rec.options if show_all else rec.options[:10]
         for i, o in enumerate(shown, 1):
-            table.add_row(str(i), o.quant + ("" if o.native else " (fallback)"), f"{o.bits_per_weight:.2f}",
-                          _gib(o.memory.total_bytes), _bar(o.memory.total_bytes, hw.llm_vram_bytes), _fit(o),
+            table.add_row(str(i), _quant(o), f"{o.bits_per_weight:.2f}", _where_gib(o, hw.cpu_only),
+                          *([_bar(o.memory.total_bytes, hw.llm_vram_bytes)] if show_bar else []), _runtime(o), _fit(o),
                           *([_tok_s(o.speed)] if speeds else []), _loss(o),
-                          *([_file_label(o.file, cut)] if files else []))  # fmt: skip
+                          *([_file_label(o.file, cut)] if show_file else []))  # fmt: skip
         console.print(table)
         if len(rec.options) > len(shown):
             console.print(f"[dim]{len(rec.options) - len(shown)} more options: --all[/]")
         console.print(_LOSS_LEGEND)
+        shown_options = shown
+    console.print(_fit_legend(shown_options))
     pick = rec.pick
     if pick is None:
         console.print("[red]Nothing fits.[/] " + " ".join(rec.notes))
@@ -153,9 +165,21 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         command = f"llama-server -m {model_file} " + " ".join(pick.runner_flags)
         if pick.family == "serving":
             command = " ".join(pick.runner_flags)
-        console.print(f"[bold green]Pick:[/] {pick.model} {pick.quant} — {_fit(pick)}, "
-                      f"{pick.memory.total_bytes / GIB:.2f} GiB on the GPU, expected loss {_loss(pick)}")  # fmt: skip
-        console.print(f"  [cyan]{command}[/]")
+        room = (f"{pick.memory.host_bytes / GIB:.2f} GiB of RAM" if hw.cpu_only else
+                f"{pick.memory.total_bytes / GIB:.2f} GiB on the GPU")  # fmt: skip
+        console.print(f"[bold green]Pick:[/] {pick.model} {_quant(pick)} — {_fit(pick)}, {room}, "
+                      f"expected loss {_loss(pick)}")  # fmt: skip
+        if pick.handoff is None:
+            console.print(f"  [cyan]{command}[/]")
+        else:
+            from rich.markup import escape
+
+            from .handoff import handoff_lines
+
+            for line in handoff_lines(pick.handoff):  # soft wrap: a command copied from the terminal stays whole
+                console.print(f"  [cyan]{escape(line)}[/]", soft_wrap=True)
+            for note in pick.handoff.notes:
+                console.print(f"  [dim]· {escape(note)}[/]")
         if pick.speed is not None:
             console.print(f"  [dim]· {_speed_line(pick.speed)}[/]")
         for note in pick.notes:
@@ -188,6 +212,38 @@ def _speed_line(s: SpeedEstimate) -> str:
     return line
 
 
+def _fit_legend(options: Sequence[QuantOption]) -> str:
+    """What the KV/ub and fit cells mean, naming only the kinds of cell the table shows."""
+    parts = ["KV: the -ctk/-ctv cache type each row is planned with (/N: -ub N, else 512)"]
+    if any(o.fit == "partial" and o.gpu_layers > 0 for o in options):
+        parts.append("partial N/M: -ngl N of M layers on the GPU")
+    if any(o.fit == "moe-offload" for o in options):
+        parts.append("MoE, N in RAM: --n-cpu-moe N")
+    if any(o.below_floor for o in options):
+        parts.append("<floor: below the task's quality floor")
+    if any(not o.native for o in options):
+        parts.append("fallback: no native kernels on this GPU")
+    return "[dim]" + "; ".join(parts) + "[/]"
+
+
+def _quant(o: QuantOption) -> str:
+    """The file's own variant (Q5_K_L) when it has one, else the quant type; ×N for a build split in N files."""
+    return (o.variant or o.quant) + (f" ×{len(o.files)}" if len(o.files) > 1 else "")
+
+
+def _where_gib(o: QuantOption, cpu_only: bool) -> str:
+    return _gib(o.memory.host_bytes if cpu_only else o.memory.total_bytes)
+
+
+def _runtime(o: QuantOption) -> str:
+    """KV cache type(s) and ubatch, as in -ctk/-ctv/-ub: "q8_0", "q8_0/256" (ubatch 256), "q8_0+f16" (K+V)."""
+    if o.family == "serving":
+        return "–"
+    m = o.memory
+    kv = m.cache_type_k if m.cache_type_k == m.cache_type_v else f"{m.cache_type_k}+{m.cache_type_v}"
+    return kv + ("" if m.n_ubatch == 512 else f"/{m.n_ubatch}") + ("" if m.flash_attn else " -fa off")
+
+
 def _file_label(path: str | None, cut: int) -> str:
     """A file name for a narrow column: shared prefix cut, no .gguf, a split shown as its part count."""
     if not path:
@@ -206,16 +262,17 @@ def _cite(ds: Dataset, source_id: str) -> str:
 
 
 def _fit(o: QuantOption) -> str:
-    below = " (below floor)" if o.below_floor else ""
+    below = " <floor" if o.below_floor else ""
+    fallback = "" if o.native else " fallback"
     if o.fit == "partial" and o.gpu_layers == 0:
         return f"[yellow]CPU only[/]{below}"
     if o.fit == "gpu":
-        return f"[green]GPU[/]{below}"
+        return f"[green]GPU[/]{below}{fallback}"
     if o.fit == "partial":
-        return f"[yellow]partial {o.gpu_layers}/{o.memory.n_layers}[/]{below}"
+        return f"[yellow]partial {o.gpu_layers}/{o.memory.n_layers}[/]{below}{fallback}"
     if o.fit == "moe-offload":
-        return f"[yellow]MoE offload ({o.n_cpu_moe})[/]{below}"
-    return "[red]no[/]"
+        return f"[yellow]MoE, {o.n_cpu_moe} in RAM[/]{below}{fallback}"
+    return "[red]no[/]" + fallback
 
 
 def render_memory(estimates: Sequence[MemoryEstimate], speeds: Sequence[SpeedEstimate | None] = ()) -> None:
@@ -227,28 +284,32 @@ def render_memory(estimates: Sequence[MemoryEstimate], speeds: Sequence[SpeedEst
         f"flash attention {'on' if first.flash_attn else 'off'}, ubatch {first.n_ubatch}"
         + (" (approximate shape)" if first.approximate else "")
     )
-    table = Table()
-    cols = ["quant", "file GiB", "weights", "KV", "compute", "overhead", "GPU total", "-ngl", "host GiB"]
+    table = _table()
+    cols = ["quant", "file", "weights", "KV", "compute", "overhead", "GPU total", "-ngl", "host"]
     for col in cols + (["tok/s"] if speeds else []):
-        table.add_column(col, justify="left" if col == "quant" else "right")
+        table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True)
     for i, e in enumerate(estimates):
         table.add_row(e.quant, _gib(e.file_bytes), _gib(e.weights_bytes), _gib(e.kv_cache_bytes), _gib(e.compute_bytes),
                       _gib(e.overhead_bytes), f"[bold]{_gib(e.total_bytes)}[/]", f"{e.gpu_layers}/{e.n_layers}",
                       _gib(e.host_bytes), *([_tok_s(speeds[i])] if speeds else []))  # fmt: skip
     console.print(table)
+    console.print("[dim]GiB; GPU total = weights + KV + compute + overhead on the GPU; host = what stays in RAM[/]")
 
 
 def render_detect(report: HardwareReport, budget: Budget) -> None:
     """Print the GPUs found, their memory, and the planning budget with its arithmetic."""
     console = _console()
-    table = Table(title=f"Hardware (source: {report.source})", title_justify="left")
-    for col in ("#", "name", "total GiB", "free GiB", "CC", "bandwidth GB/s", "source"):
-        table.add_column(col)
-    for g in report.gpus:
-        table.add_row(str(g.index), g.name, _gib(g.total_bytes), _gib(g.free_bytes),
-                      "–" if g.compute_capability is None else f"{g.compute_capability:.1f}",
-                      "–" if g.peak_bandwidth_gbps is None else f"{g.peak_bandwidth_gbps:.0f}", g.source)  # fmt: skip
-    console.print(table)
+    if report.gpus:
+        table = _table(f"Hardware (source: {report.source})")
+        for col in ("#", "name", "total GiB", "free GiB", "CC", "GB/s", "source"):
+            table.add_column(col, justify="right" if col in {"#", "total GiB", "free GiB", "GB/s"} else "left")
+        for g in report.gpus:
+            cc = "–" if g.compute_capability is None else f"{g.compute_capability:.1f}"
+            bandwidth = "–" if g.peak_bandwidth_gbps is None else f"{g.peak_bandwidth_gbps:.0f}"
+            table.add_row(str(g.index), g.name, _gib(g.total_bytes), _gib(g.free_bytes), cc, bandwidth, g.source)
+        console.print(table)
+    else:
+        console.print("[bold yellow]No GPU found[/]: suggest plans CPU-only from host RAM")
     console.print(f"Host RAM: {_gib(report.host_ram_bytes)} GiB ({report.host_ram_source or 'unknown'})")
     console.print(f"[bold]Planning budget:[/] {budget.vram_bytes / GIB:.2f} GiB VRAM")
     for step in budget.steps:
@@ -258,25 +319,43 @@ def render_detect(report: HardwareReport, budget: Budget) -> None:
 
 
 def render_formats(ds: Dataset) -> None:
-    """Print every format with kind, block bpw, measured bpw and hardware needs."""
-    table = Table()
-    for col in ("name", "family", "kind", "block bpw", "measured bpw", "imatrix", "needs", "runtimes"):
-        table.add_column(col)
-    for f in ds.formats.values():
-        measured = next((f"{m.bits_per_weight:.2f} ({m.model})" for m in f.measured_bpw), "–")
-        needs = f"CC ≥ {f.min_compute_capability}" if f.min_compute_capability else "any"
+    """Print the GGUF formats, then the serving formats: kind, bits per weight, imatrix, hardware, runtimes."""
+    console = _console()
+    wide = console.width >= _WIDER
+    formats = list(ds.formats.values())
+    gguf = [f for f in formats if f.family == "gguf"]
+    # The runtimes most GGUF types share are said once, in the title; a row names its own only if they differ.
+    counts = Counter(", ".join(f.runtimes) for f in gguf)
+    common = counts.most_common(1)[0][0] if counts else ""
+    table = _table(f"GGUF formats (run by {common})" if common else "GGUF formats")
+    for col in ("name", "kind", "block bpw", "bpw", "imatrix", *(["runtimes"] if len(counts) > 1 else [])):
+        table.add_column(col, justify="right" if "bpw" in col else "left", no_wrap=col != "runtimes")
+    for f in gguf:
+        own = ", ".join(f.runtimes)
         imatrix = "yes" if f.needs_imatrix else ""
-        table.add_row(
-            f.name, f.family, f.kind, f"{f.block_bits_per_weight:g}", measured, imatrix, needs, ", ".join(f.runtimes)
-        )
-    _console().print(table)
+        table.add_row(f.name, f.kind, f"{f.block_bits_per_weight:g}", _measured(f, wide), imatrix,
+                      *([own if own != common else ""] if len(counts) > 1 else []))  # fmt: skip
+    console.print(table)
+    serving = [f for f in formats if f.family != "gguf"]
+    if serving:
+        table = _table("Serving formats (vLLM, TensorRT-LLM and others)")
+        for col in ("name", "kind", "block bpw", "needs", "runtimes"):
+            table.add_column(col, justify="right" if "bpw" in col else "left", no_wrap=col != "runtimes")
+        for f in serving:
+            needs = f"CC ≥ {f.min_compute_capability}" if f.min_compute_capability else "any"
+            table.add_row(f.name, f.kind, f"{f.block_bits_per_weight:g}", needs, ", ".join(f.runtimes))
+        console.print(table)
+    console.print("[dim]block bpw: bits per weight of the block format; bpw: measured on a real file (--json: which)")
+
+
+def _measured(f: Format, wide: bool) -> str:
+    m = f.measured_bpw[0] if f.measured_bpw else None
+    return "–" if m is None else f"{m.bits_per_weight:.2f}" + (f" ({m.model})" if wide else "")
 
 
 def render_evidence(records: Sequence[EvidenceRecord], ds: Dataset) -> None:
-    """Print evidence records with their citations."""
-    table = Table()
-    for col in ("id", "format", "task", "model", "metric", "baseline", "quantized / change", "prov.", "source"):
-        table.add_column(col)
+    """Print evidence records with their citations: three short lines each, so every field reads at 80 columns."""
+    console = _console()
     for r in records:
         if r.quantized is not None:
             value = f"{r.quantized:g}"
@@ -286,22 +365,24 @@ def render_evidence(records: Sequence[EvidenceRecord], ds: Dataset) -> None:
             lo, hi = r.relative_change_range or (0.0, 0.0)
             value = f"{lo * 100:+.0f}…{hi * 100:+.0f}%"
         model = r.model.name if r.model else f"{r.model_size_range_billions}B"
-        table.add_row(r.id, r.format, r.task, model, r.metric, "–" if r.baseline is None else f"{r.baseline:g}", value,
-                      r.provenance, _cite(ds, r.source))  # fmt: skip
-    console = _console()
-    console.print(table)
+        baseline = "" if r.baseline is None else f" (baseline {r.baseline:g})"
+        console.print(f"[bold]{r.id}[/]  {r.format} · {r.task}")
+        console.print(f"  {model} · {r.metric} {value}{baseline} · {r.provenance}")
+        console.print(f"  [dim]{_cite(ds, r.source)}[/]")
     console.print(f"{len(records)} records")
 
 
 def render_gpus(gpus: Sequence[GPU], ds: Dataset) -> None:
     """Print catalog GPUs with memory, bandwidth, compute capability and native formats."""
-    table = Table()
-    for col in ("name", "vendor", "memory GiB", "GB/s", "arch", "CC", "native formats", "source"):
-        table.add_column(col)
+    console = _console()
+    wide = console.width >= _WIDER
+    table = _table()
+    for col in ("name", "vendor", "GiB", "GB/s", "arch", "CC", "native formats", *(["source"] if wide else [])):
+        table.add_column(col, justify="right" if col in {"GiB", "GB/s", "CC"} else "left",
+                         no_wrap=col not in {"name", "native formats", "source"})  # fmt: skip
     for g in gpus:
         table.add_row(g.name, g.vendor, f"{g.memory_gib:g}", f"{g.memory_bandwidth_gbps:g}", g.architecture,
                       "–" if g.compute_capability is None else f"{g.compute_capability:g}", ", ".join(g.native_formats),
-                      g.source)  # fmt: skip
-    console = _console()
+                      *([g.source] if wide else []))  # fmt: skip
     console.print(table)
-    console.print(f"{len(gpus)} GPUs")
+    console.print(f"{len(gpus)} GPUs" + ("" if wide else " (--json or a wider terminal adds each record's source)"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import limits
 from .architecture import ModelSpec, load_model_spec
 from .construct import construct
 from .errors import InvalidRequestError, ModelResolutionError
@@ -18,6 +19,7 @@ from .quality import effective_params
 from .results import HardwareUsed, Recommendation
 from .rules import default_embedding, evaluate_request_rules
 from .speed import speed_facts
+from .untrusted import exists, is_file, local_path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GIB", "TASKS", "Request", "is_repo_model", "local_gguf", "normalise_task", "prepare_request", "rank_model",
-    "resolve_model",
+    "resolve_model", "thin_headroom",
 ]  # fmt: skip
 
 GIB = 2**30
@@ -48,6 +50,8 @@ def normalise_task(task: str) -> str:
     """Map a task name or alias to one of TASKS."""
     if not isinstance(task, str):
         raise InvalidRequestError(f"task must be a string, not {type(task).__name__}")
+    if len(task) > 64:  # no task name is this long; difflib on a huge string is slow
+        raise InvalidRequestError(f"unknown task {_short(task)}", hint=f"use one of {', '.join(TASKS)}")
     key = task.strip().lower().replace("_", "-").replace(" ", "-")
     key = _TASK_ALIASES.get(key, key)
     if key not in TASKS:
@@ -61,11 +65,21 @@ def normalise_task(task: str) -> str:
     return key
 
 
+def _short(value: object) -> str:
+    """A repr of an argument short enough for a one-line error (a 10^6-digit int is not printed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return "a huge number"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _check_number(value: float | None, name: str, *, allow_zero: bool = True) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidRequestError(f"{name} must be a number, not {value!r}")
+        raise InvalidRequestError(f"{name} must be a number, not {_short(value)}")
+    if isinstance(value, int) and abs(value) > 2**60:  # float(value) would overflow for 10^400
+        raise InvalidRequestError(f"{name} {_short(value)} is beyond any machine (at most 1 PiB)")
     if math.isnan(value) or math.isinf(value) or value < 0 or (value == 0 and not allow_zero):
         raise InvalidRequestError(f"{name} must be a finite number {'≥' if allow_zero else '>'} 0, not {value}")
     if value > 1024 * 1024:
@@ -74,9 +88,11 @@ def _check_number(value: float | None, name: str, *, allow_zero: bool = True) ->
 
 
 def _budget(
-    *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, dataset: Dataset
-) -> tuple[Budget, list[float], list[str]]:
-    """The planning budget, the GPUs' measured peak bandwidths (GB/s) and detection notes.
+    *, vram_gib: float | None, gpu: str | None, gpus: int, ram_gib: float | None, margin_bytes: int | None,
+    dataset: Dataset,
+) -> tuple[Budget, list[float], list[str], int | None]:  # fmt: skip
+    """The planning budget, the GPUs' measured peak bandwidths (GB/s), detection notes, and the total
+    memory of the smallest card planned with (what vLLM's --gpu-memory-utilization is a fraction of).
 
     No GPU (none detected, or --vram 0) is one behaviour: a CPU-only plan checked against the host
     RAM this machine reports (MemAvailable), unless --ram replaces it.
@@ -98,12 +114,14 @@ def _budget(
         report = detect_hardware()
         if ram_gib is not None:  # keep the detected GPUs, replace host RAM (and its MemAvailable)
             report = hardware_from_overrides(ram_gib=ram_gib, base=report, dataset=dataset)
-    return planning_budget(report), _bandwidths(report.gpus, dataset), list(report.notes)
+    budget = planning_budget(report, safety_margin_bytes=margin_bytes)
+    used = [g.total_bytes for g, b in zip(report.gpus, budget.per_gpu_bytes, strict=True) if b > 0]
+    return budget, _bandwidths(report.gpus, dataset), list(report.notes), (min(used) if used else None)
 
 
 def is_repo_model(model: object) -> bool:
     """Whether `model` names a Hub repo (owner/name[@revision]) rather than a local file, folder or size."""
-    if not isinstance(model, str) or Path(model).expanduser().exists():
+    if not isinstance(model, str) or len(model) > limits.MAX_MODEL_ARG_CHARS or exists(local_path(model)):
         return False  # a local path wins over a repo id of the same spelling (models/x.gguf)
     if model.strip().lower().endswith((".gguf", ".json")):
         return False  # a missing local file: load_model_spec says so instead of asking the Hub
@@ -116,8 +134,8 @@ def is_repo_model(model: object) -> bool:
 
 def resolve_model(model: str | Path | dict[str, Any] | ModelSpec, ds: Dataset) -> ModelSpec:
     is_file = isinstance(model, (str, Path)) and str(model).strip().lower().endswith((".gguf", ".json"))
-    if is_file and not Path(str(model)).expanduser().exists():
-        raise InvalidRequestError(f"{model}: no such file", hint="check the path, or pass a size such as 8b")
+    if is_file and not exists(local_path(str(model))):
+        raise InvalidRequestError(f"{str(model)[:200]}: no such file", hint="check the path, or pass a size such as 8b")
     try:
         return load_model_spec(model, ds)
     except ModelResolutionError as exc:
@@ -172,20 +190,35 @@ def prepare_request(
     task: str, *, vram_gib: float | None, gpu: str | None, gpus: int, context_tokens: int, ram_gib: float | None,
     embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None, knobs: RuntimeKnobs | None = None,
     host_bandwidth_gbps: float | None = None, price_per_kwh: float | None = None,
+    margin_gib: float | None = None,
 ) -> Request:  # fmt: skip
     """Validate the inputs and work out the hardware budget (detecting the GPU when none is given)."""
-    from .dataset import load_dataset
+    from .dataset import Dataset, load_dataset
 
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise InvalidRequestError(f"dataset must be a Dataset from load_dataset(), not {type(dataset).__name__}")
     ds = dataset or load_dataset()
     task = normalise_task(task)
-    if prefer not in ("quality", "balanced", "speed"):
-        raise InvalidRequestError(f"unknown preference {prefer!r}", hint="use quality, balanced or speed")
-    if isinstance(context_tokens, bool) or not isinstance(context_tokens, int) or context_tokens <= 0:
-        raise InvalidRequestError(f"context must be a positive number of tokens, not {context_tokens!r}")
+    if not isinstance(prefer, str) or prefer not in ("quality", "balanced", "speed"):
+        raise InvalidRequestError(f"unknown preference {_short(prefer)}", hint="use quality, balanced or speed")
+    if (
+        isinstance(context_tokens, bool)
+        or not isinstance(context_tokens, int)
+        or not 0 < context_tokens <= limits.MAX_CONTEXT_TOKENS
+    ):
+        raise InvalidRequestError(
+            f"context must be a number of tokens from 1 to {limits.MAX_CONTEXT_TOKENS:,}, not {_short(context_tokens)}"
+        )
     vram_gib = _check_number(vram_gib, "VRAM (GiB)")
     ram_gib = _check_number(ram_gib, "RAM (GiB)")
-    if not isinstance(gpus, int) or gpus < 1:
-        raise InvalidRequestError(f"gpus must be 1 or more, not {gpus!r}")
+    margin_gib = _check_number(margin_gib, "margin (GiB)")
+    margin_bytes = None if margin_gib is None else round(margin_gib * GIB)
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= 1024:
+        raise InvalidRequestError(f"gpus must be from 1 to 1024, not {_short(gpus)}")
+    if gpu is not None and (not isinstance(gpu, str) or not gpu.strip()):
+        raise InvalidRequestError(f"gpu must be a GPU name such as 'RTX 4090', not {_short(gpu)}")
+    if embedding_model is not None and not isinstance(embedding_model, (str, bool)):
+        raise InvalidRequestError(f"embedding_model must be a name, True or False, not {_short(embedding_model)}")
     if task == "rag" and embedding_model is None:
         # RAG implies an embedding model in VRAM: the rule names the default (embedding_model=False
         # or --rag none when it runs elsewhere).
@@ -193,8 +226,12 @@ def prepare_request(
     if isinstance(embedding_model, str) and embedding_model.strip().lower() in {"none", "no", "off"}:
         embedding_model = False
     reserve, reserved_for = _reserved(embedding_model, ds)
-    budget, measured_bw, hw_notes = _budget(vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, dataset=ds)
+    budget, measured_bw, hw_notes, card_bytes = _budget(
+        vram_gib=vram_gib, gpu=gpu, gpus=gpus, ram_gib=ram_gib, margin_bytes=margin_bytes, dataset=ds
+    )
     llm_budget = budget.vram_bytes if budget.vram_bytes > 0 else 0
+    from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
+
     gpu_bw = min(measured_bw) if measured_bw else None
     hardware = construct(
         HardwareUsed,
@@ -202,6 +239,7 @@ def prepare_request(
         n_gpus=max(1, sum(1 for b in budget.per_gpu_bytes if b > 0)),
         compute_capability=budget.compute_capability, bandwidth_gbps=gpu_bw,
         source=budget.source, steps=list(budget.steps), notes=hw_notes, cpu_only=budget.vram_bytes <= 0,
+        margin_bytes=DEFAULT_SAFETY_MARGIN_BYTES if margin_bytes is None else margin_bytes, card_bytes=card_bytes,
     )  # fmt: skip
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
@@ -221,8 +259,8 @@ def local_gguf(model: object, ds: Dataset) -> tuple[ModelSpec, FileCandidate | N
     """
     if not isinstance(model, (str, Path)) or not str(model).lower().endswith(".gguf"):
         return None
-    path = Path(str(model)).expanduser()
-    if not path.is_file():
+    path = local_path(str(model))
+    if path is None or not is_file(path):
         return None
     from .memory import GGUF_FILE_TYPES
     from .memory.gguf_file import typed_tensors_from_gguf
@@ -260,12 +298,37 @@ def rank_model(
             options = planner.rank([*mine, *others])
     else:
         options = planner.file_options(files)
+    options = thin_headroom(options, req.hardware)
     return construct(
         Recommendation,
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=spec.name,
         model_approximate=spec.approximate, target=policy.target, floor=policy.floor, hardware=req.hardware,
         options=options, trace=[*policy.fired, *planner.trace], notes=_notes(options, spec, req.context),
     )  # fmt: skip
+
+
+def thin_headroom(options: list[QuantOption], hw: HardwareUsed) -> list[QuantOption]:
+    """Say so on an option that leaves less free on a card than llama.cpp's default --fit-target.
+
+    Only a margin below the default (--margin 0.5, margin_gib=0) lets that happen: with the default,
+    every option that fits keeps at least 1 GiB free per GPU.
+    """
+    from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
+
+    if hw.vram_bytes <= 0 or hw.margin_bytes >= DEFAULT_SAFETY_MARGIN_BYTES:
+        return options
+    out = []
+    for o in options:
+        free = o.headroom_bytes + hw.margin_bytes
+        if o.fit != "none" and free < DEFAULT_SAFETY_MARGIN_BYTES:
+            note = (
+                f"leaves {max(0, free) / GIB:.2f} GiB free on the GPU, under llama.cpp's default --fit-target "
+                f"of {DEFAULT_SAFETY_MARGIN_BYTES / GIB:.0f} GiB (--margin {hw.margin_bytes / GIB:g}): another "
+                "program or a longer prompt can push it out of memory"
+            )
+            o = o.model_copy(update={"notes": [*o.notes, note]})  # noqa: PLW2901 - the annotated copy replaces it
+        out.append(o)
+    return out
 
 
 def _bandwidths(readings: Sequence[GPUReading], ds: Dataset) -> list[float]:

@@ -15,7 +15,7 @@ from .memory.runtime import MemoryEstimate
 from .rules import FiredRule
 from .speed import SpeedEstimate
 
-__all__ = ["Fit", "HardwareUsed", "LossRange", "QuantOption", "Recommendation", "SizeChoice"]
+__all__ = ["Fit", "Handoff", "HardwareUsed", "LossRange", "QuantOption", "Recommendation", "SizeChoice"]
 
 Fit = Literal["gpu", "partial", "moe-offload", "none"]
 
@@ -38,6 +38,10 @@ class HardwareUsed(BaseModel):
     steps: list[str]
     notes: list[str] = []
     """What detection could not read (no NVML, NotSupported queries …), one line each."""
+    margin_bytes: int = 0
+    """VRAM kept free per GPU (default 1 GiB, llama.cpp's --fit-target; --margin / margin_gib= to change)."""
+    card_bytes: int | None = None
+    """Total memory of the smallest GPU planned with (None CPU-only)."""
     cpu_only: bool = False
     """No GPU to plan with (none found, or --vram 0): every option runs on the CPU from host RAM."""
 
@@ -58,6 +62,33 @@ class LossRange(BaseModel):
     def sort_key(self) -> float:
         """mid for sorting; an unknown loss sorts last."""
         return math.inf if self.mid is None else self.mid
+
+
+class Handoff(BaseModel):
+    """Shell commands that fetch one option and run it as planned, one per runner; None where that runner
+    cannot run it (``notes`` say why). Every name from a listing is shell-quoted."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    llama_server: str | None = None
+    """``llama-server -hf owner/repo:QUANT`` with the plan's flags: fetches (into llama.cpp's cache) and serves."""
+    hf_download: str | None = None
+    """``hf download owner/repo --include …``: every file of the build (all parts of a split) into ./models."""
+    llama_server_local: str | None = None
+    """``llama-server -m models/FILE`` with the plan's flags, after hf_download (or a .gguf already on disk)."""
+    ollama: str | None = None
+    """``ollama run hf.co/owner/repo:QUANT``; set ollama_parameters in the session or a Modelfile."""
+    ollama_parameters: dict[str, int] = {}
+    """Ollama's num_ctx (context) and num_gpu (layers on the GPU) that match the plan."""
+    ollama_env: dict[str, str] = {}
+    """Server environment for a quantized KV cache (OLLAMA_FLASH_ATTENTION, OLLAMA_KV_CACHE_TYPE)."""
+    lm_studio: str | None = None
+    """``lms get https://huggingface.co/owner/repo@QUANT``."""
+    vllm: str | None = None
+    """``vllm serve owner/repo`` with --max-model-len, --gpu-memory-utilization (and --kv-cache-dtype)."""
+    fetch: list[str] = []
+    """Every file hf_download fetches: the build's parts in order, then the mmproj when one is loaded."""
+    notes: list[str] = []
 
 
 class QuantOption(BaseModel):
@@ -89,8 +120,12 @@ class QuantOption(BaseModel):
     rank_reason: str | None = None
     """One line on why the option ranks where it does (--explain)."""
     file: str | None = None
+    variant: str | None = None
+    """The file's own name for its mix when it differs from `quant` (Q5_K_L, UD-Q4_K_XL); None otherwise."""
     files: list[str] = []
     """Every file to fetch for this option (all parts of a split build, in order); empty when not a real file."""
+    handoff: Handoff | None = None
+    """Commands that fetch and run this option; None when it names no real file or repo (a quant type)."""
 
 
 class SizeChoice(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -14,9 +15,18 @@ from quantadvisor.cli import build_parser, main
 def test_suggest_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["options"][0]["quant"] == "Q5_K_M"
+    assert payload["options"][0]["quant"] == "Q4_K_M"  # 7 GiB: the card less llama.cpp's 1 GiB --fit-target
     assert payload["pick"]["fit"] == "gpu"
+    assert payload["hardware"]["margin_bytes"] == 2**30
     assert payload["trace"]
+
+
+def test_suggest_margin_zero_plans_the_whole_card(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suggest", "--task", "code", "--vram", "8", "--model", "9b", "--margin", "0", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["hardware"]["llm_vram_bytes"] == 8 * 2**30
+    assert payload["pick"]["quant"] == "Q5_K_M"
+    assert any("--fit-target" in n for n in payload["pick"]["notes"])
 
 
 def test_suggest_table_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,7 +195,7 @@ def test_entry_point_exit_codes_in_a_real_process() -> None:
     ok = _run_module("suggest", "--task", "code", "--vram", "8", "--model", "9b", "--json")
     out, err = ok.communicate(timeout=60)
     assert ok.returncode == 0, err
-    assert json.loads(out)["options"][0]["quant"] == "Q5_K_M"
+    assert json.loads(out)["options"][0]["quant"] == "Q4_K_M"
     bad = _run_module("suggest", "--task", "poetry", "--vram", "8")
     out, err = bad.communicate(timeout=60)
     assert bad.returncode == 2
@@ -200,3 +210,52 @@ def test_a_reader_closing_the_pipe_ends_the_run_quietly() -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert err == b""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "fragment"),
+    [
+        (["suggest", "--task", "poetry", "--vram", "8", "--json"], 2, "unknown task"),
+        (["suggest", "--task", "code", "--vram", "x", "--json"], 2, "not a number of GiB"),
+        (["memory", "--json"], 2, "--model"),
+        (["suggest", "--task", "chat", "--model", "70b", "--vram", "0.5", "--ram", "1", "--json"], 3, None),
+    ],
+)
+def test_json_errors_are_json_on_stderr(
+    argv: list[str], code: int, fragment: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    if fragment is None:  # nothing fits is a result: the Recommendation on stdout, nothing on stderr
+        assert json.loads(captured.out)["pick"] is None
+        assert captured.err == ""
+        return
+    assert captured.out == ""
+    error = json.loads(captured.err)
+    assert set(error) == {"error", "hint", "exit_code"}
+    assert error["exit_code"] == code
+    assert fragment in error["error"]
+    assert error["hint"]
+
+
+def test_top_level_help_lists_every_command_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in sub.choices:  # type: ignore[union-attr]
+        line = next(line for line in out.splitlines() if line.strip().startswith(name + " "))
+        assert len(line.split(None, 1)[1]) > 10, name  # a description, not just the name
+
+
+def test_every_option_has_help_with_its_default() -> None:
+    # What a newcomer reads in --help: each option says what it does, and options with a default say it.
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        for action in command._actions:
+            if action.dest in {"help"}:
+                continue
+            assert action.help, f"{name} {action.option_strings}"
+            takes_value = action.nargs != 0 and not isinstance(action, argparse._StoreTrueAction)
+            if takes_value and not action.required and action.dest != "json":
+                assert "default" in action.help, f"{name} {action.option_strings}: {action.help}"

@@ -184,7 +184,7 @@ def test_pick_file_returns_a_file_that_fits_8_gib(bartowski):
 
 def test_pick_file_raises_nothing_fits(bartowski):
     with pytest.raises(NothingFitsError, match=r"no GGUF file of .* fits 0\.5 GiB of VRAM and 2\.0 GiB of RAM") as info:
-        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2)
+        pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2, margin_gib=0)
     assert f"{STEM}-IQ2_M.gguf" in str(info.value)  # the smallest is named
     assert info.value.exit_code == ExitCode.NOTHING_FITS
     assert info.value.hint
@@ -376,10 +376,10 @@ def test_cli_suggest_a_repo(bartowski, capsys):
     assert payload["hardware"]["reserved_bytes"] == MMPROJ_BYTES
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert f"llama-server -m {payload['pick']['file']} -ngl" in out
-    assert "file" in out
-    assert "…Q4_K_M " in out
-    assert "…Q8_0 (×2)" in out
+    assert f"llama-server -m models/{payload['pick']['file']} -ngl" in out  # after hf download --revision v2
+    assert f"hf download {REPO} --include {payload['pick']['file']} --include {MMPROJ} --revision v2" in out
+    assert " Q4_K_M " in out  # 80 columns (a pipe): the quant column, no file column
+    assert " Q8_0 ×2 " in out  # a build split in two files
 
 
 def test_cli_revision_needs_a_repo(capsys):

@@ -800,16 +800,18 @@ def test_override_vram_zero_is_cpu_only() -> None:
     assert budget.ram_bytes == 32 * GIB
 
 
-def test_override_vram_is_planned_as_typed() -> None:
+def test_override_vram_keeps_the_detected_cards_margin() -> None:
+    # Issue 12: a planned card keeps llama.cpp's 1 GiB --fit-target, as a detected one does.
     report = hardware_from_overrides(vram_gib=8)
     (gpu,) = report.gpus
     assert gpu.source == "user"
     assert gpu.total_bytes == 8 * GIB
     assert report.host_ram_bytes is None
     budget = planning_budget(report)
-    assert budget.vram_bytes == 8 * GIB
-    assert "safety margin 0.00 GiB (a planned card (--vram/--gpu) is taken whole)" in budget.steps[0]
+    assert budget.vram_bytes == 7 * GIB
+    assert "safety margin 1.00 GiB (llama.cpp's default --fit-target)" in budget.steps[0]
     assert "host RAM unknown" in budget.steps[-1]
+    assert planning_budget(report, safety_margin_bytes=0).vram_bytes == 8 * GIB  # --margin 0: the whole card
 
 
 def test_override_two_catalog_cards(catalog: Dataset) -> None:
@@ -820,7 +822,7 @@ def test_override_two_catalog_cards(catalog: Dataset) -> None:
     assert report.gpus[0].peak_bandwidth_gbps == 1008.0
     assert report.gpus[0].compute_capability == 8.9
     budget = planning_budget(report)
-    assert budget.per_gpu_bytes == [24 * GIB] * 2  # a planned card is taken whole
+    assert budget.per_gpu_bytes == [23 * GIB] * 2  # each planned card keeps the 1 GiB margin
     assert budget.gpu_name == "2 × RTX 4090"
     assert budget.ram_bytes == 64 * GIB
 
@@ -951,8 +953,8 @@ def test_budget_rejects_bad_margin(bad: Any) -> None:
 def test_budget_is_frozen_json() -> None:
     budget = planning_budget(hardware_from_overrides(vram_gib=12, gpus=2))
     dumped = budget.model_dump(mode="json")
-    assert dumped["vram_bytes"] == 24 * GIB
-    assert dumped["per_gpu_bytes"] == [12 * GIB, 12 * GIB]
+    assert dumped["vram_bytes"] == 22 * GIB  # 2 × (12 − the 1 GiB margin)
+    assert dumped["per_gpu_bytes"] == [11 * GIB, 11 * GIB]
     with pytest.raises(ValueError, match="frozen"):
         budget.vram_bytes = 0  # type: ignore[misc]
 

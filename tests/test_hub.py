@@ -360,7 +360,7 @@ def test_fetch_config_uses_the_cache_when_offline_or_the_hub_fails(hub, monkeypa
 
 def test_fetch_config_rejects_non_json(hub):
     hub.add_repo("org/Bad", FakeRepo(files={"config.json": FakeFile(b"{not json", lfs=False)}))
-    with pytest.raises(Exception, match="is not readable JSON") as info:
+    with pytest.raises(Exception, match="is not a readable JSON config") as info:
         fetch_config("org/Bad")
     assert not isinstance(info.value, HubError)
     assert "\n" not in str(info.value)

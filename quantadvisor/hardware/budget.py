@@ -10,8 +10,9 @@ from .readings import MIB, Budget, GPUReading, HardwareReport, MigInstance, _gib
 # default 1024 MiB; --fit is on by default), so "fits" here agrees with what llama.cpp does by default.
 DEFAULT_SAFETY_MARGIN_BYTES = 1024 * MIB
 
-# --vram GIB means "this much is mine for the model": planned exactly as typed.
-OVERRIDE_SAFETY_MARGIN_BYTES = 0
+# Kept for callers of the old name: a planned card (--vram, --gpu) now keeps the default margin too,
+# so one machine gets one answer whether it is detected or typed in (issue 12).
+OVERRIDE_SAFETY_MARGIN_BYTES = DEFAULT_SAFETY_MARGIN_BYTES
 
 # Only used when planning without current usage (use_free=False) on a GPU that drives a display:
 # our estimate of what a desktop session holds (observed 0.3-2 GiB); see docs/hardware.md.
@@ -19,9 +20,9 @@ DISPLAY_ALLOWANCE_BYTES = 1024 * MIB
 
 
 def _default_margin(reading: GPUReading) -> tuple[int, str]:
-    if reading.source in {"user", "catalog"}:
-        # Planning for a named card or a typed size: the whole card is the user's, as with --vram.
-        return OVERRIDE_SAFETY_MARGIN_BYTES, "a planned card (--vram/--gpu) is taken whole"
+    # The same margin for a detected card and for one planned with --vram/--gpu: llama.cpp keeps it
+    # free either way, so the answer must not change with how the card was described.
+    del reading
     return DEFAULT_SAFETY_MARGIN_BYTES, "llama.cpp's default --fit-target"
 
 
@@ -98,7 +99,7 @@ def planning_budget(report: HardwareReport, *, safety_margin_bytes: int | None =
 
     `use_free=False` ignores what other processes hold now (plan for after you close them), keeping
     the driver reserve and a display allowance. `safety_margin_bytes` replaces the per-GPU margin
-    (default: 1 GiB, llama.cpp's --fit-target; 0 for --vram overrides).
+    (default: 1 GiB, llama.cpp's --fit-target, for detected and planned cards alike; 0 is allowed).
     """
     if safety_margin_bytes is not None and (isinstance(safety_margin_bytes, bool) or safety_margin_bytes < 0):
         raise InvalidRequestError(f"the safety margin must be ≥ 0 bytes, got {safety_margin_bytes!r}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import limits
 from ..errors import ModelResolutionError
+from ..untrusted import read_json_file
 from .failures import _is_transient, _translate
 from .refs import _check_repo_id
 from .settings import _cache_dir, _endpoint, _offline, _timeout
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 
 
 _MiB = 1024 * 1024
-_MAX_CONFIG_BYTES = 16 * _MiB  # config.json is kilobytes; anything this big is not a config
 
 
 def fetch_config(
@@ -44,7 +44,7 @@ def fetch_config(
             # Probe first, without retries: when nothing is cached, hf_hub_download retries 429/5xx/timeouts
             # with backoff (and honours a 429's reset time), which can stall for minutes behind a spinner.
             try:
-                get_hf_file_metadata(
+                meta = get_hf_file_metadata(
                     hf_hub_url(repo_id, filename, revision=revision, endpoint=base),
                     token=token,
                     timeout=seconds,
@@ -56,6 +56,11 @@ def fetch_config(
                     raise
                 path = cached  # the Hub is unreachable or overloaded; the cached copy answers
             else:
+                if isinstance(meta.size, int) and meta.size > limits.MAX_CONFIG_BYTES:  # refuse before downloading
+                    raise ModelResolutionError(
+                        f"{filename} of {repo_id} is {meta.size:,} bytes, over the "
+                        f"{limits.MAX_CONFIG_BYTES // _MiB} MiB limit for a config"
+                    )
                 path = hf_hub_download(
                     repo_id, filename, revision=revision, cache_dir=cache_dir, endpoint=base, token=token,
                     etag_timeout=seconds,
@@ -70,16 +75,7 @@ def fetch_config(
         if error is None:
             raise
         raise error from exc
-    config_path = Path(path)
-    try:
-        if config_path.stat().st_size > _MAX_CONFIG_BYTES:
-            raise ModelResolutionError(f"{filename} of {repo_id} is over {_MAX_CONFIG_BYTES // _MiB} MiB")
-        data = json.loads(config_path.read_bytes())
-    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ModelResolutionError(
-            f"{filename} of {repo_id} is not readable JSON: {exc}".splitlines()[0],
-            hint="check that the repo is a transformers model repo",
-        ) from exc
+    data = read_json_file(Path(path), f"{filename} of {repo_id}")
     if not isinstance(data, dict):
         raise ModelResolutionError(f"{filename} of {repo_id} is not a JSON object")
     return data

@@ -350,10 +350,11 @@ def checkpoint_bytes(spec: ModelSpec, fmt: str, dataset: Dataset | None = None) 
     return int(total)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def _check_int(name: str, value: object, minimum: int, maximum: int = 2**31) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         what = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise InvalidRequestError(f"{name} must be {what}, not {value!r}")
+        shown = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge number"
+        raise InvalidRequestError(f"{name} must be {what} (at most {maximum:,}), not {shown[:80]}")
 
 
 def estimate_memory(
@@ -394,12 +395,20 @@ def estimate_memory(
         DatasetError: the bundled or --data records fail validation.
     """
     from ..architecture import load_model_spec
-    from ..dataset import load_dataset
+    from ..dataset import Dataset, load_dataset
 
     # The result is built without validation (construct.py), so the arguments are checked here.
-    _check_int("context_tokens", context_tokens, 1)
+    from ..limits import MAX_CONTEXT_TOKENS
+
+    _check_int("context_tokens", context_tokens, 1, MAX_CONTEXT_TOKENS)
     _check_int("n_ubatch", n_ubatch, 1)
-    _check_int("n_gpus", n_gpus, 1)
+    _check_int("n_gpus", n_gpus, 1, 1024)
+    if not isinstance(quant, str):
+        raise InvalidRequestError(f"quant must be a GGUF type name such as Q4_K_M, not {type(quant).__name__}")
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise InvalidRequestError(f"dataset must be a Dataset from load_dataset(), not {type(dataset).__name__}")
+    if not isinstance(constants, RuntimeConstants):
+        raise InvalidRequestError(f"constants must be RuntimeConstants, not {type(constants).__name__}")
     _check_int("n_cpu_moe", n_cpu_moe, 0)
     if gpu_layers is not None:
         _check_int("gpu_layers", gpu_layers, 0)
@@ -411,10 +420,13 @@ def estimate_memory(
     k, v = validate_cache_types(cache_type_k, cache_type_v, flash_attn=flash_attn)
     ds = dataset or load_dataset()
     sizes = type_sizes(ds)
-    gguf_path = Path(str(model)) if isinstance(model, (str, Path)) and str(model).endswith(".gguf") else None
+    from ..untrusted import is_file, local_path
+
+    is_gguf = isinstance(model, (str, Path)) and str(model).endswith(".gguf")
+    gguf_path = local_path(str(model)) if is_gguf else None
     typed: list[TypedTensor] | Layout
     file_note: str | None = None
-    if gguf_path is not None and gguf_path.is_file():
+    if gguf_path is not None and is_file(gguf_path):
         from .gguf_file import typed_tensors_from_gguf
 
         spec, typed, file_bytes, quant_name = typed_tensors_from_gguf(gguf_path, sizes)

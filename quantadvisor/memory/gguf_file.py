@@ -36,11 +36,21 @@ def typed_tensors_from_gguf(
     spec = spec_from_gguf_metadata(dict(header.metadata), name=path.stem, tied="output.weight" not in names)
     ids = {t.type_id: (name, (t.block_size, t.bytes_per_block)) for name, t in load_dataset().ggml_types.items()}
     id_sizes = {type_id: size for type_id, (_, size) in ids.items()}
+    try:
+        file_size = path.stat().st_size
+    except OSError as exc:
+        raise ModelResolutionError(f"{path.name}: cannot read its size ({exc.strerror or exc})") from None
+    data_room = file_size - header.data_offset
     typed: list[TypedTensor] = []
     for info in header.tensors:
         if info.ggml_type not in ids:
             raise ModelResolutionError(f"{path.name}: tensor {info.name} has unknown ggml type {info.ggml_type}")
         nbytes = tensor_nbytes(info, id_sizes)  # validates row lengths against the block size
+        if info.offset + nbytes > data_room:  # a header that lies about its tensors is priced at nothing
+            raise ModelResolutionError(
+                f"{path.name}: tensor {info.name} declares {nbytes:,} bytes at data offset {info.offset:,}, "
+                f"beyond the end of the {file_size:,}-byte file"
+            )
         match = _LAYER.match(info.name)
         layer = int(match.group(1)) if match else None
         if layer is not None and layer >= spec.n_layers:
@@ -56,4 +66,4 @@ def typed_tensors_from_gguf(
     if quant is None:  # no (known) file type: name it after the most common quantized block type
         counts = Counter(t.ggml_type for t in typed if t.tensor.quantizable)
         quant = counts.most_common(1)[0][0] if counts else "F32"
-    return spec, typed, path.stat().st_size, quant
+    return spec, typed, file_size, quant

@@ -131,6 +131,9 @@ def _pad(value: int, to: int) -> int:
 
 def validate_cache_types(cache_type_k: str, cache_type_v: str, *, flash_attn: bool) -> tuple[str, str]:
     """Normalise cache types; a quantized V cache needs flash attention, as in llama.cpp."""
+    for label, raw in (("cache_type_k", cache_type_k), ("cache_type_v", cache_type_v)):
+        if not isinstance(raw, str):
+            raise InvalidRequestError(f"{label} must be a cache type name such as f16, not {type(raw).__name__}")
     k, v = cache_type_k.strip().lower(), cache_type_v.strip().lower()
     for label, value in (("cache_type_k", k), ("cache_type_v", v)):
         if value not in CACHE_TYPES:

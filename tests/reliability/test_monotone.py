@@ -1,0 +1,51 @@
+"""More VRAM never turns a fit into none, nor picks a worse option in the same fit tier."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from quantadvisor import recommend
+from quantadvisor.errors import ExitCode
+
+_TIER = {"gpu": 0, "moe-offload": 1, "partial": 2, "none": 3}
+
+
+@pytest.mark.parametrize("vram", [0, 0.5, 1, 1.5, 2])
+def test_120b_at_context_512_plans_at_every_small_budget(vram: float) -> None:
+    """The issue's example: --vram 0 planned a CPU-only run, --vram 1 exited 3 (nothing fits)."""
+    rec = recommend("chat", model="120b", context_tokens=512, vram_gib=vram, ram_gib=128)
+    assert rec.pick is not None
+    assert rec.pick.fit != "none"
+
+
+def test_cli_120b_vram_1_is_not_nothing_fits(capsys: pytest.CaptureFixture[str]) -> None:
+    from quantadvisor.cli import main
+
+    argv = ["suggest", "--task", "chat", "--model", "120b", "--context", "512", "--vram", "1", "--ram", "128"]
+    assert main(argv) == ExitCode.OK
+    assert "CPU only" in capsys.readouterr().out
+
+
+def test_a_budget_below_the_gpu_buffers_says_cpu_only() -> None:
+    rec = recommend("chat", model="120b", context_tokens=512, vram_gib=1, ram_gib=128, margin_gib=0)  # all 1 GiB
+    cpu_only = [o for o in rec.options if o.fit == "partial" and o.gpu_layers == 0]
+    assert cpu_only
+    assert any("below llama.cpp's fixed GPU buffers" in n for n in cpu_only[0].notes)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    model=st.sampled_from(["3b", "8b", "30b-a3b", "120b", "70b"]),
+    low=st.sampled_from([0.0, 0.25, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0]),
+    extra=st.sampled_from([0.25, 1.0, 4.0, 16.0, 64.0]),
+    context=st.sampled_from([512, 4096, 32768]),
+    ram=st.sampled_from([16.0, 64.0, 256.0]),  # given: --vram 0 would read this machine's RAM
+)
+def test_more_vram_never_worsens_the_pick(model, low, extra, context, ram) -> None:
+    small = recommend("chat", model=model, context_tokens=context, vram_gib=low, ram_gib=ram).pick
+    large = recommend("chat", model=model, context_tokens=context, vram_gib=low + extra, ram_gib=ram).pick
+    if small is None:
+        return
+    assert large is not None, f"{model}: {low} GiB picks {small.quant}, {low + extra} GiB picks nothing"
+    assert _TIER[large.fit] <= _TIER[small.fit]
