@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from typing import ClassVar
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ModelResolutionError",
     "NothingFitsError",
     "QuantAdvisorError",
+    "redact_credentials",
 ]
 
 
@@ -28,14 +30,25 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_credentials(text: str) -> str:
+    """Replace the user:password part of any URL in `text` with ***."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 class QuantAdvisorError(Exception):
-    """Base class for every error quantadvisor raises on purpose."""
+    """Base class for every error quantadvisor raises on purpose.
+
+    Credentials in URLs (HF_ENDPOINT=http://user:pass@host) are redacted from the message and the hint.
+    """
 
     exit_code: ClassVar[ExitCode] = ExitCode.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
+        super().__init__(redact_credentials(str(message)))
+        self.hint = redact_credentials(hint) if hint is not None else None
 
     @property
     def message(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import limits
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
 from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
@@ -90,9 +91,10 @@ def rank_files(
                               n_ubatch=n_ubatch),
     )  # fmt: skip
     repo_id: str | None = None
+    skipped: list[str] = []  # listing entries that are no safe path or have no usable size
     if isinstance(files, str):
         repo_id, revision = _repo_ref(files, revision)
-        listed = list_gguf_files(repo_id, revision)
+        listed = list_gguf_files(repo_id, revision, skipped=skipped)
     else:
         if model is None:
             raise InvalidRequestError(
@@ -101,8 +103,8 @@ def rank_files(
             )
         if revision is not None:
             raise InvalidRequestError("revision= applies to a repo id, not to a list of files")
-        listed = _entries(files)
-    notes: list[str] = []
+        listed = _entries(files, skipped)
+    notes: list[str] = list(skipped)
     if multimodal:
         req, note = _with_mmproj(req, listed, repo_id)
         notes.append(note)
@@ -260,21 +262,32 @@ def _where(repo_id: str | None, revision: str | None) -> str:
     return f"{repo_id}@{revision}" if revision else repo_id
 
 
-def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]]) -> list[RepoFile]:
-    """Validate (name, size) pairs and join them into GGUF builds, as a repo listing would be."""
+def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]], skipped: list[str]) -> list[RepoFile]:
+    """Validate (name, size) pairs and join them into GGUF builds, as a repo listing would be.
+
+    A size that is not a positive number of bytes is the caller's error; a name that is not a safe path inside
+    the repo (``..``, absolute, a drive, control characters) is skipped with a note, as in a Hub listing.
+    """
+    if isinstance(files, (bytes, bytearray)) or not isinstance(files, (Mapping, Iterable)):
+        raise InvalidRequestError(f"files must be a repo id or (file name, size) pairs, not {type(files).__name__}")
     items = files.items() if isinstance(files, Mapping) else files
     pairs: list[tuple[str, int]] = []
-    for item in items:
+    for index, item in enumerate(items):
+        if index >= limits.MAX_LISTED_FILES:
+            skipped.append(f"the list holds more than {limits.MAX_LISTED_FILES:,} files: only the first were read")
+            break
         try:
             name, size = item
         except (TypeError, ValueError):
-            raise InvalidRequestError(f"expected (file name, size in bytes) pairs, got {item!r}") from None
+            raise InvalidRequestError(f"expected (file name, size in bytes) pairs, got {str(item)[:100]!r}") from None
         if not isinstance(name, str) or not name.strip():
-            raise InvalidRequestError(f"a file name must be a non-empty string, not {name!r}")
+            raise InvalidRequestError(f"a file name must be a non-empty string, not {str(name)[:100]!r}")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise InvalidRequestError(f"the size of {name} must be a positive number of bytes, not {size!r}")
+            raise InvalidRequestError(
+                f"the size of {name[:200]!r} must be a positive number of bytes, not {str(size)[:40]!r}"
+            )
         pairs.append((name.strip(), size))
-    return _gguf_entries(pairs)
+    return _gguf_entries(pairs, skipped)
 
 
 def _with_mmproj(req: Request, listed: list[RepoFile], repo_id: str | None) -> tuple[Request, str]:

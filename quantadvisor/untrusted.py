@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import limits
-from .errors import ModelResolutionError
+from .errors import ModelResolutionError, redact_credentials
 
 __all__ = [
     "exists", "is_dir", "is_file", "local_path", "parse_json", "read_json_file", "redact", "repo_path_problem",
@@ -27,7 +27,6 @@ _ESCAPES = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 
 
 def terminal_text(text: object) -> str:
@@ -39,7 +38,7 @@ def terminal_text(text: object) -> str:
 
 def redact(text: str) -> str:
     """Replace the user:password part of any URL in `text` with ***."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+    return redact_credentials(text)
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")

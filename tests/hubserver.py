@@ -33,6 +33,7 @@ class FakeFile:
     data: bytes
     size: int | None = None
     lfs: bool = True
+    listed_size: object = None  # hostile: what the listings claim as the size (0, -5, 1.5, "big"), if set
 
     @property
     def total(self) -> int:
@@ -73,6 +74,9 @@ class FakeRepo:
     ignore_range: bool = False  # True: answer 200 with the whole body, like a server without range support
     delay_s: float = 0.0
     card_data: dict[str, object] | None = None  # the model card's YAML metadata (base_model …), as cardData
+    # Hostile answers: the model-info body as raw bytes (deep JSON, wrong types), or accept and never answer.
+    info_body: bytes | None = None
+    hang: bool = False
 
 
 @dataclass
@@ -94,6 +98,7 @@ class FakeHub:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.release = threading.Event()  # set on stop: frees handlers of a repo that hangs
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> FakeHub:
@@ -111,6 +116,7 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -249,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
             # Authenticated callers get 404 for a missing repo; the Hub gives anonymous ones 401 (as private).
             self._error(request, 404, "RepoNotFound", "Repository not found")
             return None
+        if repo.hang:
+            self.fake.release.wait(60)  # accepted, never answered (until the test ends)
+            return None
         if repo.delay_s:
             time.sleep(repo.delay_s)
         if repo.status is not None:
@@ -281,6 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _model_info(self, request: Request, repo_id: str, repo: FakeRepo, revision: str) -> None:
         if not self._revision_ok(request, repo, revision):
             return
+        if repo.info_body is not None:
+            self._send(request, 200, repo.info_body, {"Content-Type": "application/json"})
+            return
         blobs = request.query.get("blobs", [""])[0].lower() == "true" and repo.sizes_in_info
         base = (repo.card_data or {}).get("base_model")
         base_tags = [f"base_model:{base}"] if isinstance(base, str) else []  # the Hub tags what the card names
@@ -288,10 +300,11 @@ class _Handler(BaseHTTPRequestHandler):
         for path, fake in sorted(repo.files.items()):
             sibling: dict[str, object] = {"rfilename": path}
             if blobs:
-                sibling["size"] = fake.total
+                listed = fake.total if fake.listed_size is None else fake.listed_size
+                sibling["size"] = listed
                 sibling["blobId"] = fake.blob_id
                 if fake.lfs:
-                    sibling["lfs"] = {"size": fake.total, "sha256": fake.sha256, "pointerSize": 134}
+                    sibling["lfs"] = {"size": listed, "sha256": fake.sha256, "pointerSize": 134}
             siblings.append(sibling)
         self._json(
             request,

@@ -9,7 +9,7 @@ from .. import limits
 from ..errors import ModelResolutionError
 from ..untrusted import read_json_file
 from .failures import _is_transient, _translate
-from .refs import _check_repo_id
+from .refs import _check_filename, _check_repo_id
 from .settings import _cache_dir, _endpoint, _offline, _timeout
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ def fetch_config(
 
     A cached copy answers when the Hub cannot (HF_HUB_OFFLINE, no network, rate limit, server error).
     """
-    _check_repo_id(repo_id)
+    _check_repo_id(repo_id, revision)
+    _check_filename(filename)
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
 
     base = _endpoint(endpoint)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import HubError
+from ..errors import HubError, QuantAdvisorError
+from ..untrusted import redact
 from .settings import _offline_error, _timeout
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def _translate(
     filename: str | None = None,
     timeout: float | None = None,
 ) -> HubError | None:
-    """Turn a huggingface_hub or HTTP-library exception into a one-line HubError; None if it is neither."""
+    """Turn any exception from the Hub client into a one-line HubError; None for quantadvisor's own errors."""
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -171,4 +172,14 @@ def _translate(
             )
     if saw_local_miss:
         return _offline_error(repo_id, filename or "the file list")
-    return None
+    if isinstance(exc, QuantAdvisorError):
+        return None  # already one of ours (a size or JSON limit): the caller re-raises it as it is
+    # Anything else came out of the client while it read the Hub's answer (deep JSON, a field of the wrong
+    # type): the answer is unusable, which is the Hub's failure, not a bug to show as a traceback.
+    what = f"{filename} in {repo_id}" if filename else repo_id
+    detail = redact(f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__)[:200]
+    return HubError(
+        f"the Hub at {redact(endpoint)} sent an answer for {what} that cannot be read ({detail})",
+        hint="retry; if it persists, check HF_ENDPOINT and any proxy in between",
+        repo_id=repo_id,
+    )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import HubError
 from ..gguf_header import GGUFHeader, GGUFHeaderError, GGUFLimits, parse_gguf_header, read_gguf_header
 from .failures import _status_error, _translate
-from .refs import _check_repo_id
+from .refs import _check_filename, _check_repo_id, file_url
 from .settings import _cache_dir, _endpoint, _offline, _offline_error, _timeout
 
 if TYPE_CHECKING:
@@ -154,7 +154,8 @@ def fetch_gguf_header(
     every part has a header, but only its own tensors; part 1 holds the model metadata. With HF_HUB_OFFLINE
     set, reads the file from the local cache if it is there.
     """
-    _check_repo_id(repo_id)
+    _check_repo_id(repo_id, revision)
+    _check_filename(filename)
     limits = limits or GGUFLimits()
     if max_bytes is not None:
         limits = replace(limits, max_header_bytes=max_bytes)
@@ -166,13 +167,11 @@ def fetch_gguf_header(
             raise _offline_error(repo_id, filename)
         return read_gguf_header(cached, limits=limits)
 
-    from huggingface_hub import hf_hub_url
-
     # Documented public API; huggingface_hub.utils re-exports it without an __all__, which mypy strict flags.
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
     base = _endpoint(endpoint)
-    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=base)
+    url = file_url(base, repo_id, filename, revision)
     try:
         headers = build_hf_headers(token=token)
     except Exception as exc:

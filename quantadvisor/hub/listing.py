@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import limits
+from ..untrusted import repo_path_problem
 from .failures import _translate
 from .filenames import _PART_RE, _SPLIT_RE, quant_from_filename
 from .refs import _check_repo_id
@@ -41,9 +43,38 @@ class RepoFile:
         return len(self.split_files) == self.parts
 
 
-def _gguf_entries(paths_and_sizes: Iterable[tuple[str, int]]) -> list[RepoFile]:
+_MAX_FILE_BYTES = 2**50  # 1 PiB: no single model file is larger; a listed size beyond it is a lie
+
+
+def usable_entries(paths_and_sizes: Iterable[tuple[object, object]], skipped: list[str]) -> list[tuple[str, int]]:
+    """The (path, size) pairs that are safe to use: a relative POSIX path inside the repo and a positive whole
+    number of bytes. A GGUF entry that is neither is skipped with a note in `skipped`; at most
+    MAX_LISTED_FILES entries are looked at."""
+    out: list[tuple[str, int]] = []
+    for seen, (path, size) in enumerate(paths_and_sizes):
+        if seen >= limits.MAX_LISTED_FILES:
+            skipped.append(f"the listing holds more than {limits.MAX_LISTED_FILES:,} files: only the first were read")
+            break
+        gguf = isinstance(path, str) and ".gguf" in path.lower()
+        problem = repo_path_problem(path)
+        if problem is None and (isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= _MAX_FILE_BYTES):
+            problem = f"its listed size {_short(size)} is not a positive number of bytes"
+        if problem is not None:
+            if gguf:
+                skipped.append(f"{_short(path)}: {problem}; skipped")
+            continue
+        out.append((path, size))  # type: ignore[arg-type]  # checked just above
+    return out
+
+
+def _short(value: object) -> str:
+    text = repr(value)  # repr escapes control characters: the note shows them, the terminal never runs them
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _gguf_entries(paths_and_sizes: Iterable[tuple[object, object]], skipped: list[str] | None = None) -> list[RepoFile]:
     groups: dict[tuple[str, int], list[tuple[int, str, int]]] = {}
-    for path, size in paths_and_sizes:
+    for path, size in usable_entries(paths_and_sizes, [] if skipped is None else skipped):
         basename = path.rsplit("/", 1)[-1]
         lower = basename.lower()
         if "imatrix" in lower:  # importance matrices (llama-imatrix writes GGUF now), not models
@@ -112,23 +143,26 @@ def list_gguf_files(
     token: str | bool | None = None,
     endpoint: str | None = None,
     timeout: float | None = None,
+    skipped: list[str] | None = None,
 ) -> list[RepoFile]:
     """List a repo's GGUF builds with exact sizes, split parts joined, mmproj files flagged.
 
     One ``model_info(files_metadata=True)`` call; a tree listing only if the Hub gave no sizes. With
-    HF_HUB_OFFLINE set, lists the GGUF files present in the local cache instead.
+    HF_HUB_OFFLINE set, lists the GGUF files present in the local cache instead. Entries whose name is not a
+    safe path inside the repo, or whose size is not a positive number of bytes, are left out; a note on each
+    is appended to `skipped` when given.
     """
-    _check_repo_id(repo_id)
+    _check_repo_id(repo_id, revision)
     if _offline():
         cached = _cached_files(repo_id, revision)
         if not any(path.lower().endswith(".gguf") or _PART_RE.match(path) for path, _ in cached):
             raise _offline_error(repo_id, "the file list")
-        return _gguf_entries(cached)
+        return _gguf_entries(cached, skipped)
 
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=_endpoint(endpoint), token=token)
-    entries: list[tuple[str, int]] = []
+    entries: list[tuple[object, object]] = []
     try:
         info = api.model_info(repo_id, revision=revision, files_metadata=True, timeout=_timeout(timeout))
         missing_size = False
@@ -153,4 +187,4 @@ def list_gguf_files(
         if error is None:
             raise
         raise error from exc
-    return _gguf_entries(entries)
+    return _gguf_entries(entries, skipped)

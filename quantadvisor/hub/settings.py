@@ -7,6 +7,32 @@ import os
 
 from ..errors import HubError
 
+# huggingface_hub parses these with int() when it is imported: a bad value would raise ValueError there.
+_INT_SETTINGS = ("HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT")
+
+
+def check_environment() -> None:
+    """Refuse Hub settings the client cannot start with, naming the variable, before it is imported."""
+    for name in _INT_SETTINGS:
+        raw = os.environ.get(name)
+        if not raw:
+            continue
+        try:
+            seconds = int(raw)
+        except ValueError:
+            seconds = -1
+        if seconds <= 0:
+            raise HubError(
+                f"{name}={raw[:40]!r} is not a whole number of seconds",
+                hint=f"set {name} to a number such as 60, or unset it",
+            )
+    endpoint = os.environ.get("HF_ENDPOINT")
+    if endpoint and not endpoint.strip().lower().startswith(("http://", "https://")):
+        raise HubError(
+            f"HF_ENDPOINT={endpoint[:80]!r} is not an http(s) URL",
+            hint="set HF_ENDPOINT to a URL such as https://huggingface.co, or unset it",
+        )
+
 
 def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
