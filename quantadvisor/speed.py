@@ -84,13 +84,36 @@ class SpeedConstants:
         ("IQ2_S", 0.24), ("IQ2_XS", 0.24), ("IQ2_XXS", 0.24), ("IQ1_M", 0.22), ("IQ1_S", 0.22),
         ("MXFP4", 0.36), ("TQ1_0", 0.15), ("TQ2_0", 0.15),
     )  # fmt: skip
+    decode_cap_gbps_per_tflops: tuple[tuple[str, float], ...] = (
+        ("F32", 8.0), ("F16", 8.0), ("BF16", 8.0), ("Q8_0", 2.75), ("Q4_0", 2.3), ("Q4_1", 2.2),
+        ("Q5_0", 2.0), ("Q5_1", 2.0), ("Q4_K", 1.96), ("Q5_K", 2.05), ("Q6_K", 1.6), ("Q3_K", 1.0),
+        ("Q2_K", 0.95), ("IQ4_XS", 2.0), ("IQ4_NL", 2.0), ("IQ3_S", 1.0), ("IQ3_XXS", 0.95),
+        ("IQ2_S", 1.0), ("IQ2_XS", 1.0), ("IQ2_XXS", 1.0), ("IQ1_M", 0.9), ("IQ1_S", 0.9),
+        ("MXFP4", 2.0), ("TQ1_0", 0.8), ("TQ2_0", 0.8),
+    )  # fmt: skip
+    """GB/s of weights a matrix-vector kernel can unpack per dense FP16 TFLOPS of the GPU (its
+    SM x clock throughput), where the catalog has that rate: on Hopper the kernels are bound by
+    their integer work, not by HBM (an H200 decodes an 8B no faster than an H100). Fitted on the
+    H200 Llama-3.1-8B types rows (each file's effective rate, its Q6_K share taken out)."""
+    prefill_efficiency_tensor: tuple[tuple[str, float], ...] = (
+        ("F16", 0.40), ("BF16", 0.40), ("F32", 0.05), ("Q8_0", 0.18), ("Q4_0", 0.19), ("Q4_1", 0.18),
+        ("Q5_0", 0.17), ("Q5_1", 0.17), ("Q4_K", 0.156), ("Q5_K", 0.157), ("Q6_K", 0.13), ("Q3_K", 0.127),
+        ("Q2_K", 0.103), ("IQ4_XS", 0.18), ("IQ4_NL", 0.18), ("IQ3_S", 0.147), ("IQ3_XXS", 0.147),
+        ("IQ2_S", 0.127), ("IQ2_XS", 0.127), ("IQ2_XXS", 0.127), ("IQ1_M", 0.11), ("IQ1_S", 0.11),
+        ("MXFP4", 0.12), ("TQ1_0", 0.06), ("TQ2_0", 0.06),
+    )  # fmt: skip
+    """Prefill against a catalog tensor rate (today H100/H200: llama.cpp's mma.sync MMQ and cuBLAS
+    reach a fraction of the wgmma peak). Fitted on the H200 Llama-3.1-8B pp512 rows."""
+    host_type_efficiency: tuple[tuple[str, float], ...] = (("MXFP4", 0.085),)
+    """CPU kernels slower than the rest per byte (relative to host_efficiency): MXFP4's, fitted on
+    the H200 host's gpt-oss-20b --n-cpu-moe 6 and 24 rows."""
     other_decode_efficiency: float = 0.55
     """Types without an entry (a new ggml type)."""
     kv_efficiency: float = 0.60
     """Flash-attention decode reads of the K and V cache, against peak bandwidth."""
     moe_expert_efficiency: float = 0.80
     """mul_mat_id reads each used expert's rows less efficiently than one dense matrix-vector product."""
-    layer_us: float = 40.0
+    layer_us: float = 30.0
     """Fixed GPU time per repeating layer per token (CUDA, graphs on): launches and small ops."""
     moe_layer_us: float = 18.0
     """Extra fixed time per MoE layer (router, top-k, id gathering)."""
@@ -100,9 +123,9 @@ class SpeedConstants:
     """Each hand-over between the GPU and the CPU backend within a token (copy + sync)."""
     cpu_layer_us: float = 40.0
     """Fixed CPU time per layer computed on the host (thread barriers of ggml's CPU backend)."""
-    host_efficiency: float = 0.62
+    host_efficiency: float = 0.80
     """Achieved / peak host bandwidth of ggml's CPU matrix-vector kernels with enough threads."""
-    host_thread_gbps: float = 9.0
+    host_thread_gbps: float = 5.2
     """Bandwidth one CPU thread sustains through the quantized dot products (caps few-thread runs)."""
     metal_decode_scale: float = 1.15
     """Metal (Apple GPUs) kernels relative to the CUDA efficiencies above."""
@@ -116,8 +139,19 @@ class SpeedConstants:
     """The same for Apple GPUs (no tensor cores): fitted on the M1/M2 prefill rows of discussion #4167."""
     prefill_layer_us: float = 90.0
     """Fixed time per layer per ubatch in prefill."""
-    moe_prefill_scale: float = 0.55
-    """mul_mat_id at prefill: each expert sees a fraction of the ubatch, so tiles are less full."""
+    moe_prefill_tokens: float = 64.0
+    """mul_mat_id at prefill: each expert sees ubatch x k / E tokens; below this many (an MMQ tile)
+    its matmul runs proportionally emptier (first principles; not fitted)."""
+    narrow_embd: float = 4096.0
+    """On a GPU with a catalog tensor rate (132-SM Hopper), matrices narrower than this leave SMs
+    idle at a 512-token ubatch: prefill efficiency x (n_embd / 4096)^0.75 below it. Added after
+    seeing the H200 1B/3B rows, so those prefill rows are not a clean hold-out."""
+    bias_us: float = 3.0
+    """Extra fixed decode time per bias or sink tensor in a layer (one more small kernel each, a tenth
+    of a layer's 30 us): Qwen2's q/k/v biases, gpt-oss's nine. A first-principles term added after
+    seeing the held-out gpt-oss-20b rows (not fitted on them)."""
+    norm_us: float = 6.0
+    """Extra fixed decode time per layer for each norm beyond two (Gemma 2/3's post-norms)."""
     cpu_gflops_per_thread: float = 60.0
     """Prefill on the CPU (no GPU): quantized matmul throughput per thread."""
     pcie_efficiency: float = 0.80
@@ -231,13 +265,17 @@ def _table(pairs: tuple[tuple[str, float], ...]) -> dict[str, float]:
     return dict(pairs)
 
 
-_TABLES: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+_TABLES: dict[int, tuple[dict[str, float], ...]] = {}
 
 
-def _efficiencies(c: SpeedConstants) -> tuple[dict[str, float], dict[str, float]]:
+def _efficiencies(c: SpeedConstants) -> tuple[dict[str, float], ...]:
+    """(decode, prefill, decode cap per TFLOPS, prefill on a catalog tensor rate, host) tables."""
     hit = _TABLES.get(id(c))
     if hit is None:
-        hit = _TABLES[id(c)] = (_table(c.decode_efficiency), _table(c.prefill_efficiency))
+        hit = _TABLES[id(c)] = (
+            _table(c.decode_efficiency), _table(c.prefill_efficiency), _table(c.decode_cap_gbps_per_tflops),
+            _table(c.prefill_efficiency_tensor), _table(c.host_type_efficiency),
+        )  # fmt: skip
     return hit
 
 
@@ -267,24 +305,54 @@ def _shape_counts(spec: ModelSpec) -> tuple[int, int, float]:
     return n_moe, n_attn, swa
 
 
-_LAYOUT_ETAS: dict[tuple[int, int], tuple[object, tuple[float, float, float, float]]] = {}
+_LAYOUT_RATES: dict[tuple[object, ...], tuple[object, tuple[float, ...]]] = {}
 
 
-def _layout_efficiencies(layout: Layout, c: SpeedConstants) -> tuple[float, float, float, float]:
-    """(repeating dense, output, expert) decode efficiency and the prefill one of a layout, cached
-    by identity: a planner re-reads each quant's layout for every placement it tries."""
-    hit = _LAYOUT_ETAS.get((id(layout), id(c)))
+def _rate(
+    type_bytes: tuple[tuple[str, int], ...],
+    eff: dict[str, float],
+    cap: dict[str, float] | None,
+    bw: float,
+    tflops: float | None,
+    default_eff: float,
+) -> float | None:
+    """GB/s at which a part's bytes are read: per type min(bandwidth x efficiency, TFLOPS x cap),
+    combined by bytes (times add up). None for an empty part."""
+    total = sum(n for _, n in type_bytes)
+    if total <= 0:
+        return None
+    inverse = 0.0
+    for ty, n in type_bytes:
+        rate = bw * eff.get(ty, default_eff)
+        if cap is not None and tflops:
+            rate = min(rate, tflops * cap.get(ty, 1.0))
+        inverse += n / rate
+    return total / inverse
+
+
+def _layout_rates(
+    layout: Layout, c: SpeedConstants, bw: float, tflops: float | None, scale: float, tensor: bool
+) -> tuple[float, ...]:
+    """(repeating dense, output, expert) decode GB/s, the prefill efficiency and the host's per-type
+    factors (dense, expert) of a layout on one GPU, cached: a planner asks for every placement."""
+    key = (id(layout), id(c), bw, tflops, scale, tensor)
+    hit = _LAYOUT_RATES.get(key)
     if hit is not None and hit[0] is layout:
         return hit[1]
-    dec_eff, pp_eff = _efficiencies(c)
-    rep = _harmonic(layout.dense_type_bytes, dec_eff, c.other_decode_efficiency)
-    out = _harmonic(layout.output_type_bytes, dec_eff, rep)
-    exp = _harmonic(layout.expert_type_bytes, dec_eff, rep) * c.moe_expert_efficiency
-    pp = _harmonic(layout.dense_type_bytes + layout.expert_type_bytes, pp_eff, 0.30)
-    if len(_LAYOUT_ETAS) > 512:
-        _LAYOUT_ETAS.clear()
-    _LAYOUT_ETAS[id(layout), id(c)] = (layout, (rep, out, exp, pp))
-    return rep, out, exp, pp
+    dec, pp, cap, pp_tensor, host = _efficiencies(c)
+    bw_s = bw * scale
+    rep = _rate(layout.dense_type_bytes, dec, cap, bw_s, tflops, c.other_decode_efficiency) or bw_s * 0.5
+    out = _rate(layout.output_type_bytes, dec, cap, bw_s, tflops, c.other_decode_efficiency) or rep
+    exp = _rate(layout.expert_type_bytes, dec, cap, bw_s, tflops, c.other_decode_efficiency) or rep
+    exp *= c.moe_expert_efficiency
+    eta_pp = _harmonic(layout.dense_type_bytes + layout.expert_type_bytes, pp_tensor if tensor else pp, 0.30)
+    host_rep = _harmonic(layout.dense_type_bytes, host, 1.0)
+    host_exp = _harmonic(layout.expert_type_bytes, host, 1.0)
+    value = (rep, out, exp, eta_pp, host_rep, host_exp)
+    if len(_LAYOUT_RATES) > 1024:
+        _LAYOUT_RATES.clear()
+    _LAYOUT_RATES[key] = (layout, value)
+    return value
 
 
 def _kv_read_bytes(spec: ModelSpec, est: MemoryEstimate, cells: int) -> float:
@@ -370,7 +438,6 @@ def _predict(
 ) -> SpeedEstimate:
     """predict_speed without the cache."""
     c = constants
-    pp_eff = _efficiencies(c)[1]
     gpu = device if device is not None and est.gpu_layers > 0 else None
     metal = gpu is not None and gpu.backend == "metal"
     scale = c.metal_decode_scale if metal else 1.0
@@ -394,7 +461,11 @@ def _predict(
         host_expert = est.host_expert_bytes
     gpu_expert = est.gpu_expert_bytes if gpu is not None else 0
 
-    eta_rep, eta_out, eta_exp, _ = _layout_efficiencies(layout, c)
+    tensor = bool(gpu is not None and gpu.fp16_tflops)
+    rates = _layout_rates(
+        layout, c, gpu.bandwidth_gbps if gpu else 1.0, gpu.fp16_tflops if gpu else None, scale, tensor
+    )
+    rate_rep, rate_out, rate_exp, _, host_rep, host_exp = rates
 
     cells = depth_tokens + gen_tokens // 2
     kv_total = _kv_read_bytes(spec, est, cells)
@@ -405,13 +476,11 @@ def _predict(
     if gpu is not None:
         bw = gpu.bandwidth_gbps * 1e6  # bytes per ms
         ms["gpu_weights"] = (
-            gpu_rep / (bw * eta_rep * scale)
-            + gpu_out / (bw * eta_out * scale)
-            + gpu_expert * share / (bw * eta_exp * scale)
+            gpu_rep / (rate_rep * 1e6) + gpu_out / (rate_out * 1e6) + gpu_expert * share / (rate_exp * 1e6)
         )
         ms["gpu_kv"] = kv_total * kv_gpu_share / (bw * c.kv_efficiency * scale)
     host_bw = _host_read_gbps(host, c) * 1e6
-    ms["host_weights"] = (host_dense + host_expert * share) / host_bw
+    ms["host_weights"] = host_dense / (host_bw * host_rep) + host_expert * share / (host_bw * host_exp)
     ms["host_kv"] = kv_total * (1 - kv_gpu_share) / host_bw
 
     # Fixed costs: per layer on each side, per MoE layer, per GPU/CPU hand-over.
@@ -428,6 +497,10 @@ def _predict(
         # --n-cpu-moe: every such layer hands its FFN input to the CPU and takes the result back.
         splits += 2 * max(0, moe_cpu_layers - cpu_layers)
         splits += 2 * (min(gpu.n_gpus, max(1, gpu_layers)) - 1)
+    if spec.norms_per_layer > 2:
+        layer_us += c.norm_us * (spec.norms_per_layer - 2)
+    # gpt-oss: q/k/v, output, router and three expert biases, and the attention sinks.
+    layer_us += c.bias_us * (9 if spec.gpt_oss_biases else 3 if spec.attn_bias else 0)
     overhead_us = (
         gpu_layers * layer_us
         + cpu_layers * c.cpu_layer_us
@@ -447,8 +520,9 @@ def _predict(
 
     # Prefill: matmul FLOPs (+ attention) at the tensor throughput; host weights cross PCIe per ubatch.
     pp_ms, prefill_bound, compute_tflops, compute_source = _prefill(
-        spec, layout, est, gpu, host, prompt_tokens, depth_tokens, active_params, pp_eff, c,
-        host_weight_bytes=host_dense + host_expert if gpu is not None else 0,
+        spec, layout, est, device if device is not None else None, host, prompt_tokens, depth_tokens,
+        active_params, rates[3] if tensor else None, c,
+        host_weight_bytes=host_dense + host_expert if device is not None else 0,
     )  # fmt: skip
     prefill = prompt_tokens * 1000 / sum(pp_ms.values()) if sum(pp_ms.values()) > 0 else math.inf
 
@@ -504,7 +578,7 @@ def _prefill(
     n: int,
     depth: int,
     active_params: int | None,
-    pp_eff: dict[str, float],
+    eta_tensor: float | None,
     c: SpeedConstants,
     *,
     host_weight_bytes: int,
@@ -514,7 +588,8 @@ def _prefill(
         active -= spec.n_embd * spec.n_vocab  # the input embedding is a row lookup, not a matmul
     n_attn = _shape_counts(spec)[1]
     attn = 4.0 * n * (depth + n / 2) * spec.n_head * spec.head_dim_k * n_attn
-    flops = 2.0 * n * max(active, 0) + attn
+    matmul = 2.0 * n * max(active, 0)
+    flops = matmul + attn
     ub = max(1, est.n_ubatch)
     n_ubatches = -(-n // ub)
     pp: dict[str, float] = {"compute": 0.0, "gpu_reads": 0.0, "pcie": 0.0, "host_compute": 0.0, "overhead": 0.0}
@@ -528,7 +603,10 @@ def _prefill(
         # No tensor figure in the catalog: a FLOP-per-byte ratio (fitted for Metal, typical for CUDA).
         ratio = c.metal_tflops_per_gbps if gpu.backend == "metal" else c.tflops_per_gbps
         tflops, source = gpu.bandwidth_gbps * ratio, f"estimated as bandwidth x {ratio} TFLOP/GB (no catalog figure)"
-    eta = _layout_efficiencies(layout, c)[3]
+    eta = eta_tensor
+    if eta is None:
+        table = _efficiencies(c)[3 if gpu.fp16_tflops else 1]
+        eta = _harmonic(layout.dense_type_bytes + layout.expert_type_bytes, table, 0.30)
     if gpu.backend == "metal":
         eta *= c.metal_prefill_scale
     dense_flops = flops
@@ -538,7 +616,11 @@ def _prefill(
         exp_share = (exp_bytes * spec.n_expert_used / max(1, spec.n_expert)) / max(
             1.0, all_bytes - exp_bytes + exp_bytes * spec.n_expert_used / max(1, spec.n_expert)
         )
-        dense_flops = flops * (1 - exp_share) + flops * exp_share / c.moe_prefill_scale
+        per_expert = ub * spec.n_expert_used / max(1, spec.n_expert)
+        fill = max(0.1, min(1.0, per_expert / c.moe_prefill_tokens))
+        dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill + attn
+    if gpu.fp16_tflops and spec.n_embd < c.narrow_embd:
+        eta *= (spec.n_embd / c.narrow_embd) ** 0.75
     pp["compute"] = dense_flops / (tflops * 1e12 * eta) * 1000
     # Every ubatch reads the GPU's weights once (all experts at a large batch).
     pp["gpu_reads"] = n_ubatches * est.weights_bytes / (gpu.bandwidth_gbps * 1e6 * 0.8)
