@@ -1,9 +1,10 @@
 """Predicted vs measured llama.cpp memory: the H100 calibration points, then six other architectures.
 
 Run: python benchmarks/memory_accuracy.py [path/to/calibration.csv]
-The default CSV is ../shared/calibration/llama3.1-8b-h100.csv (next to the repo checkout). The
-second table is tests/data/out-of-sample-h100.csv: 59 runs of Gemma-2/3, Qwen2.5, Qwen3-MoE,
-Llama-3.2-3B and Mistral-Small-24B shapes (docs/research/out-of-sample-memory.md).
+The default CSV is tests/data/llama3.1-8b-h100.csv, the 29 calibration runs shipped with the repo
+(the same file as the shared calibration set; see its README). The second table is
+tests/data/out-of-sample-h100.csv: 59 runs of Gemma-2/3, Qwen2.5, Qwen3-MoE, Llama-3.2-3B and
+Mistral-Small-24B shapes (docs/research/out-of-sample-memory.md). Both are in every clone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from quantadvisor.dataset import load_dataset
 
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = REPO.parent / "shared" / "calibration" / "llama3.1-8b-h100.csv"
+DEFAULT_CSV = REPO / "tests" / "data" / "llama3.1-8b-h100.csv"
 OUT_OF_SAMPLE_CSV = REPO / "tests" / "data" / "out-of-sample-h100.csv"
 # The measured shapes, by the size shorthand they were generated from.
 OUT_OF_SAMPLE_SHAPES = {
@@ -34,6 +35,9 @@ def main(argv: list[str]) -> int:
     from quantadvisor.memory import estimate_memory
 
     path = Path(argv[1]) if len(argv) > 1 else DEFAULT_CSV
+    if not path.is_file():
+        print(f"no calibration CSV at {path}: pass one, e.g. python {argv[0]} tests/data/llama3.1-8b-h100.csv")
+        return 2
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     spec = spec_from_config(LLAMA31_8B.config, name="Llama-3.1-8B")

@@ -18,6 +18,7 @@ from .request import (
     prepare_request,
     rank_model,
     resolve_model,
+    tag_quant,
     thin_headroom,
 )
 from .results import HardwareUsed, QuantOption, Recommendation, SizeChoice
@@ -63,14 +64,17 @@ def recommend(
         task: code, math, reasoning, chat, qa, summarization, translation or rag (aliases accepted).
         model: a size shorthand ("9b", "30b-a3b"), a config.json (dict, file or folder), a .gguf file,
             a Hub repo id, or None to compare the reference sizes (3B-70B, dense and MoE).
-        vram_gib / gpu: plan for this much VRAM (GiB) or this catalog GPU; neither = detect (NVML).
+        vram_gib: plan for this much VRAM per card (GiB); 0 = CPU only; neither this nor `gpu` = detect (NVML).
+        gpu: plan for this catalog GPU ("RTX 4060").
         context_tokens: the context the model will run with (llama.cpp -c).
         embedding_model: a resident embedding model for RAG (True = BGE-M3) whose VRAM is reserved.
         prefer: "quality", "balanced" (default) or "speed".
-        cache_type_k / cache_type_v / flash_attn / n_ubatch: llama.cpp's -ctk/-ctv/-fa/-ub, fixed on
-            every option, or "auto" (default): flash attention on (llama.cpp's -fa auto), and f16 KV at
-            ubatch 512, then q8_0 KV, ubatch 256, then q4_0 KV until an option fits on the GPU. Each
-            option's ``memory`` says which settings it uses.
+        cache_type_k: llama.cpp's -ctk, fixed on every option, or "auto" (default): f16 at ubatch 512,
+            then q8_0, ubatch 256, then q4_0 until an option fits on the GPU. Each option's ``memory``
+            says which settings it uses.
+        cache_type_v: llama.cpp's -ctv, likewise; a quantized V cache needs flash attention.
+        flash_attn: llama.cpp's -fa: True/"on", False/"off", or "auto" (default: on, as -fa auto on CUDA).
+        n_ubatch: llama.cpp's -ub, or "auto" (default: 512, then 256 to fit).
         host_bandwidth_gbps: system RAM bandwidth (GB/s) for offloaded speed estimates; default an
             assumed dual-channel DDR5-4800 (76.8 GB/s), or the chip's own on unified memory.
         price_per_kwh: turns each option's energy (at the GPU's rated power) into a cost per million tokens.
@@ -113,6 +117,9 @@ def recommend(
         local = local_gguf(model, req.ds)
         spec = local[0] if local else resolve_model(model, req.ds)
         rec = rank_model(spec, req, local_file=local[1] if local else None)
+        named = tag_quant(model)
+        if named is not None:
+            rec = _tag_first(rec, named, str(model))
         if local and local[1] is not None:
             from .handoff import local_handoff
 
@@ -122,6 +129,19 @@ def recommend(
             rec = rec.model_copy(update={"options": options})
         return rec
     return _compare_sizes(req)
+
+
+def _tag_first(rec: Recommendation, quant: str, tag: str) -> Recommendation:
+    """An Ollama tag with a quant suffix names the file: that quant goes first, the ranking's own pick noted."""
+    mine = [o for o in rec.options if o.quant == quant and o.family == "gguf"]
+    if not mine:
+        return rec.model_copy(update={"notes": [*rec.notes, f"{tag} names {quant}, which the rules leave out here"]})
+    best = rec.options[0]
+    note = f"{tag} names {quant}: it is listed first" + (
+        f" (the ranking alone would pick {best.quant})" if best.quant != quant else ""
+    )
+    rest = [o for o in rec.options if o not in mine]
+    return rec.model_copy(update={"options": [*mine, *rest], "notes": [note, *rec.notes]})
 
 
 def _size_planner(shorthand: str, req: Request) -> tuple[Planner, float, float | None]:

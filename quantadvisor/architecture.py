@@ -491,11 +491,115 @@ def _resolve_shorthand(wanted: str, shorthand: str, ds: Dataset) -> ModelSpec:
         if wanted == arch.shorthand.casefold() or wanted in (a.casefold() for a in arch.aliases):
             resolved = ds.reference_specs.get(arch.shorthand)
             return resolved[1] if resolved is not None and resolved[0] is arch else reference_spec(arch)
+    sizes = _parse_size(wanted)
+    if sizes is not None:
+        return ds.derived(("scaled-shorthand", sizes), lambda: _scaled_spec(sizes, ds))
     known = sorted(a.shorthand for a in ds.architectures.values())
     close = closest_names(wanted, known)
     raise ModelResolutionError(
         f"unknown model size {shorthand!r}",
         hint=f"use one of {', '.join(known)}" + (f" (closest: {', '.join(close)})" if close else ""),
+    )
+
+
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)b(?:-a(\d+(?:\.\d+)?)b)?$")
+_MAX_SCALED_BILLIONS = 10_000.0  # 10T parameters: beyond any published model; a typo, not a size
+# Per-layer lists (sliding/full, linear/full attention) cannot be stretched to another depth.
+_PER_LAYER_KEYS = ("layer_types", "sliding_window_pattern", "full_attention_interval", "attention_chunk_size")
+
+
+def _parse_size(text: str) -> tuple[float, float | None] | None:
+    """("671b-a37b") → (671.0, 37.0); ("0.5b") → (0.5, None); None for any other form (8x7b, ...)."""
+    match = _SIZE_RE.match(text.strip().casefold())
+    if match is None:
+        return None
+    total, active = float(match.group(1)), float(match.group(2)) if match.group(2) else None
+    if total <= 0 or (active is not None and not 0 < active <= total) or total > _MAX_SCALED_BILLIONS:
+        return None
+    return total, active
+
+
+def _scalable(arch: Architecture) -> bool:
+    text = arch.config.get("text_config", arch.config)
+    return isinstance(text, dict) and not any(k in text for k in _PER_LAYER_KEYS)
+
+
+def _params(spec: ModelSpec) -> tuple[float, float]:
+    from .memory import parameter_count  # memory imports this module: at call time only
+
+    total, active = parameter_count(spec)
+    return total / 1e9, active / 1e9
+
+
+def _stretch(config: dict[str, Any], depth: float, width: float, experts: float) -> dict[str, Any]:
+    """A copy of `config` with depth × layers, width × heads (head size kept, so hidden grows with
+    them) and feed-forward sizes, and experts × the expert count."""
+    import copy
+
+    out = copy.deepcopy(config)
+    c = out.get("text_config", out)
+    heads, kv = int(c["num_attention_heads"]), int(c.get("num_key_value_heads") or c["num_attention_heads"])
+    head_dim = int(c.get("head_dim") or c["hidden_size"] // heads)
+    groups = max(1, round(heads / kv * width)) if kv < heads else 1
+    new_kv = kv if kv < heads else max(1, round(kv * width))
+    c["num_attention_heads"] = new_heads = groups * new_kv
+    c["num_key_value_heads"] = new_kv
+    c["head_dim"] = head_dim
+    c["hidden_size"] = max(64, round(c["hidden_size"] * new_heads / heads / 64) * 64)
+    c["num_hidden_layers"] = max(1, round(c["num_hidden_layers"] * depth))
+    for key in ("intermediate_size", "moe_intermediate_size", "shared_expert_intermediate_size"):
+        if isinstance(c.get(key), int) and c[key] > 0:
+            c[key] = max(64, round(c[key] * width / 64) * 64)
+    for key in ("num_experts", "num_local_experts", "n_routed_experts"):
+        if isinstance(c.get(key), int) and c[key] > 0:
+            used = int(c.get("num_experts_per_tok") or c.get("experts_per_token") or 1)
+            c[key] = max(used + 1, round(c[key] * experts))
+    return out
+
+
+def _scaled_spec(sizes: tuple[float, float | None], ds: Dataset) -> ModelSpec:
+    """A size no reference has ("0.5b", "405b", "671b-a37b"): the nearest reference shape of the same
+    kind (dense or MoE), stretched to the size. Approximate, and labelled so.
+
+    Depth and width grow together (each by the cube root of the parameter ratio, so the weights
+    scale with it); a second pass corrects the depth (MoE: the active parameters; the expert count
+    then brings the total). KV cache and buffers follow the stretched shape: a guess at the real
+    model's, not a measurement. References with per-layer attention patterns are not stretched.
+    """
+    import math
+
+    total, active = sizes
+    moe = active is not None
+    pool = [a for a in ds.architectures.values() if _scalable(a)]
+    refs = []
+    for arch in pool:
+        spec = spec_from_shorthand(arch.shorthand, ds)
+        if spec.is_moe == moe:
+            refs.append((arch, spec, *_params(spec)))
+    if not refs:
+        raise ModelResolutionError(f"no reference shape to scale to {total:g}B", hint="pass a config.json")
+
+    def distance(item: tuple[Architecture, ModelSpec, float, float]) -> float:
+        _, _, t, a = item
+        return abs(math.log(total / t)) + (abs(math.log((active or a) / a)) if moe else 0.0)
+
+    arch, _, ref_total, ref_active = min(refs, key=distance)
+    goal, have = (active, ref_active) if active is not None else (total, ref_total)
+    width = (goal / have) ** (1 / 3)
+    config = _stretch(arch.config, width, width, 1.0)
+    for _ in range(2):  # correct the depth, then (MoE) the expert count, from the shape's own count
+        spec = spec_from_config(config, name=arch.stands_for)
+        t, a = _params(spec)
+        got = a if moe else t
+        config = _stretch(config, goal / got if got > 0 else 1.0, 1.0, 1.0)
+        if moe and active is not None:
+            spec = spec_from_config(config, name=arch.stands_for)
+            t, a = _params(spec)
+            config = _stretch(config, 1.0, 1.0, (total - a) / max(1e-9, t - a))
+    label = f"{total:g}b" + (f"-a{active:g}b" if active is not None else "")
+    spec = spec_from_config(config, name=f"~{label.upper()} (scaled from {arch.stands_for})")
+    return spec.model_copy(
+        update={"approximate": True, "stands_for": f"{arch.stands_for} scaled to {label}", "origin": f"scaled {label}"}
     )
 
 
@@ -537,6 +641,24 @@ def load_model_spec(model: str | Path | dict[str, Any] | ModelSpec, dataset: Dat
         return spec_from_config(config, name=path.parent.name or path.stem)
     if looks_like_shorthand(text):
         return spec_from_shorthand(text, dataset)
+    from .catalog import catalog_spec, find_model, suggest_models
+
+    found = find_model(text, dataset)
+    if found is not None:
+        return catalog_spec(found, dataset)
+    if "/" in text:
+        from .request import is_repo_model
+
+        if is_repo_model(text):  # a Hub repo: its GGUF header, else its config.json
+            from .files import repo_model_spec
+
+            return repo_model_spec(text, dataset)
+    close = suggest_models(text, dataset=dataset)
+    if close:
+        raise ModelResolutionError(
+            f"cannot resolve model {_show(text)}: not in the model catalog, and not a size, a config.json or a file",
+            hint=f"did you mean {', '.join(close)}? (or a size such as 8b, or a Hub repo id owner/name)",
+        )
     raise ModelResolutionError(
         f"cannot resolve model {_show(text)}: not a size shorthand, a config.json, a folder or a .gguf file",
         hint="pass a size such as 8b or 30b-a3b, a path to config.json, or a Hub repo id owner/name",

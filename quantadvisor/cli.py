@@ -96,7 +96,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                        description="Rank the quantized builds of a model (or of every reference size) for a task "
                        "on this machine or one you plan for.")
     s.add_argument("--task", required=True, help=f"what the model is for: {TASK_HELP} (required)")
-    s.add_argument("--model", help="size (9b, 30b-a3b), config.json, folder, .gguf file or Hub repo id[@revision] "
+    s.add_argument("--model", help="a name (Qwen2.5-Coder-7B-Instruct), Ollama tag (qwen2.5-coder:7b), size (9b, "
+                   "30b-a3b, 405b), config.json, folder, .gguf file or Hub repo id[@revision] "
                    "(default: compare every reference size)")
     s.add_argument("--revision", metavar="REV", help="branch, tag or commit of the Hub repo (default: main)")
     s.add_argument("--multimodal", action="store_true",
@@ -144,7 +145,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     m = sub.add_parser("memory", help="predict llama.cpp memory for a model and quant",
                        description="Predict what llama.cpp allocates on the GPU and the host for a model as a GGUF "
                        "quant, with the given runtime settings.")
-    m.add_argument("--model", required=True, help="size shorthand (8b), config.json, folder or .gguf file (required)")
+    m.add_argument("--model", required=True, help="a name or Ollama tag, size (8b, 405b), config.json, folder, .gguf "
+                   "file or Hub repo id (required)")
     m.add_argument("--quant", help="GGUF type (Q4_K_M …) or 'all' (default: a .gguf file's own type; "
                    "required otherwise)")
     m.add_argument("--context", type=_positive_int, default=4096, metavar="N",
@@ -200,7 +202,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
 
     e = sub.add_parser("evidence", help="list the cited quality evidence behind the expected loss")
     e.add_argument("--format", help="only records of this format, e.g. Q4_K_M (default: all)")
-    e.add_argument("--task", help=f"only records of this task: {TASK_HELP} (default: all)")
+    e.add_argument("--task", help="only records of this task category, e.g. code, math, chat, language-modelling "
+                   "(default: all)")
     e.add_argument("--source", help="only records from this source id (default: all)")
     e.add_argument("--json", action="store_true", help="print the records, with their citations, as JSON")
 
@@ -471,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("QUANTADVISOR_DEBUG") == "1"
     as_json = bool(getattr(args, "json", False))
     try:
+        _check_not_empty(args)
         return int(_COMMANDS[args.command](args))
     except QuantAdvisorError as exc:
         if debug:
@@ -480,6 +484,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", None, ExitCode.INTERRUPTED, as_json=as_json, label="Interrupted")
     except BrokenPipeError:
         return _closed_pipe()
+
+
+def _check_not_empty(args: argparse.Namespace) -> None:
+    """An option given an empty value (--source '', --data '') is a mistake, not "no filter"."""
+    for key, value in vars(args).items():
+        if isinstance(value, str) and not value.strip():
+            from .errors import InvalidRequestError
+
+            flag = key if key == "repo" else "--" + key.replace("_", "-")
+            raise InvalidRequestError(f"{flag} is empty", hint=f"give {flag} a value, or leave it out")
 
 
 class _UsageError(Exception):
@@ -496,10 +510,16 @@ def _fail(message: str, hint: str | None, code: int, *, as_json: bool, label: st
     elif label == "Interrupted":
         sys.stderr.write("Interrupted\n")
     else:
-        sys.stderr.write(f"Error: {message}\n")
+        from .untrusted import terminal_text  # names in messages come from listings and files: no escapes
+
+        sys.stderr.write(f"Error: {_one_line(terminal_text(message))}\n")
         if hint:
-            sys.stderr.write(f"Hint: {hint}\n")
+            sys.stderr.write(f"Hint: {_one_line(terminal_text(hint))}\n")
     return int(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _closed_pipe() -> int:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .results import HardwareUsed, QuantOption, Recommendation
     from .rules import Prefer
 
-__all__ = ["pick_file", "pick_option", "rank_files"]
+__all__ = ["pick_file", "pick_option", "rank_files", "repo_model_spec"]
 
 Files = str | Mapping[str, int] | Iterable[tuple[str, int]]
 
@@ -351,6 +351,14 @@ def _show(model: object) -> str:
     if isinstance(model, dict):
         return "a config dict"
     return str(model)
+
+
+def repo_model_spec(ref: str, dataset: Dataset | None = None) -> ModelSpec:
+    """The shape of a Hub repo (``owner/name[@revision]``): its first GGUF file's header, else its
+    config.json (or its base model's). What load_model_spec() and estimate_memory() use for a repo id."""
+    from .dataset import load_dataset
+
+    return _model_spec(ref, dataset or load_dataset())
 
 
 def _model_spec(model: object, ds: Dataset) -> ModelSpec:

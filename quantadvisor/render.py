@@ -8,9 +8,13 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from .untrusted import terminal_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -42,6 +46,48 @@ _WIDE = 100
 _WIDER = 120
 
 
+# Fields printed through their own escaping step (file names are cut to a common prefix first; hand-off
+# commands are shell-quoted first), so cleaning keeps them free of control characters only.
+_RAW_FIELDS = frozenset({"file", "files"})
+_SKIP_FIELDS = frozenset({"handoff"})
+
+
+def safe_text(text: object) -> str:
+    """Untrusted text as the terminal may show it: control and escape sequences removed, rich markup escaped,
+    so it reads exactly as written (a file named "[/]x.gguf" prints as "[/]x.gguf")."""
+    return escape(terminal_text(text))
+
+
+def _clean(value: object, *, markup: bool = True) -> object:
+    """`value` with every string in it made safe to print (safe_text); the same object when nothing changes.
+
+    Applied to what each render function is given, so a name from a Hub listing, a GPU driver or a data/
+    override can neither drive the terminal nor be read as markup; --json output is never cleaned.
+    """
+    if isinstance(value, str):
+        cleaned = safe_text(value) if markup else terminal_text(value)
+        return value if cleaned == value else cleaned
+    if isinstance(value, BaseModel):
+        update = {}
+        for name in type(value).model_fields:
+            if name in _SKIP_FIELDS:
+                continue
+            old = getattr(value, name)
+            new = _clean(old, markup=markup and name not in _RAW_FIELDS)
+            if new is not old:
+                update[name] = new
+        return value.model_copy(update=update) if update else value
+    if isinstance(value, (list, tuple)):
+        items = [_clean(v, markup=markup) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items) if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        pairs = {k: _clean(v, markup=markup) for k, v in value.items()}
+        return value if all(pairs[k] is v for k, v in value.items()) else pairs
+    return value
+
+
 def _console() -> Console:
     # A terminal gets its own width; a pipe or CI log gets $COLUMNS or 80 (rich's rule). Every table
     # is laid out to read at 80 columns: low-value columns appear only when there is room.
@@ -71,7 +117,7 @@ def _bar(used: int, budget: int, width: int = 12) -> str:
 def spinner(message: str) -> Iterator[None]:
     """Show a spinner on stderr while something slow (the Hub) runs."""
     console = Console(stderr=True)
-    with console.status(message):
+    with console.status(safe_text(message)):
         yield
 
 
@@ -93,6 +139,8 @@ def _tok_s(speed: SpeedEstimate | None) -> str:
 
 def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = False, show_all: bool = False) -> None:
     """Print the ranked options, the pick with its command line, and optionally the fired rules."""
+    raw_handoff = rec.pick.handoff if rec.pick is not None else None
+    rec = _clean(rec)  # type: ignore[assignment]  # the same type, every string made safe to print
     console = _console()
     hw = rec.hardware
     ram = f", {hw.ram_bytes / GIB:.0f} GiB RAM" if hw.ram_bytes else ", RAM unknown (--ram GIB)"
@@ -101,6 +149,9 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         room = f"{hw.ram_bytes / GIB:.1f} GiB of RAM" if hw.ram_bytes else "RAM unknown (--ram GIB)"
         console.print(f"[bold]{rec.task}[/], [bold yellow]CPU only[/] ({why}): {room}, context {rec.context_tokens}")
         console.print("[dim]To plan for a GPU: --vram GIB or --gpu NAME[/]")
+        for note in hw.notes:  # why a GPU that is there was not used (an unreadable NVML reading …)
+            if "left out" in note:
+                console.print(f"[yellow]{note}[/]")
     else:
         gpu = hw.gpu_name or "planned budget"
         reserved = f" ({hw.reserved_for} reserved)" if hw.reserved_for else ""
@@ -135,7 +186,8 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         table = _table(f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""))
         files = any(o.file for o in rec.options)  # real files of a repo or a list: show which one
         names = [(o.file or "").rsplit("/", 1)[-1] for o in rec.options]
-        common = os.path.commonprefix([n for n in names if n]) if files else ""  # noqa: RUF071 - characters, not paths
+        named = [n for n in names if n]
+        common = os.path.commonprefix(named) if len(named) > 1 else ""  # one file: nothing shared to cut  # noqa: RUF071 - characters, not paths
         common = common[: max(common.rfind("-"), common.rfind("."), common.rfind("_")) + 1]  # cut between words
         cut = len(common) if len(common) >= 8 else 0  # "Meta-Llama-3.1-8B-Instruct-" once, not on every row
         show_bar = wide and not hw.cpu_only
@@ -161,7 +213,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     if pick is None:
         console.print("[red]Nothing fits.[/] " + " ".join(rec.notes))
     else:
-        model_file = pick.file.rsplit("/", 1)[-1] if pick.file else f"<model>-{pick.quant}.gguf"
+        model_file = escape(pick.file.rsplit("/", 1)[-1]) if pick.file else f"<model>-{pick.quant}.gguf"
         command = f"llama-server -m {model_file} " + " ".join(pick.runner_flags)
         if pick.family == "serving":
             command = " ".join(pick.runner_flags)
@@ -169,17 +221,15 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
                 f"{pick.memory.total_bytes / GIB:.2f} GiB on the GPU")  # fmt: skip
         console.print(f"[bold green]Pick:[/] {pick.model} {_quant(pick)} — {_fit(pick)}, {room}, "
                       f"expected loss {_loss(pick)}")  # fmt: skip
-        if pick.handoff is None:
+        if raw_handoff is None:
             console.print(f"  [cyan]{command}[/]")
         else:
-            from rich.markup import escape
-
             from .handoff import handoff_lines
 
-            for line in handoff_lines(pick.handoff):  # soft wrap: a command copied from the terminal stays whole
-                console.print(f"  [cyan]{escape(line)}[/]", soft_wrap=True)
-            for note in pick.handoff.notes:
-                console.print(f"  [dim]· {escape(note)}[/]")
+            for line in handoff_lines(raw_handoff):  # soft wrap: a command copied from the terminal stays whole
+                console.print(f"  [cyan]{safe_text(line)}[/]", soft_wrap=True)
+            for note in raw_handoff.notes:
+                console.print(f"  [dim]· {safe_text(note)}[/]")
         if pick.speed is not None:
             console.print(f"  [dim]· {_speed_line(pick.speed)}[/]")
         for note in pick.notes:
@@ -194,7 +244,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         console.print("\n[bold]Why[/] (rules in the order they fired):")
         for rule in rec.trace:
             cites = ", ".join(_cite(ds, s) for s in rule.source)
-            scope = f" [{rule.applies_to}]" if rule.applies_to else ""
+            scope = f" \\[{rule.applies_to}]" if rule.applies_to else ""
             console.print(f"  {rule.id}{scope}: {rule.says}\n    [dim]{rule.provenance}; {cites}[/]")
         console.print("\n[bold]Budget[/]: " + "; ".join(hw.steps))
 
@@ -250,15 +300,15 @@ def _file_label(path: str | None, cut: int) -> str:
         return ""
     name = path.rsplit("/", 1)[-1]
     label = ("…" if cut else "") + re.sub(r"\.gguf$", "", name[cut:], flags=re.IGNORECASE)
-    return re.sub(r"-0*1-of-0*(\d+)$", r" (×\1)", label)
+    return escape(re.sub(r"-0*1-of-0*(\d+)$", r" (×\1)", label))
 
 
 def _cite(ds: Dataset, source_id: str) -> str:
     s = ds.sources.get(source_id)
     if s is None:
-        return source_id
+        return safe_text(source_id)
     where = f"arXiv:{s.arxiv}" if s.arxiv else (s.url or s.repository or "")
-    return f"{source_id} ({where})"
+    return safe_text(f"{source_id} ({where})")
 
 
 def _fit(o: QuantOption) -> str:
@@ -277,6 +327,7 @@ def _fit(o: QuantOption) -> str:
 
 def render_memory(estimates: Sequence[MemoryEstimate], speeds: Sequence[SpeedEstimate | None] = ()) -> None:
     """Print a GPU/host breakdown per estimate (and its decode speed, when a GPU was named)."""
+    estimates = _clean(list(estimates))  # type: ignore[assignment]
     console = _console()
     first = estimates[0]
     console.print(
@@ -298,6 +349,7 @@ def render_memory(estimates: Sequence[MemoryEstimate], speeds: Sequence[SpeedEst
 
 def render_detect(report: HardwareReport, budget: Budget) -> None:
     """Print the GPUs found, their memory, and the planning budget with its arithmetic."""
+    report, budget = _clean(report), _clean(budget)  # type: ignore[assignment]
     console = _console()
     if report.gpus:
         table = _table(f"Hardware (source: {report.source})")
@@ -322,7 +374,7 @@ def render_formats(ds: Dataset) -> None:
     """Print the GGUF formats, then the serving formats: kind, bits per weight, imatrix, hardware, runtimes."""
     console = _console()
     wide = console.width >= _WIDER
-    formats = list(ds.formats.values())
+    formats: list[Format] = _clean(list(ds.formats.values()))  # type: ignore[assignment]
     gguf = [f for f in formats if f.family == "gguf"]
     # The runtimes most GGUF types share are said once, in the title; a row names its own only if they differ.
     counts = Counter(", ".join(f.runtimes) for f in gguf)
@@ -355,6 +407,7 @@ def _measured(f: Format, wide: bool) -> str:
 
 def render_evidence(records: Sequence[EvidenceRecord], ds: Dataset) -> None:
     """Print evidence records with their citations: three short lines each, so every field reads at 80 columns."""
+    records = _clean(list(records))  # type: ignore[assignment]
     console = _console()
     for r in records:
         if r.quantized is not None:
@@ -374,6 +427,7 @@ def render_evidence(records: Sequence[EvidenceRecord], ds: Dataset) -> None:
 
 def render_gpus(gpus: Sequence[GPU], ds: Dataset) -> None:
     """Print catalog GPUs with memory, bandwidth, compute capability and native formats."""
+    gpus = _clean(list(gpus))  # type: ignore[assignment]
     console = _console()
     wide = console.width >= _WIDER
     table = _table()

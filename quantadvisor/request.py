@@ -4,6 +4,7 @@ and rank its options. recommend() (api) and rank_files() (files) both build on i
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GIB", "TASKS", "Request", "is_repo_model", "local_gguf", "normalise_task", "prepare_request", "rank_model",
-    "resolve_model", "thin_headroom",
+    "resolve_model", "tag_quant", "thin_headroom",
 ]  # fmt: skip
 
 GIB = 2**30
@@ -140,6 +141,25 @@ def resolve_model(model: str | Path | dict[str, Any] | ModelSpec, ds: Dataset) -
         return load_model_spec(model, ds)
     except ModelResolutionError as exc:
         raise InvalidRequestError(exc.message, hint=exc.hint) from exc
+
+
+_TAG_QUANT = re.compile(r"[-_.](i?q\d\w*|fp16|f16|bf16|fp32|f32|mxfp4)$", re.IGNORECASE)
+
+
+def tag_quant(model: object) -> str | None:
+    """The GGUF type an Ollama tag names (``llama3.1:8b-instruct-q4_K_M`` → ``Q4_K_M``), or None.
+
+    Only a ``name:tag`` without a slash is a tag; the suffix is read as a file name's quant is.
+    """
+    if not isinstance(model, str) or ":" not in model or "/" in model:
+        return None
+    match = _TAG_QUANT.search(model.strip().partition(":")[2])
+    if match is None:
+        return None
+    from .hub import quant_from_filename
+
+    named = quant_from_filename(f"x-{match.group(1)}.gguf")
+    return named.base if named is not None else None
 
 
 def _reserved(embedding_model: str | bool | None, ds: Dataset) -> tuple[int, str | None]:

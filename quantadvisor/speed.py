@@ -760,8 +760,9 @@ def estimate_speed(
             the CPU alone when there is none.
         vram_gib: the VRAM to fit into when gpu_layers is None (default: the GPU's memory); with
             neither gpu nor a detected GPU the bandwidth is unknown and this raises.
-        gpu_layers / n_cpu_moe: llama.cpp's -ngl and --n-cpu-moe; gpu_layers None = all layers if they
-            fit, else the largest -ngl (dense) or smallest --n-cpu-moe (MoE) that fits.
+        gpu_layers: llama.cpp's -ngl; None = all layers if they fit, else the largest -ngl (dense) or,
+            with n_cpu_moe, the smallest --n-cpu-moe (MoE) that fits.
+        n_cpu_moe: llama.cpp's --n-cpu-moe.
         depth_tokens: tokens already in the KV cache when decoding starts (llama-bench -d).
         host_bandwidth_gbps: system RAM bandwidth in GB/s (default: assumed, see host_facts).
 

@@ -104,5 +104,6 @@ UNSAFE_NAMES = [
 ]
 # Names that are safe paths but carry rich markup: printed, they must read exactly as written.
 MARKUP_NAMES = [
-    "[/]x-Q4_K_M.gguf", "[bold red]x[/]-Q4_K_M.gguf", "x[link=file:///etc]-Q4_K_M.gguf", "x[/link]-Q4_K_M.gguf",
+    "[/]x-Q4_K_M.gguf", "[bold red]x[/]-Q4_K_M.gguf", "[bold red]x-Q4_K_M.gguf", "[blink]x-Q4_K_M.gguf",
+    "x[/link]-Q4_K_M.gguf", "[on red]x-Q4_K_M.gguf",
 ]  # fmt: skip

@@ -8,6 +8,7 @@ import contextlib
 import os
 from typing import Any
 
+from ..limits import MAX_GPU_MEMORY_BYTES
 from .readings import GPUReading, MigInstance
 
 # Fallback for pynvml builds that lack a constant (values from nvml.h, as the H100 fixture records).
@@ -31,6 +32,10 @@ _NVML_ERROR_NOT_FOUND = 6
 _NVML_DEVICE_MIG_ENABLE = 1
 
 _NVML_CLOCK_MEM = 2
+
+# Loops over NVML's counts are bounded: NVML addresses at most 64 devices per host and 7 MIG slots per GPU.
+_MAX_GPUS = 256
+_MAX_MIG_SLOTS = 64
 
 
 def _nvml_error_name(exc: BaseException) -> str:
@@ -67,20 +72,47 @@ class _NvmlQueries:
             return None
 
 
+class _UnreadableError(Exception):
+    """A reading NVML gave that no real GPU can have (negative, free > total, beyond MAX_GPU_MEMORY_BYTES)."""
+
+
+def _bytes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GPU_MEMORY_BYTES:
+        raise _UnreadableError(repr(value)[:40])
+    return value
+
+
+def _checked(total: object, free: object, used: object, reserved: object) -> tuple[int, int, int, int | None]:
+    """The memory figures as ints, or _UnreadableError: a broken driver's 2^64-1 must never become a budget."""
+    t, f, u = _bytes(total), _bytes(free), _bytes(used)
+    r = None if reserved is None else _bytes(reserved)
+    if t == 0 or f > t or u > t or (r is not None and r > t):
+        raise _UnreadableError(f"total {t:,}, free {f:,}, used {u:,}" + ("" if r is None else f", reserved {r:,}"))
+    return t, f, u, r
+
+
 def _memory_info(q: _NvmlQueries, handle: Any) -> tuple[int, int, int, int | None] | None:
-    """(total, free, used, reserved) — v2 when the driver has it (reserved apart from used), else v1."""
+    """(total, free, used, reserved) — v2 when the driver has it (reserved apart from used), else v1.
+
+    Raises _UnreadableError when the figures are out of range."""
     pynvml = q.pynvml
     version = getattr(pynvml, "nvmlMemory_v2", None)
     if version is not None:
         try:
             mem = pynvml.nvmlDeviceGetMemoryInfo(handle, version=version)
-            return int(mem.total), int(mem.free), int(mem.used), int(mem.reserved)
+            raw = (mem.total, mem.free, mem.used, mem.reserved)
         except (pynvml.NVMLError, TypeError, AttributeError):
             pass  # an older driver or binding: the v1 call below still answers
+        else:
+            return _checked(*raw)
     mem = q("nvmlDeviceGetMemoryInfo", handle)
     if mem is None:
         return None
-    return int(mem.total), int(mem.free), int(mem.used), None
+    try:
+        raw = (mem.total, mem.free, mem.used, None)
+    except AttributeError:
+        raise _UnreadableError("no total/free/used fields") from None
+    return _checked(*raw)
 
 
 def _other_processes(q: _NvmlQueries, handle: Any) -> int | None:
@@ -101,7 +133,10 @@ def _other_processes(q: _NvmlQueries, handle: Any) -> int | None:
             if used is None:
                 unreported += 1
                 continue
-            seen[pid] = max(seen.get(pid, 0), int(used))
+            if isinstance(used, int) and not isinstance(used, bool) and 0 <= used <= MAX_GPU_MEMORY_BYTES:
+                seen[pid] = max(seen.get(pid, 0), used)
+            else:
+                unreported += 1
     if unreported:
         q.notes.append(
             f"{q.where}: {unreported} process(es) report no memory figure (Windows WDDM does this); "
@@ -112,7 +147,7 @@ def _other_processes(q: _NvmlQueries, handle: Any) -> int | None:
 
 def _mig_instances(q: _NvmlQueries, handle: Any) -> list[MigInstance]:
     pynvml = q.pynvml
-    count = q("nvmlDeviceGetMaxMigDeviceCount", handle) or 0
+    count = _in_range(q("nvmlDeviceGetMaxMigDeviceCount", handle), _MAX_MIG_SLOTS) or 0
     found: list[MigInstance] = []
     for slot in range(int(count)):
         try:
@@ -121,7 +156,11 @@ def _mig_instances(q: _NvmlQueries, handle: Any) -> list[MigInstance]:
             if not _is_nvml_code(exc, pynvml, "NVML_ERROR_NOT_FOUND", _NVML_ERROR_NOT_FOUND):
                 q.notes.append(f"{q.where}: MIG slot {slot}: {_nvml_error_name(exc)}")
             continue  # NotFound: an empty slot
-        memory = _memory_info(q, mig)
+        try:
+            memory = _memory_info(q, mig)
+        except _UnreadableError as exc:
+            q.notes.append(f"{q.where}: MIG slot {slot}: NVML memory reading out of range ({exc}); left out")
+            continue
         if memory is None:
             continue
         total, free, used, _reserved = memory
@@ -156,11 +195,38 @@ def _cuda_version(value: int | None) -> str | None:
     return f"{value // 1000}.{(value % 1000) // 10}"
 
 
+def _in_range(value: object, high: int) -> int | None:
+    """A small positive reading (bus width, clock) or None: a negative or absurd one is no reading."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= high:
+        return None
+    return value
+
+
 def _peak_bandwidth_gbps(bus_width_bits: int | None, mem_clock_mhz: int | None) -> float | None:
     """bus width / 8 × memory clock × 2 (NVML reports the clock of a double-data-rate bus), in GB/s."""
     if not bus_width_bits or not mem_clock_mhz:
         return None
     return round(bus_width_bits / 8 * mem_clock_mhz * 2 / 1000, 1)
+
+
+# Integrated GPUs that share host RAM and report no framebuffer: Jetson (CC 5.3 Nano, 6.2 TX2, 7.2 Xavier,
+# 8.7 Orin, 11.0 Thor) and GB10 (CC 12.1, DGX Spark); also matched by name.
+_INTEGRATED_CC = frozenset({5.3, 6.2, 7.2, 8.7, 11.0, 12.1})
+_INTEGRATED_NAMES = ("gb10", "jetson", "orin", "thor", "xavier", "tegra", "spark")
+
+
+def _integrated(name: str, compute_capability: float | None) -> bool:
+    lowered = name.lower()
+    return compute_capability in _INTEGRATED_CC or any(n in lowered for n in _INTEGRATED_NAMES)
+
+
+def _compute_capability(cc: object) -> float | None:
+    """(major, minor) from NVML as 9.0, or None for a missing or impossible pair."""
+    try:
+        major, minor = int(cc[0]), int(cc[1])  # type: ignore[index]
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    return float(f"{major}.{minor}") if 1 <= major <= 99 and 0 <= minor <= 9 else None
 
 
 def _read_nvidia_device(
@@ -180,13 +246,25 @@ def _read_nvidia_device(
         notes.append(f"{where}: cannot open ({_nvml_error_name(exc)}); left out")
         return None
     raw_name = q("nvmlDeviceGetName", handle)
-    name = _text(raw_name) if raw_name is not None else f"NVIDIA GPU {index}"
+    name = _text(raw_name)[:256] if raw_name is not None else f"NVIDIA GPU {index}"
     q.where = where = f"GPU {index} ({name})"
 
+    cc = q("nvmlDeviceGetCudaComputeCapability", handle)
+    compute_capability = _compute_capability(cc)
     unified = False
-    memory = _memory_info(q, handle)
+    try:
+        memory = _memory_info(q, handle)
+    except _UnreadableError as exc:
+        notes.append(f"{where}: NVML memory reading out of range ({exc}): unreadable; left out (pass --vram GIB)")
+        return None
     if memory is None:
         host_total, host_free = host_ram
+        if not _integrated(name, compute_capability):
+            # A discrete card whose memory queries all fail (NotSupported on an A100 under some drivers)
+            # has memory nobody knows: host RAM would be a made-up budget.
+            notes.append(f"{where}: NVML reports no memory figures for a discrete GPU: memory unknown; left out "
+                         "(pass --vram GIB)")  # fmt: skip
+            return None
         if host_total is None:
             notes.append(f"{where}: NVML reports no memory figures and host RAM is unknown; left out")
             return None
@@ -199,14 +277,14 @@ def _read_nvidia_device(
     if reserved is None and not unified:
         notes.append(f"{where}: NVML v1 memory API only: 'used' includes driver-reserved memory")
 
-    cc = q("nvmlDeviceGetCudaComputeCapability", handle)
-    compute_capability = float(f"{int(cc[0])}.{int(cc[1])}") if cc is not None else None
     arch_code = q("nvmlDeviceGetArchitecture", handle)
     mig_mode = q("nvmlDeviceGetMigMode", handle)
     enable = getattr(pynvml, "NVML_DEVICE_MIG_ENABLE", _NVML_DEVICE_MIG_ENABLE)
     mig_enabled = mig_mode is not None and int(mig_mode[0]) == enable
-    bus = q("nvmlDeviceGetMemoryBusWidth", handle)
-    clock = q("nvmlDeviceGetMaxClockInfo", handle, getattr(pynvml, "NVML_CLOCK_MEM", _NVML_CLOCK_MEM))
+    bus = _in_range(q("nvmlDeviceGetMemoryBusWidth", handle), 65_536)
+    clock = _in_range(
+        q("nvmlDeviceGetMaxClockInfo", handle, getattr(pynvml, "NVML_CLOCK_MEM", _NVML_CLOCK_MEM)), 100_000
+    )
     display = q("nvmlDeviceGetDisplayActive", handle)
     return GPUReading(
         index=index,
@@ -256,7 +334,11 @@ def _detect_nvidia(notes: list[str], host_ram: tuple[int | None, int | None]) ->
         return []
     try:
         q = _NvmlQueries(pynvml, "NVML", notes)
-        count = q("nvmlDeviceGetCount")
+        raw_count = q("nvmlDeviceGetCount")
+        count = _in_range(raw_count, _MAX_GPUS)
+        if raw_count and count is None:
+            notes.append(f"NVML reports {str(raw_count)[:30]} GPUs, not a possible count: GPUs unreadable")
+            return []
         if not count:
             notes.append("NVML found no NVIDIA GPU")
             return []

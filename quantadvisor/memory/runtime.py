@@ -229,6 +229,7 @@ def compute_buffer_bytes(
     staged_layer_bytes: int = 0,
     host_layer_weight_bytes: int = 0,
     host_weight_is_expert: bool = False,
+    staged_kv_bytes: tuple[int, int] = (0, 0),
     kv_f16: bool = True,
     pad: int = 256,
 ) -> int:
@@ -244,11 +245,15 @@ def compute_buffer_bytes(
       copies of the whole K and V when the cache is not f16;
     - attention without it: M + u·n_embd_v_gqa·8 + u·4·(2E + 2·q_dim) + N·u·n_head·4 (the scores).
 
-    With layers on the CPU, op offload copies their weights into this buffer for large batches:
-    the output weight is staged on top of the last layer's largest matrix and the layer-0 holes
-    (-ngl 0); with some repeating layers (or only their experts, --n-cpu-moe) on the CPU, the
-    largest such weight is staged beside one FFN's activations (docs/research/out-of-sample-memory.md
-    §5.2, §5.4: exact on the traced --n-cpu-moe run, a lower bound on the dense one).
+    With layers on the CPU, op offload copies their weights into this buffer for large batches.
+    With -ngl 0 (docs/research/ngl0-compute-buffer.md) the output weight is staged on top of the
+    final hidden state and the logits on top of it; the hidden state sits at the bottom of the
+    buffer, except in the layout seen with Llama-3's rope_freqs and flash attention, where it sits
+    above the last FFN's live set (residual, SwiGLU output, staged ffn_down). Each layer's K and V
+    cache views are staged too (`staged_kv_bytes`: one layer's K and V copies). With some repeating
+    layers (or only their experts, --n-cpu-moe) on the CPU, the largest such weight is staged
+    beside one FFN's activations (docs/research/out-of-sample-memory.md §5.2, §5.4: exact on the
+    traced --n-cpu-moe run, a lower bound on the dense one).
 
     Interleaved sliding-window models (Gemma 2/3) build the mask and V indices once per cache.
     """
@@ -266,23 +271,58 @@ def compute_buffer_bytes(
         ffn = base + 3 * u * f32 * max(spec.n_expert_used * spec.n_ff_exp, spec.n_ff_shexp, spec.n_ff)
     else:
         ffn = base + 3 * u * f32 * spec.n_ff
+    scores = n_cells * u * spec.n_head * f32
     if flash_attn:
         attn = small + mask + u * f32 * (2 * e + q_dim) + u * spec.n_head * spec.head_dim_v * f32
         if not kv_f16:
             attn += n_cells * (k_gqa + v_gqa) * 2  # the CUDA FA kernel converts K and V to f16
     else:
-        scores = n_cells * u * spec.n_head * f32
         attn = small + mask + u * v_gqa * 8 + swa_v_idxs + u * f32 * (2 * e + 2 * q_dim) + scores
     peak = max(attn, ffn, output if output_on_gpu else 0)
     if staged_weight_bytes:
-        holes = mask + u * f32 * (3 * e + max(e, q_dim))
-        peak = max(peak, holes + staged_layer_bytes + staged_weight_bytes + output)
+        # The hidden state is computed in place from the last ffn_down output, wherever the allocator's
+        # best fit put that: at offset 0 (a bottom hole was free), or, with Llama-3's rope_freqs and
+        # flash attention, just above the last FFN's live set: residual, SwiGLU output, ffn_down copy.
+        ffn_width = spec.n_expert_used * spec.n_ff_exp if spec.is_moe else spec.n_ff
+        below = u * f32 * (e + ffn_width) + staged_layer_bytes if spec.rope_freqs and flash_attn else 0
+        peak = max(peak, below + staged_weight_bytes + output)
+    k_copy, v_copy = staged_kv_bytes
+    if k_copy or v_copy:
+        # Attention of a host-resident layer runs on the GPU on copies of its whole K and V views.
+        if flash_attn:
+            peak = max(peak, attn + k_copy + v_copy)
+        else:
+            # v_idxs stay with the CPU's set_rows. From the second of two consecutive full-attention
+            # layers on, the residual sits in the freed K slot, so K takes the old V slot and V goes
+            # on top (traced on Mistral-Small-24B; iSWA models alternate cache kinds and do not).
+            k_slots = 1 if _is_iswa(spec) else 2
+            staged_attn = small + mask + u * f32 * (2 * e + 2 * q_dim) + k_slots * k_copy + v_copy + scores
+            peak = max(peak, staged_attn)
     if host_layer_weight_bytes and u >= _OP_OFFLOAD_MIN_BATCH:
         # SwiGLU of the FFN (of the used experts), then its output ([E, n_used, u] for experts).
         width = spec.n_expert_used * (spec.n_ff_exp + e) if host_weight_is_expert else spec.n_ff + e
         act = u * f32 * width
         peak = max(peak, base + act + host_layer_weight_bytes)
     return int(peak)
+
+
+def _staged_kv(
+    spec: ModelSpec,
+    context_tokens: int,
+    cache_type_k: str,
+    cache_type_v: str,
+    sizes: Mapping[str, tuple[int, int]],
+    *,
+    pad: int,
+) -> tuple[int, int]:
+    """Bytes of the K and V views of one full-context layer, as op offload copies them to the GPU."""
+    if not any(spec.has_attention(il) for il in range(spec.n_layers)):
+        return 0, 0
+    k_dim, v_dim = _kv_dims(spec)
+    cells = _pad(context_tokens, pad)
+    k = _row_bytes(CACHE_TYPES[cache_type_k], k_dim, sizes)
+    v = _row_bytes(CACHE_TYPES[cache_type_v], v_dim, sizes) if v_dim else 0.0
+    return int(cells * k), int(cells * v)
 
 
 # ggml-cuda offloads an op on host weights to the GPU from this batch size (ggml-cuda.cu, offload_op).
@@ -542,8 +582,11 @@ def plan_runtime(
         compute = compute_buffer_bytes(
             spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch, output_on_gpu=output_on_gpu,
             staged_weight_bytes=staged, staged_layer_bytes=layout.layer_largest[-1] if staged and last_on_host else 0,
-            host_layer_weight_bytes=max(host_dense, host_expert) if output_on_gpu else 0,
+            host_layer_weight_bytes=max(host_dense, host_expert),
             host_weight_is_expert=host_expert >= host_dense and spec.is_moe,
+            staged_kv_bytes=_staged_kv(spec, context_tokens, cache_type_k, cache_type_v, sizes, pad=constants.kv_pad)
+            if staged
+            else (0, 0),
             kv_f16=cache_type_k == "f16" and cache_type_v == "f16", pad=constants.kv_pad,
         )  # fmt: skip
         prompt = prompt_pool_bytes(spec, context_tokens, flash_attn=flash_attn, n_ubatch=n_ubatch)

@@ -161,7 +161,7 @@ def make_fake_pynvml(spec: dict[str, Any]) -> types.ModuleType:
 
     def nvmlDeviceGetCount() -> int:
         mod.calls.append("nvmlDeviceGetCount")
-        return len(devices)
+        return int(spec.get("device_count", len(devices)))  # fake-only override: a driver that lies
 
     def nvmlDeviceGetHandleByIndex(index: int) -> _Handle:
         mod.calls.append("nvmlDeviceGetHandleByIndex")
