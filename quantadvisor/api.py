@@ -154,8 +154,59 @@ def _size_planner(shorthand: str, req: Request) -> tuple[Planner, float, float |
     return Planner(spec, policy=policy, **{**req.common, "cc": None}), params, active
 
 
+# Which catalog purposes suit a task, most specific first (a model's own card says what it is for).
+_TASK_PURPOSES: dict[str, tuple[str, ...]] = {
+    "code": ("coder",), "math": ("math", "reasoning"), "reasoning": ("reasoning",),
+}  # fmt: skip
+# A catalog model stands under the reference size nearest to it, if within this factor (log distance).
+_ROW_DISTANCE = 0.5
+
+
+def _models_by_row(req: Request) -> dict[str, tuple[list[str], str]]:
+    """Catalog models per reference size that suit the task: {shorthand: (names, purpose)}.
+
+    Each instruct model goes to the nearest reference size of its kind (dense or MoE; for MoE the
+    active parameters count too). Purposes come from the models' cards; nothing is ranked.
+    """
+    import math
+
+    from .catalog import catalog_models
+
+    refs = []
+    for arch in req.ds.architectures.values():
+        spec = load_model_spec(arch.shorthand, req.ds)
+        total, active = model_params(spec)
+        refs.append((arch.shorthand, total, active))
+    by_row: dict[str, dict[str, list[str]]] = {}  # purposes as plain strings
+    for m in catalog_models(req.ds):
+        if not m.instruct or "embedding" in m.purposes:
+            continue
+        best, best_d = None, math.inf
+        for shorthand, total, active in refs:
+            if (active is None) != (m.active_params_billions is None):
+                continue
+            d = abs(math.log(m.params_billions / total))
+            if active is not None and m.active_params_billions is not None:
+                d += abs(math.log(m.active_params_billions / active))
+            if d < best_d:
+                best, best_d = shorthand, d
+        if best is None or best_d > _ROW_DISTANCE:
+            continue
+        for kind in m.purposes:
+            by_row.setdefault(best, {}).setdefault(str(kind), []).append(m.name)
+    wanted = _TASK_PURPOSES.get(req.task, ())
+    out: dict[str, tuple[list[str], str]] = {}
+    for shorthand, purposes in by_row.items():
+        for purpose in (*wanted, "general"):
+            if purposes.get(purpose):
+                out[shorthand] = (purposes[purpose], purpose)
+                break
+    return out
+
+
 def _compare_sizes(req: Request) -> Recommendation:
     rows: list[SizeChoice] = []
+    row_models = _models_by_row(req)
     best: list[tuple[QuantOption, float]] = []
     trace: list[FiredRule] = []
     first_policy: Policy | None = None
@@ -165,30 +216,41 @@ def _compare_sizes(req: Request) -> Recommendation:
         trace.extend(r for r in planner.policy.fired if r.id not in {t.id for t in trace})
         top = planner.best_option(_MATRIX_QUANTS)
         top = thin_headroom([top], req.hardware)[0] if top is not None else None
+        names, purpose = row_models.get(arch.shorthand, ([], None))
+        if top is not None and names:
+            note = (f"{req.task} models of this size (catalog, by their cards; not ranked): {', '.join(names)}; "
+                    f"sized as {arch.stands_for}")  # fmt: skip
+            top = top.model_copy(update={"notes": [note, *top.notes]})
         row = construct(
             SizeChoice, size=arch.shorthand, stands_for=arch.stands_for, params_billions=round(params, 2),
-            active_params_billions=round(active, 2) if active else None, best=top,
+            active_params_billions=round(active, 2) if active else None, best=top, models=names,
+            models_purpose=purpose,
         )  # fmt: skip
         rows.append(row)
         if top is not None:
             best.append((top, planner.eff))
+    suited = {id(r.best) for r in rows if r.best is not None and r.models_purpose in _TASK_PURPOSES.get(req.task, ())}
 
-    def overall(item: tuple[QuantOption, float]) -> tuple[int, float, float]:
-        # Fully on the GPU beats experts in RAM beats partial offload; within a tier the largest
-        # size at >= 3.5 bpw that meets the floor wins (arXiv:2505.15030).
+    def overall(item: tuple[QuantOption, float]) -> tuple[int, int, float, float]:
+        # Fully on the GPU beats experts in RAM beats partial offload; within a tier a size with
+        # models made for the task (coder models for code, by their cards) comes first, then the
+        # largest size at >= 3.5 bpw that meets the floor wins (arXiv:2505.15030).
         o, eff = item
         ok = not o.below_floor and o.bits_per_weight >= 3.5
         tier = {"gpu": 0, "moe-offload": 1, "partial": 2}.get(o.fit, 3) if ok else 4
-        return (tier, -eff, o.expected_loss.sort_key)
+        return (tier, 0 if id(o) in suited else 1, -eff, o.expected_loss.sort_key)
 
     ranked = [o for o, _ in sorted(best, key=overall)]
     policy = first_policy or Policy()
     if not ranked:
         notes = ["no reference size fits this budget, even partially offloaded"]
     else:
+        top_row = next(r for r in rows if r.best is ranked[0])
+        named = f" ({', '.join(top_row.models[:3])})" if top_row.models else ""
+        kind = f" with {top_row.models_purpose} models" if id(ranked[0]) in suited else ""
         notes = [
-            f"overall pick: {ranked[0].model} as {ranked[0].quant} "
-            "(largest size at ≥3.5 bpw that meets the task's floor)",
+            f"overall pick: the {top_row.size} size{named} as {ranked[0].quant} "
+            f"(largest size{kind} at ≥3.5 bpw that meets the task's floor)",
             "expected loss is relative to each model's own unquantized score: a larger model quantized to "
             "about 3.5 bpw or more usually still scores higher than a smaller one at more bits (arXiv:2505.15030)",
         ]

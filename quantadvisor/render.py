@@ -169,7 +169,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         table = _table("Best option per model size")
         table.add_column("size", no_wrap=True)
         # A long reference name gives way first (Mistral-Small-24B-Instruct-2501 → Mistral-Smal…).
-        table.add_column("stands for", overflow="ellipsis", min_width=10)  # wrappable: the one rich narrows
+        table.add_column("models", overflow="ellipsis", no_wrap=True, min_width=10, max_width=14)  # rich narrows it
         for col in ("quant", *(["bpw"] if wide else []), where, "KV", "fit", "expected loss"):
             table.add_column(col, justify="right" if col in {"bpw", where} else "left", no_wrap=True)
         for row in rec.by_size:
@@ -179,8 +179,19 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
             else:
                 cells = [_quant(b), *([f"{b.bits_per_weight:.2f}"] if wide else []), _where_gib(b, hw.cpu_only),
                          _runtime(b), _fit(b), _loss(b)]  # fmt: skip
-            table.add_row(row.size, row.stands_for, *cells)
+            # The catalog's models of this size for the task name the row; the reference shape otherwise.
+            label = (_short(row.models[0]) + (f" +{len(row.models) - 1}" if len(row.models) > 1 else "")
+                     if row.models else row.stands_for)  # fmt: skip
+            table.add_row(row.size, label, *cells)
         console.print(table)
+        # The task's own kind of model (coder, reasoning) in full; general models stay in the column.
+        listed = [f"{row.size} {', '.join(row.models)}" for row in rec.by_size
+                  if row.models and row.models_purpose != "general"]  # fmt: skip
+        if listed:
+            console.print(
+                f"[dim]models of each size for {rec.task} (from the catalog, by their own cards; sized as "
+                f"the row's reference shape; not ranked against each other): {' · '.join(listed)}[/]"
+            )
         console.print(_LOSS_LEGEND)
     else:
         table = _table(f"{rec.model}" + (" (approximate shape)" if rec.model_approximate else ""))
@@ -219,7 +230,10 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
             command = " ".join(pick.runner_flags)
         room = (f"{pick.memory.host_bytes / GIB:.2f} GiB of RAM" if hw.cpu_only else
                 f"{pick.memory.total_bytes / GIB:.2f} GiB on the GPU")  # fmt: skip
-        console.print(f"[bold green]Pick:[/] {pick.model} {_quant(pick)} — {_fit(pick)}, {room}, "
+        pick_row = next((r for r in rec.by_size if r.best is pick), None)
+        label = (f"{pick_row.size} ({', '.join(pick_row.models[:2])})" if pick_row is not None and pick_row.models
+                 else pick.model)  # fmt: skip
+        console.print(f"[bold green]Pick:[/] {label} {_quant(pick)} — {_fit(pick)}, {room}, "
                       f"expected loss {_loss(pick)}")  # fmt: skip
         if raw_handoff is None:
             console.print(f"  [cyan]{command}[/]")
@@ -292,6 +306,11 @@ def _runtime(o: QuantOption) -> str:
     m = o.memory
     kv = m.cache_type_k if m.cache_type_k == m.cache_type_v else f"{m.cache_type_k}+{m.cache_type_v}"
     return kv + ("" if m.n_ubatch == 512 else f"/{m.n_ubatch}") + ("" if m.flash_attn else " -fa off")
+
+
+def _short(name: str) -> str:
+    """A model name for a narrow column: the instruct suffix every chat model carries, left out."""
+    return re.sub(r"-(Instruct|it|hf|Instruct-hf)$", "", name, flags=re.IGNORECASE)
 
 
 def _file_label(path: str | None, cut: int) -> str:

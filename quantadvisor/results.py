@@ -138,6 +138,12 @@ class SizeChoice(BaseModel):
     params_billions: float
     active_params_billions: float | None
     best: QuantOption | None
+    models: list[str] = []
+    """Catalog models of about this size that suit the task by their own cards (coder models for code,
+    reasoning/math models for math), in catalog order: not ranked against each other."""
+    models_purpose: str | None = None
+    """The purpose `models` were chosen by (``coder``, ``reasoning`` …; ``general`` when none of the
+    task's own kind is this size)."""
 
 
 class Recommendation(BaseModel):

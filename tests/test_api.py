@@ -248,3 +248,29 @@ def test_an_f16_cache_that_fits_is_used_even_when_q8_0_would_not() -> None:
     rec = recommend("chat", model="12b", vram_gib=3.0, gpus=8, context_tokens=131072, margin_gib=0)
     top = rec.options[0]
     assert (top.quant, top.fit, top.memory.cache_type_k) == ("Q4_K_M", "gpu", "f16")
+
+
+def test_the_no_model_answer_names_coder_models_for_code() -> None:
+    # Issue 12: "--task code --vram 8" answered a general Gemma; each size row now names the catalog's
+    # models of that size made for the task (by their cards), and the pick goes to such a row.
+    rec = recommend("code", vram_gib=8)
+    rows = {r.size: r for r in rec.by_size}
+    assert rows["7b"].models_purpose == "coder"
+    assert "Qwen2.5-Coder-7B-Instruct" in rows["7b"].models
+    assert rows["14b"].models == ["Qwen2.5-Coder-14B-Instruct"]
+    pick_row = next(r for r in rec.by_size if r.best is rec.options[0])
+    assert pick_row.models_purpose == "coder"
+    assert rec.notes[0].startswith(f"overall pick: the {pick_row.size} size (")
+    assert "with coder models" in rec.notes[0]
+    assert any("not ranked" in n for n in rec.options[0].notes)
+
+
+def test_math_rows_name_reasoning_models_and_chat_rows_general_ones() -> None:
+    math_rows = {r.size: r for r in recommend("math", vram_gib=24).by_size}
+    assert math_rows["14b"].models_purpose == "reasoning"
+    assert "DeepSeek-R1-Distill-Qwen-14B" in math_rows["14b"].models
+    chat_rows = {r.size: r for r in recommend("chat", vram_gib=24).by_size}
+    assert chat_rows["14b"].models_purpose == "general"
+    assert "DeepSeek-R1-Distill-Qwen-14B" not in chat_rows["14b"].models
+    # Sizing and loss are the row's reference shape whatever the models: the same for both tasks' rows.
+    assert math_rows["14b"].stands_for == chat_rows["14b"].stands_for
