@@ -95,7 +95,7 @@ def recommend(
     Example:
         >>> rec = recommend("code", vram_gib=8, model="9b")       # doctest: +SKIP
         >>> rec.options[0].quant, rec.options[0].fit               # doctest: +SKIP
-        ('Q5_K_M', 'gpu')
+        ('Q4_K_M', 'gpu')
     """
     if is_repo_model(model):
         from .files import rank_files

@@ -159,7 +159,20 @@ def fetch_gguf_header(
     limits = limits or GGUFLimits()
     if max_bytes is not None:
         limits = replace(limits, max_header_bytes=max_bytes)
-    if _offline():
+    from . import cache
+
+    offline = _offline()
+    # The header bytes saved for this commit (by an earlier call) answer without a request.
+    sha = cache.cached_commit(repo_id, revision, max_age_s=None if offline else cache.REF_MAX_AGE_S)
+    saved = cache.load_header(repo_id, sha, filename, limits.max_header_bytes) if sha else None
+    if saved is not None:
+        import io
+
+        try:
+            return parse_gguf_header(io.BytesIO(saved), limits=limits)
+        except GGUFHeaderError:
+            pass  # a truncated or tampered cache file: read the header again
+    if offline:
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(repo_id, filename, cache_dir=_cache_dir(), revision=revision)
@@ -188,8 +201,20 @@ def fetch_gguf_header(
         filename=filename,
         endpoint=base,
     )
-    reader = _RangeReader(fetch, initial_bytes=initial_bytes, max_bytes=limits.max_header_bytes)
+    fetched = bytearray()
+
+    def recording(start: int, length: int) -> bytes:
+        data = fetch(start, length)
+        if start == len(fetched):  # the reader asks for consecutive ranges: keep them for the cache
+            fetched.extend(data)
+        return data
+
+    reader = _RangeReader(recording, initial_bytes=initial_bytes, max_bytes=limits.max_header_bytes)
     try:
-        return parse_gguf_header(reader, limits=limits)
+        header = parse_gguf_header(reader, limits=limits)
     except GGUFHeaderError as exc:
         raise GGUFHeaderError(f"{repo_id}/{filename}: {exc.message}", hint=exc.hint) from exc
+    sha = sha or cache.cached_commit(repo_id, revision)  # the listing just before saved the commit
+    if sha:
+        cache.save_header(repo_id, sha, filename, bytes(fetched))
+    return header

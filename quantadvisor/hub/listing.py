@@ -153,7 +153,15 @@ def list_gguf_files(
     is appended to `skipped` when given.
     """
     _check_repo_id(repo_id, revision)
-    if _offline():
+    from . import cache
+
+    offline = _offline()
+    # A listing saved for the commit this revision points at answers without a request (offline: of any age).
+    sha = cache.cached_commit(repo_id, revision, max_age_s=None if offline else cache.REF_MAX_AGE_S)
+    saved = cache.load_listing(repo_id, sha) if sha else None
+    if saved is not None:
+        return _gguf_entries(saved, skipped)
+    if offline:
         cached = _cached_files(repo_id, revision)
         if not any(path.lower().endswith(".gguf") or _PART_RE.match(path) for path, _ in cached):
             raise _offline_error(repo_id, "the file list")
@@ -187,4 +195,7 @@ def list_gguf_files(
         if error is None:
             raise
         raise error from exc
+    plain = [(n, b) for n, b in entries if isinstance(n, str) and isinstance(b, int) and not isinstance(b, bool)]
+    cache.save_commit(repo_id, revision, info.sha)
+    cache.save_listing(repo_id, info.sha, plain)
     return _gguf_entries(entries, skipped)
