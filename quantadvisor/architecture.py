@@ -612,7 +612,10 @@ def load_model_spec(model: str | Path | dict[str, Any] | ModelSpec, dataset: Dat
         ModelResolutionError: an unknown shorthand, an unreadable or unsupported config or GGUF header.
     """
     from . import untrusted
+    from .dataset import Dataset
 
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise ModelResolutionError(f"dataset must be a Dataset from load_dataset(), not {type(dataset).__name__}")
     if isinstance(model, ModelSpec):
         return model
     if isinstance(model, dict):

@@ -19,6 +19,8 @@ from .errors import ExitCode, QuantAdvisorError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from _typeshed import SupportsWrite
+
     from .dataset import Dataset
 
 __all__ = ["build_parser", "main"]
@@ -70,7 +72,17 @@ def _nonnegative_int(text: str) -> int:
 _CACHE_TYPES_HELP = "f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"
 
 
-class _JsonErrorParser(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its messages (which quote the arguments back) stripped of terminal escape sequences."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            from .untrusted import terminal_text
+
+            super()._print_message(terminal_text(message), file)
+
+
+class _JsonErrorParser(_Parser):
     """An ArgumentParser that raises its usage errors, so main() can print them as JSON."""
 
     def error(self, message: str) -> NoReturn:
@@ -79,7 +91,7 @@ class _JsonErrorParser(argparse.ArgumentParser):
 
 def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     """The argparse tree: one sub-command per job (usage errors raised, not printed, with json_errors)."""
-    parser_class = _JsonErrorParser if json_errors else argparse.ArgumentParser
+    parser_class = _JsonErrorParser if json_errors else _Parser
     # fmt: off
     parser = parser_class(
         prog="quantadvisor",

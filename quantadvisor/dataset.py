@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .errors import DatasetError, InvalidRequestError
+from .limits import MAX_DATA_FILE_BYTES
 from .models import (
     GPU,
     RULE_QUANT_KEYS,
@@ -171,9 +172,21 @@ def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
 
     where = _display(path)
     try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_DATA_FILE_BYTES + 1)
+        if len(data) > MAX_DATA_FILE_BYTES:
+            raise DatasetError(f"{where}: over the {MAX_DATA_FILE_BYTES // 2**20} MiB limit for a data file")
+        text = data.decode("utf-8")
+        if not text.strip():
+            raise DatasetError(f"{where}: the file is empty", hint="remove it, or give it a schema_version and records")
+        if not text.endswith("\n"):  # every editor ends a file with a newline; a cut-off copy does not
+            raise DatasetError(
+                f"{where}: the file does not end with a newline: it looks truncated",
+                hint="restore the whole file (or add the final newline if it is complete)",
+            )
         # libyaml's C loader when the wheel has it: the pure-Python one costs ~0.5 s at start-up.
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+        raw = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except OSError as exc:
         raise DatasetError(f"{where}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -184,7 +197,9 @@ def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise DatasetError(f"{where}: invalid YAML{at}: {problem}") from exc
     if raw is None:
-        return {}
+        raise DatasetError(f"{where}: the file holds no YAML document")
+    if _node_count_over(raw, _MAX_YAML_NODES):
+        raise DatasetError(f"{where}: more than {_MAX_YAML_NODES:,} YAML values (aliases expanded): not a data file")
     if not isinstance(raw, dict):
         raise DatasetError(f"{where}: the top level must be a mapping of section names to lists")
     version = raw.get("schema_version")
@@ -223,18 +238,51 @@ def _parse_file(path: Path) -> dict[str, list[tuple[int, BaseModel]]]:
 
 Origin = dict[tuple[str, str], tuple[Path, int]]
 
+# The largest bundled file holds ~25,000 YAML values (evidence.yaml); an alias bomb
+# (a: &a [x, x], b: &b [*a, *a], …) holds billions.
+_MAX_YAML_NODES = 1_000_000
+
+
+def _node_count_over(raw: object, limit: int) -> bool:
+    """Whether walking `raw` (aliases expanded, as validation would) visits more than `limit` values."""
+    stack = [raw]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            stack.extend(item.keys())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
 
 def _merge(files: Sequence[Path], *, override_from: int) -> tuple[dict[str, dict[str, BaseModel]], Origin]:
     """Merge sections of all files; an id defined twice is an error unless the later file overrides."""
     merged: dict[str, dict[str, BaseModel]] = {key: {} for key in _SECTIONS}
     origin: Origin = {}
+    positions: dict[tuple[str, str], int] = {}
+    # Override files are read first: a corrupt one fails before the bundled files are validated.
+    order = [*range(override_from, len(files)), *range(override_from)]
+    parsed = {position: _parse_file(files[position]) for position in order}
     for position, path in enumerate(files):
         is_override = position >= override_from
-        for key, records in _parse_file(path).items():
+        for key, records in parsed[position].items():
             id_field = _SECTIONS[key][1]
             for index, record in records:
                 ident = str(getattr(record, id_field))
                 previous = origin.get((key, ident))
+                earlier = positions.get((key, ident))
+                if previous is not None and is_override and earlier is not None and earlier >= override_from:
+                    # An override may replace a bundled record once; twice (in one file or two) is ambiguous.
+                    raise DatasetError(
+                        f"{_display(path)}: {key} record {index} ({id_field} {ident!r}): "
+                        f"already defined in {_display(previous[0])}"
+                        + ("" if earlier == position else " (another override file)")
+                    )
                 if previous is not None and not is_override:
                     raise DatasetError(
                         f"{_display(path)}: {key} record {index} ({id_field} {ident!r}): "
@@ -242,6 +290,7 @@ def _merge(files: Sequence[Path], *, override_from: int) -> tuple[dict[str, dict
                     )
                 merged[key][ident] = record
                 origin[(key, ident)] = (path, index)
+                positions[(key, ident)] = position
     return merged, origin
 
 
@@ -311,10 +360,17 @@ def _resolve_extra_dir(extra_dir: str | os.PathLike[str] | None) -> Path | None:
     chosen = extra_dir if extra_dir is not None else os.environ.get(DATA_ENV_VAR) or None
     if chosen is None:
         return None
-    path = Path(chosen).expanduser()
-    if not path.is_dir():
-        origin = "--data" if extra_dir is not None else DATA_ENV_VAR
-        raise DatasetError(f"{origin} names {str(path)!r}, which is not a directory")
+    origin = "--data" if extra_dir is not None else DATA_ENV_VAR
+    from .untrusted import is_dir, local_path
+
+    if not isinstance(chosen, (str, os.PathLike)):
+        raise DatasetError(f"the data directory must be a path, not {type(chosen).__name__}")
+    text = os.fspath(chosen)
+    if not isinstance(text, str) or not text.strip():
+        raise DatasetError(f"{origin} is empty", hint="name a directory of YAML overrides, or leave it out")
+    path = local_path(text)
+    if path is None or not is_dir(path):
+        raise DatasetError(f"{origin} names {text[:200]!r}, which is not a directory")
     return path
 
 

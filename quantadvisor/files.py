@@ -28,6 +28,8 @@ __all__ = ["pick_file", "pick_option", "rank_files", "repo_model_spec"]
 
 Files = str | Mapping[str, int] | Iterable[tuple[str, int]]
 
+_NO_HUB = "the Hub could not answer for"
+
 # detect_checkpoint_quantization's names where data/formats.yaml spells the format differently.
 _CHECKPOINT_FORMATS = {"W4A8-INT": "W4A8"}
 
@@ -94,7 +96,13 @@ def rank_files(
     skipped: list[str] = []  # listing entries that are no safe path or have no usable size
     if isinstance(files, str):
         repo_id, revision = _repo_ref(files, revision)
-        listed = list_gguf_files(repo_id, revision, skipped=skipped)
+        try:
+            listed = list_gguf_files(repo_id, revision, skipped=skipped)
+        except HubError as exc:
+            fallback = _catalog_fallback(repo_id, revision, exc, req)
+            if fallback is None:
+                raise
+            return fallback
     else:
         if model is None:
             raise InvalidRequestError(
@@ -135,6 +143,20 @@ def rank_files(
         where_from = _Source(repo_id, revision, [p for f in listed for p in f.split_files], mmproj, bool(projectors))
     options = [_annotate(o, by_name[o.file], where_from) if o.file in by_name else o for o in rec.options]
     return rec.model_copy(update={"options": options, "notes": [*source_notes, *notes, *left_out, *rec.notes]})
+
+
+def _catalog_fallback(repo_id: str, revision: str | None, exc: HubError, req: Request) -> Recommendation | None:
+    """The Hub cannot answer (offline, unreachable) for a repo the catalog knows: rank its quant types
+    from the catalog's shape, and say that no file of the repo was seen. None for any other repo."""
+    from .catalog import catalog_spec, find_model
+
+    known = find_model(repo_id, req.ds)
+    if known is None or revision is not None or known.hf_repo.casefold() != repo_id.casefold():
+        return None
+    rec = rank_model(catalog_spec(known, req.ds), req)
+    note = (f"{_NO_HUB} {repo_id} ({exc.message}): ranked as quant types from the model "
+            "catalog's shape; no file of the repo was seen")  # fmt: skip
+    return rec.model_copy(update={"notes": [note, *rec.notes]})
 
 
 def pick_option(
@@ -185,6 +207,8 @@ def _chosen(rec: Recommendation, files: Files) -> QuantOption:
         return pick
     where = files if isinstance(files, str) else "the list"
     with_file = [o for o in rec.options if o.file is not None]
+    if not with_file and rec.notes and rec.notes[0].startswith(_NO_HUB):
+        raise HubError(rec.notes[0], hint="a file to fetch needs the Hub: unset HF_HUB_OFFLINE or check the network")
     if not with_file:
         look_for = next((n for n in rec.notes if n.startswith("look for")), None)
         raise ModelResolutionError(
@@ -532,9 +556,17 @@ def _checkpoint_answer(
             notes.insert(1, f"the rules leave {fmt} out for this task or GPU (see the trace)")
     best = next((o for o in options if o.family == "gguf" and o.fit != "none"), None)
     if best is not None:
-        name = repo_id.rsplit("/", 1)[-1]
-        notes.append(f"look for GGUF {best.quant} builds of {repo_id} (Hub repos named like {name}-GGUF) "
-                     "to run it in llama.cpp")  # fmt: skip
+        from .catalog import find_model
+
+        known = find_model(repo_id, req.ds)
+        if known is not None and known.gguf_repos:  # the catalog names its well-known GGUF repos
+            repos = ", ".join(known.gguf_repos[:3])
+            notes.append(f"look for GGUF {best.quant} builds of {repo_id}: {repos} "
+                         f"(suggest --model {known.gguf_repos[0]} ranks its real files)")  # fmt: skip
+        else:
+            name = repo_id.rsplit("/", 1)[-1]
+            notes.append(f"look for GGUF {best.quant} builds of {repo_id} (Hub repos named like {name}-GGUF) "
+                         "to run it in llama.cpp")  # fmt: skip
     return rec.model_copy(update={"options": options, "notes": [*notes, *rec.notes]})
 
 

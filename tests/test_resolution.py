@@ -95,3 +95,29 @@ def test_memory_takes_a_hub_repo_id(bartowski, capsys: pytest.CaptureFixture[str
     est = estimate_memory(test_files.REPO, "Q8_0")
     assert est.n_layers == 33
     assert any(r.status == 206 for r in bartowski.requests)  # the header, by range request: never the weights
+
+
+def test_a_catalog_repo_id_falls_back_to_the_catalog_when_the_hub_cannot_answer(hub, monkeypatch) -> None:
+    from quantadvisor import HubError, pick_file
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rec = recommend("code", model="Qwen/Qwen2.5-Coder-7B-Instruct", vram_gib=8)
+    assert rec.model == "Qwen2.5-Coder-7B-Instruct"
+    assert rec.notes[0].startswith("the Hub could not answer for Qwen/Qwen2.5-Coder-7B-Instruct")
+    assert rec.pick is not None
+    with pytest.raises(HubError, match="the Hub could not answer"):  # a file to fetch needs the Hub
+        pick_file("Qwen/Qwen2.5-Coder-7B-Instruct", task="code", vram_gib=8)
+    with pytest.raises(HubError):  # a repo the catalog does not know is still the Hub's error
+        recommend("code", model="someone/Unknown-GGUF", vram_gib=8)
+
+
+def test_a_safetensors_repo_names_the_catalogs_gguf_repos(hub) -> None:
+    from conftest import LLAMA31_8B_CONFIG
+    from hubserver import FakeFile, FakeRepo
+
+    config = json.dumps({**LLAMA31_8B_CONFIG, "architectures": ["LlamaForCausalLM"]}).encode()
+    hub.add_repo("meta-llama/Llama-3.1-8B-Instruct", FakeRepo(files={"config.json": FakeFile(config, lfs=False)}))
+    rec = recommend("chat", model="meta-llama/Llama-3.1-8B-Instruct", vram_gib=8)
+    look = next(n for n in rec.notes if n.startswith("look for GGUF"))
+    assert "unsloth/Llama-3.1-8B-Instruct-GGUF" in look  # the catalog's well-known GGUF repo
+    assert "suggest --model unsloth/Llama-3.1-8B-Instruct-GGUF" in look
