@@ -67,7 +67,11 @@ class DatasetError(QuantAdvisorError):
 
 
 class HardwareDetectionError(QuantAdvisorError):
-    """No usable hardware reading could be taken (no driver, no NVML, query failed)."""
+    """No usable hardware reading could be taken (no driver, no NVML, query failed).
+
+    No public function raises it: no GPU is a CPU-only plan. It stays for callers that treat "no GPU"
+    as an error themselves, with the CLI's environment exit code.
+    """
 
     exit_code: ClassVar[ExitCode] = ExitCode.ENVIRONMENT
 
