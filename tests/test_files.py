@@ -307,9 +307,9 @@ def test_safetensors_repo_says_which_builds_to_look_for(hub):
         == "meta-llama/Llama-3.1-8B-Instruct holds safetensors weights, no GGUF files: sized from its config.json"
     )
     look = [n for n in rec.notes if n.startswith("look for")]
-    assert look == [
-        f"look for GGUF {rec.pick.quant} builds of meta-llama/Llama-3.1-8B-Instruct "
-        "(Hub repos named like Llama-3.1-8B-Instruct-GGUF) to run it in llama.cpp"
+    assert look == [  # the model catalog knows this repo's well-known GGUF build
+        f"look for GGUF {rec.pick.quant} builds of meta-llama/Llama-3.1-8B-Instruct: "
+        "unsloth/Llama-3.1-8B-Instruct-GGUF (suggest --model unsloth/Llama-3.1-8B-Instruct-GGUF ranks its real files)"
     ]
     with pytest.raises(ModelResolutionError, match="has no GGUF files to download") as info:
         pick_file("meta-llama/Llama-3.1-8B-Instruct", task="code", vram_gib=8)
