@@ -126,6 +126,11 @@ def rank_files(
 
     spec, named_by_header, source_notes = _gguf_spec(repo_id, revision, texts, model, req.ds)
     candidates, left_out = _candidates(texts, named_by_header)
+    if len(candidates) > limits.MAX_RANKED_FILES:  # each one costs a memory plan: bound the request's work
+        left_out.append(
+            f"{len(candidates):,} GGUF builds: only the first {limits.MAX_RANKED_FILES} (by name) were ranked"
+        )
+        candidates = candidates[: limits.MAX_RANKED_FILES]
     where = _where(repo_id, revision)
     if not candidates:
         raise ModelResolutionError(

@@ -12,7 +12,8 @@ __all__ = [
     "MAX_CONFIG_BYTES", "MAX_CONTEXT_TOKENS", "MAX_DATA_FILE_BYTES", "MAX_EMBEDDING", "MAX_EXPERTS",
     "MAX_FEED_FORWARD", "MAX_GGUF_ARRAY_LENGTH", "MAX_GGUF_HEADER_BYTES", "MAX_GGUF_KV_COUNT",
     "MAX_GGUF_STRING_BYTES", "MAX_GGUF_TENSORS", "MAX_GPU_MEMORY_BYTES", "MAX_HEADS", "MAX_HEAD_DIM",
-    "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES", "MAX_MODEL_ARG_CHARS", "MAX_NAME_CHARS", "MAX_VOCAB",
+    "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES", "MAX_MODEL_ARG_CHARS", "MAX_NAME_CHARS", "MAX_RANKED_FILES",
+    "MAX_VOCAB",
 ]  # fmt: skip
 
 _MiB = 1024 * 1024
@@ -52,7 +53,10 @@ MAX_GGUF_STRING_BYTES = 32 * _MiB
 MAX_GGUF_ARRAY_LENGTH = 16_777_216
 """One GGUF metadata array (vocabularies run to ~260k tokens)."""
 MAX_LISTED_FILES = 10_000
-"""Files in a Hub listing or a caller's (name, size) list that are looked at. Large GGUF repos hold ~300."""
+"""Files in a Hub listing or a caller's (name, size) list that are looked at (cheap: names and sizes only)."""
+MAX_RANKED_FILES = 128
+"""GGUF builds sized and ranked per request (each costs a memory plan, ~5-10 ms). Large GGUF repos hold ~30-60
+builds (bartowski, unsloth); a split build counts once."""
 MAX_NAME_CHARS = 1024
 """A file path inside a repo. The Hub's own limit on a path is lower than this."""
 MAX_MODEL_ARG_CHARS = 4096

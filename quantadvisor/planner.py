@@ -53,7 +53,9 @@ def model_params(spec: ModelSpec) -> tuple[float, float | None]:
 def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
     if family == "serving":
         return ["vllm", "serve", f"<a {quant} checkpoint>", "--max-model-len", str(est.context_tokens)]
-    flags = ["-ngl", str(est.gpu_layers if est.gpu_layers < est.n_layers else 99), "-c", str(est.context_tokens)]
+    # All layers: 99 as people write it, or the count itself for a model deeper than that (a 405B has 127).
+    every = max(99, est.n_layers)
+    flags = ["-ngl", str(est.gpu_layers if est.gpu_layers < est.n_layers else every), "-c", str(est.context_tokens)]
     flags += ["-fa", "on" if est.flash_attn else "off"]
     if est.cache_type_k != "f16" or est.cache_type_v != "f16":
         flags += ["-ctk", est.cache_type_k, "-ctv", est.cache_type_v]

@@ -89,3 +89,15 @@ def test_a_cached_listing_is_validated_like_the_hubs(bartowski):
     listing.write_text(json.dumps([*entries, ["../../etc/passwd-Q4_K_M.gguf", 10], ["x-Q2_K.gguf", -5]]))
     rec = rank_files(REPO, task="chat", vram_gib=8)
     assert all("passwd" not in (o.file or "") and o.file != "x-Q2_K.gguf" for o in rec.options)
+
+
+def test_the_cache_leaves_hf_cache_scan_clean(bartowski):
+    import os
+
+    from huggingface_hub import scan_cache_dir
+
+    rank_files(REPO, task="chat", vram_gib=8)
+    assert cache.load_listing(REPO, bartowski.repos[REPO].sha)  # saved ...
+    hub_cache = Path(os.environ["HF_HUB_CACHE"])
+    hub_cache.mkdir(parents=True, exist_ok=True)
+    assert scan_cache_dir(hub_cache).warnings == []  # ... beside the hub cache, not as a bogus repo in it

@@ -121,3 +121,11 @@ def test_a_safetensors_repo_names_the_catalogs_gguf_repos(hub) -> None:
     look = next(n for n in rec.notes if n.startswith("look for GGUF"))
     assert "unsloth/Llama-3.1-8B-Instruct-GGUF" in look  # the catalog's well-known GGUF repo
     assert "suggest --model unsloth/Llama-3.1-8B-Instruct-GGUF" in look
+
+
+def test_every_layer_of_a_deep_model_is_asked_for() -> None:
+    rec = recommend("chat", model="405b", vram_gib=141, gpus=8)
+    top = rec.options[0]
+    assert top.fit == "gpu"
+    assert top.memory.n_layers > 99
+    assert top.runner_flags[:2] == ["-ngl", str(top.memory.n_layers)]  # -ngl 99 would leave layers on the CPU

@@ -1,7 +1,7 @@
-"""A repo's file listing and GGUF headers, kept under the huggingface_hub cache and keyed by commit sha,
+"""A repo's file listing and GGUF headers, kept beside the huggingface_hub cache and keyed by commit sha,
 so a second look at the same repo asks the Hub nothing and HF_HUB_OFFLINE=1 answers from disk.
 
-Layout: ``$HF_HUB_CACHE/quantadvisor/models--OWNER--NAME/`` holds ``refs/REVISION.json`` (the commit a
+Layout: ``$HF_HUB_CACHE/../quantadvisor-hub/models--OWNER--NAME/`` holds ``refs/REVISION.json`` (the commit a
 branch or tag pointed at, and when that was read), ``SHA/listing.json`` (path and size of every file)
 and ``SHA/headers/HASH.gguf`` (the first bytes of a GGUF file, as many as its header took). A commit
 never changes, so its listing and headers never go stale; a branch's commit is trusted for
@@ -42,7 +42,9 @@ _MAX_LISTING_BYTES = 64 * 1024 * 1024
 
 
 def _root(repo_id: str) -> Path:
-    return Path(_cache_dir()) / "quantadvisor" / ("models--" + repo_id.replace("/", "--"))
+    # Beside the hub cache, not in it: `hf cache scan` reports any folder it does not know as a
+    # corrupted repo. HF_HUB_CACHE=~/.cache/huggingface/hub → ~/.cache/huggingface/quantadvisor-hub.
+    return Path(_cache_dir()).parent / "quantadvisor-hub" / ("models--" + repo_id.replace("/", "--"))
 
 
 def _ref_file(repo_id: str, revision: str | None) -> Path:

@@ -167,3 +167,23 @@ def test_request_context_is_bounded() -> None:
         recommend("code", model="8b", vram_gib=8, context_tokens=10**30)
     with pytest.raises(InvalidRequestError):
         estimate_memory("8b", "Q4_K_M", context_tokens=limits.MAX_CONTEXT_TOKENS + 1)
+
+
+def test_ranked_files_per_request_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from quantadvisor import rank_files
+
+    monkeypatch.setattr(limits, "MAX_RANKED_FILES", 3)
+    files = [(f"m{i}-Q4_K_M.gguf", 4_920_739_232 + i) for i in range(10)]
+    rec = rank_files(files, task="chat", vram_gib=8, model="8b")
+    assert len(rec.options) == 3
+    assert "10 GGUF builds: only the first 3 (by name) were ranked" in rec.notes
+
+
+def test_listed_files_per_request_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from quantadvisor import rank_files
+
+    monkeypatch.setattr(limits, "MAX_LISTED_FILES", 5)
+    files = ((f"m{i}-Q4_K_M.gguf", 4_920_739_232 + i) for i in range(10**9))  # a generator that never ends
+    rec = rank_files(files, task="chat", vram_gib=8, model="8b")
+    assert len(rec.options) == 5
+    assert any("more than 5 files: only the first were read" in n for n in rec.notes)

@@ -1,4 +1,4 @@
-"""More VRAM never turns a fit into none, nor picks a worse option in the same fit tier."""
+"""More VRAM never turns a fit into none, nor picks a worse option (a higher expected loss) in the same fit tier."""
 
 from __future__ import annotations
 
@@ -41,11 +41,15 @@ def test_a_budget_below_the_gpu_buffers_says_cpu_only() -> None:
     extra=st.sampled_from([0.25, 1.0, 4.0, 16.0, 64.0]),
     context=st.sampled_from([512, 4096, 32768]),
     ram=st.sampled_from([16.0, 64.0, 256.0]),  # given: --vram 0 would read this machine's RAM
+    prefer=st.sampled_from(["quality", "balanced", "speed"]),
 )
-def test_more_vram_never_worsens_the_pick(model, low, extra, context, ram) -> None:
-    small = recommend("chat", model=model, context_tokens=context, vram_gib=low, ram_gib=ram).pick
-    large = recommend("chat", model=model, context_tokens=context, vram_gib=low + extra, ram_gib=ram).pick
+def test_more_vram_never_worsens_the_pick(model, low, extra, context, ram, prefer) -> None:
+    small = recommend("chat", model=model, context_tokens=context, vram_gib=low, ram_gib=ram, prefer=prefer).pick
+    large = recommend("chat", model=model, context_tokens=context, vram_gib=low + extra, ram_gib=ram,
+                      prefer=prefer).pick  # fmt: skip
     if small is None:
         return
     assert large is not None, f"{model}: {low} GiB picks {small.quant}, {low + extra} GiB picks nothing"
     assert _TIER[large.fit] <= _TIER[small.fit]
+    if large.fit == small.fit:  # the same tier: never a worse expected loss
+        assert large.expected_loss.sort_key <= small.expected_loss.sort_key + 1e-9
