@@ -1,8 +1,8 @@
 """Leave-one-source-out cross-validation of the expected-loss model against two naive predictors.
 
-Run: python benchmarks/quality_crossval.py [--json]
+Run: python benchmarks/quality_crossval.py [--json] [--data=DIR]  (DIR: extra data/ files, as --data)
 
-For every source with point measurements on a downstream task (code, math, chat, qa), the model
+For every source with point measurements on a downstream task (code, math, reasoning, chat, qa …), the model
 is fitted on the dataset without that source and predicts the source's records. Printed per task
 and per format family, for the model and for two baselines computed the same way:
 
@@ -34,13 +34,15 @@ from typing import TYPE_CHECKING
 
 from quantadvisor.dataset import load_dataset
 from quantadvisor.quality import expected_loss, record_loss
+from quantadvisor.quality.observations import is_generative, observation
 
 if TYPE_CHECKING:
     from quantadvisor.dataset import Dataset
     from quantadvisor.models import EvidenceRecord
 
 TOLERANCE = 0.01
-DOWNSTREAM = ("code", "math", "chat", "qa")
+NOISE_Z = 1.645
+DOWNSTREAM = ("code", "math", "reasoning", "chat", "qa", "summarization", "translation", "rag")
 FAMILIES = ("GGUF", "W4A16", "W8A8-INT", "FP8", "NVFP4/MXFP4")
 _FAMILY_OF = {
     "W4A16-INT": "W4A16", "W8A16-INT": "W4A16", "W3A16-INT": "W4A16", "W2A16-INT": "W4A16",
@@ -64,6 +66,8 @@ class Row:
     format: str
     group: str
     measured: float
+    noise: float
+    """The measured loss's binomial standard error (observations.py)."""
     model: Prediction
     no_loss: Prediction
     median: Prediction
@@ -90,6 +94,11 @@ def targets(ds: Dataset) -> list[tuple[EvidenceRecord, float]]:
     return out
 
 
+def _noise(r: EvidenceRecord) -> float:
+    o = observation(r)
+    return o.noise if o is not None else 0.0
+
+
 def model_predictor(train: Dataset, r: EvidenceRecord) -> Prediction:
     """The expected-loss model fitted on `train`, for the held-out record `r` (against its own baseline)."""
     assert r.model is not None
@@ -98,6 +107,8 @@ def model_predictor(train: Dataset, r: EvidenceRecord) -> Prediction:
         "active_params_billions": r.model.active_params_billions,
         "family": r.model.family,
         "dataset": train,
+        "imatrix": r.imatrix,
+        "generative": is_generative(r.benchmark, r.task),
     }
     e = expected_loss(r.format, r.task, **kw)  # type: ignore[arg-type]
     if r.baseline_format is None:
@@ -144,7 +155,7 @@ def crossval(ds: Dataset | None = None, predictor: Predictor = model_predictor) 
             group = f"{source}|{r.model.name}|{r.benchmark}|{r.baseline_format or 'unquantized'}"
             row = Row(
                 record=r.id, source=source, task=r.task, family=family_of(ds, r.format), format=r.format,
-                group=group, measured=measured, model=predictor(train, r), no_loss=(0.0, 0.0, 0.0),
+                group=group, measured=measured, noise=_noise(r), model=predictor(train, r), no_loss=(0.0, 0.0, 0.0),
                 median=_median_predictor(others, r.format),
             )  # fmt: skip
             rows.append(row)
@@ -158,6 +169,8 @@ class Figures:
     n: int
     mae: float
     inside: float
+    inside_noise: float
+    """The share inside with the tolerance max(1 point, 1.645 × the record's standard error)."""
     median_width: float
 
 
@@ -166,12 +179,49 @@ def figures(rows: list[Row], which: str) -> Figures:
     preds = [getattr(r, which) for r in rows]
     errors = [abs(p[0] - r.measured) for p, r in zip(preds, rows, strict=True)]
     inside = [p[1] - TOLERANCE <= r.measured <= p[2] + TOLERANCE for p, r in zip(preds, rows, strict=True)]
+    tol = [max(TOLERANCE, NOISE_Z * r.noise) for r in rows]
+    noisy = [p[1] - t <= r.measured <= p[2] + t for p, r, t in zip(preds, rows, tol, strict=True)]
     return Figures(
         n=len(rows),
         mae=statistics.fmean(errors),
         inside=sum(inside) / len(rows),
+        inside_noise=sum(noisy) / len(rows),
         median_width=statistics.median(p[2] - p[1] for p in preds),
     )
+
+
+def ladder_spearman(rows: list[Row], which: str = "model") -> tuple[float, int]:
+    """Mean Spearman rho across each source's ladder: per format, the median over the source's records.
+
+    Only models measured at two or more formats on a benchmark count, so every format's median is
+    over the same models.
+
+    One model's ladder on one benchmark is mostly benchmark noise at 8 and 4 bits (a 164-item
+    benchmark moves 0.6 point per problem); the source's median per format is what it says about
+    the ladder. The baseline (loss 0) is a point; sources with at least two quantized formats count.
+    """
+    cells: dict[str, list[Row]] = {}
+    for r in rows:
+        cells.setdefault(r.group, []).append(r)
+    by_source: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for group, members in cells.items():
+        if len({r.format for r in members}) < 2:
+            continue  # a model measured at one format says nothing about the ladder's order
+        source, _, _, base = group.split("|")
+        for r in members:
+            by_source.setdefault(f"{source}|{base}", {}).setdefault(r.format, []).append(
+                (r.measured, getattr(r, which)[0])
+            )
+    rhos = []
+    for formats in by_source.values():
+        if len(formats) < 2:
+            continue
+        points = [(statistics.median(m for m, _ in v), statistics.median(p for _, p in v)) for v in formats.values()]
+        points.append((0.0, 0.0))
+        rho = _pearson(_ranks([p[0] for p in points]), _ranks([p[1] for p in points]))
+        if rho is not None:
+            rhos.append(rho)
+    return (statistics.fmean(rhos) if rhos else math.nan, len(rhos))
 
 
 def spearman(rows: list[Row], which: str = "model") -> tuple[float, int]:
@@ -231,27 +281,38 @@ def report(rows: list[Row]) -> dict[str, dict[str, dict[str, float]]]:
         out[name] = {label: dataclasses.asdict(figures(subset, which)) for label, which in PREDICTORS}
         for label, which in PREDICTORS:
             rho, groups = spearman(subset, which)
-            out[name][label] |= {"spearman": rho, "spearman_groups": groups}
+            ladder, sources = ladder_spearman(subset, which)
+            out[name][label] |= {
+                "spearman": rho,
+                "spearman_groups": groups,
+                "ladder_spearman": ladder,
+                "ladder_sources": sources,
+            }
     return out
 
 
 def main(argv: list[str]) -> int:
-    rows = crossval()
+    data = next((a.split("=", 1)[1] for a in argv if a.startswith("--data=")), None)
+    rows = crossval(load_dataset(data) if data else None)
     figs = report(rows)
     if "--json" in argv:
         print(json.dumps(figs, indent=2))
         return 0
     sources = sorted({r.source for r in rows})
-    print(f"{len(rows)} held-out records from {len(sources)} sources; tolerance ±{TOLERANCE * 100:.0f} point")
-    header = f"{'slice':18} {'n':>4}  " + "  ".join(f"{label:^30}" for label, _ in PREDICTORS)
-    print(header)
-    print(f"{'':18} {'':>4}  " + "  ".join(f"{'MAE':>6} {'in%':>5} {'width':>6} {'rho':>5}    " for _ in PREDICTORS))
+    print(f"{len(rows)} held-out records from {len(sources)} sources. MAE and width in points of relative loss;")
+    print(f"in%: inside [low, high] ± {TOLERANCE * 100:.0f} point; inN%: ± max(1 point, {NOISE_Z} s.e. of the record);")
+    print("rho: Spearman within (source, model, benchmark); rhoL: across a source's ladder (its median per format)")
+    print(f"{'slice':18} {'n':>4}  " + "  ".join(f"{label:^38}" for label, _ in PREDICTORS))
+    cols = f"{'MAE':>6} {'in%':>4} {'inN%':>4} {'width':>6} {'rho':>5} {'rhoL':>5}  "
+    print(f"{'':18} {'':>4}  " + "  ".join(cols for _ in PREDICTORS))
     for name, by in figs.items():
         cells = []
         for label, _ in PREDICTORS:
             f = by[label]
-            mae, inside, width = f["mae"] * 100, f["inside"] * 100, f["median_width"] * 100
-            cells.append(f"{mae:6.2f} {inside:5.0f} {width:6.2f} {f['spearman']:5.2f}    ")
+            mae, inside, noisy, width = (f[k] * 100 for k in ("mae", "inside", "inside_noise", "median_width"))
+            cells.append(
+                f"{mae:6.2f} {inside:4.0f} {noisy:4.0f} {width:6.2f} {f['spearman']:5.2f} {f['ladder_spearman']:5.2f}  "
+            )
         print(f"{name:18} {by['model']['n']:>4.0f}  " + "  ".join(cells))
     return 0
 

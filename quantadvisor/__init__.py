@@ -15,6 +15,8 @@ __all__ = [
     "HardwareDetectionError",
     "HubError",
     "InvalidRequestError",
+    "LossEstimate",
+    "LossRange",
     "MemoryEstimate",
     "ModelResolutionError",
     "ModelSpec",
@@ -27,6 +29,7 @@ __all__ = [
     "detect_hardware",
     "estimate_memory",
     "estimate_speed",
+    "expected_loss",
     "load_dataset",
     "load_model_spec",
     "pick_file",
@@ -45,6 +48,9 @@ _LAZY = {
     "QuantAdvisorError": "errors",
     "MemoryEstimate": "memory",
     "estimate_memory": "memory",
+    "expected_loss": "loss",
+    "LossEstimate": "results",
+    "LossRange": "results",
     "SpeedEstimate": "speed",
     "estimate_speed": "speed",
     "ModelSpec": "architecture",
@@ -89,6 +95,7 @@ if TYPE_CHECKING:
     )
     from .files import pick_file, pick_option, rank_files
     from .hardware import detect_hardware
+    from .loss import expected_loss
     from .memory import MemoryEstimate, estimate_memory
-    from .results import QuantOption, Recommendation
+    from .results import LossEstimate, LossRange, QuantOption, Recommendation
     from .speed import SpeedEstimate, estimate_speed

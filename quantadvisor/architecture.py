@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,14 @@ if TYPE_CHECKING:
     from .dataset import Dataset
     from .models import Architecture
 
-__all__ = ["ModelSpec", "load_model_spec", "spec_from_config", "spec_from_gguf_metadata"]
+__all__ = [
+    "ModelSpec",
+    "load_model_spec",
+    "nearest_reference",
+    "shorthand_size",
+    "spec_from_config",
+    "spec_from_gguf_metadata",
+]
 
 # config.json model_type values we know how to read; others must at least carry the core fields.
 KNOWN_MODEL_TYPES = frozenset(
@@ -462,6 +470,51 @@ _SHORTHAND = re.compile(r"^\s*(\d+(\.\d+)?)\s*[bB]\s*$|^\s*\d+x\d+b\s*$|^\s*\d+(
 def looks_like_shorthand(text: str) -> bool:
     """True for strings shaped like "8b", "30b-a3b" or "8x7b"."""
     return bool(_SHORTHAND.match(text))
+
+
+_ANY_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*b(?:\s*-\s*a(\d+(?:\.\d+)?)\s*b)?\s*$", re.I)
+
+
+def shorthand_size(text: str) -> tuple[float, float | None] | None:
+    """(total, active) billions of a size shorthand: "0.5b" → (0.5, None), "671b-a37b" → (671.0, 37.0).
+
+    None for anything else ("8x7b" names a reference shape, not a size: see nearest_reference).
+    """
+    match = _ANY_SIZE.match(text)
+    if match is None:
+        return None
+    total, active = float(match.group(1)), float(match.group(2)) if match.group(2) else None
+    if total <= 0 or (active is not None and not 0 < active <= total):
+        return None
+    return total, active
+
+
+def nearest_reference(total_b: float, active_b: float | None, dataset: Dataset | None = None) -> Architecture:
+    """The reference shape nearest in size (log scale) to a model of this size: MoE to MoE, dense to dense.
+
+    Any size shorthand is scaled from it (approximate): its family, layer layout and ratios.
+    """
+    from .dataset import load_dataset
+
+    ds = dataset or load_dataset()
+    pool = [(a, size) for a in ds.architectures.values() if (size := shorthand_size(a.shorthand)) is not None]
+
+    def is_moe(arch: Architecture) -> bool:
+        resolved = ds.reference_specs.get(arch.shorthand)
+        return resolved[1].is_moe if resolved is not None else "-a" in arch.shorthand
+
+    same = [(a, size) for a, size in pool if is_moe(a) == (active_b is not None)] or pool
+    if not same:
+        raise ModelResolutionError("no reference shape in data/architectures.yaml")
+
+    def distance(item: tuple[Architecture, tuple[float, float | None]]) -> float:
+        _, (total, active) = item
+        gap = abs(math.log(total / total_b))
+        if active is not None and active_b is not None:
+            gap += abs(math.log(active / active_b))
+        return gap
+
+    return min(same, key=distance)[0]
 
 
 def spec_from_shorthand(shorthand: str, dataset: Dataset | None = None) -> ModelSpec:

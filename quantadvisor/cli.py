@@ -219,6 +219,16 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     e.add_argument("--source", help="only records from this source id (default: all)")
     e.add_argument("--json", action="store_true", help="print the records, with their citations, as JSON")
 
+    lo = sub.add_parser("loss", help="expected quality loss of one format for a task and model, with its sources")
+    lo.add_argument("--quant", required=True,
+                    help="a GGUF type or serving format (Q4_K_M, W4A16-INT, NVFP4 ...), or KV-q8_0 for a KV cache")
+    lo.add_argument("--task", default="chat", help=f"{TASK_HELP} (default: chat)")
+    lo.add_argument("--model", help="a size (8b, 0.5b, 405b, 671b-a37b: any size, approximate) or a model name "
+                    "(default: an 8B dense model)")
+    lo.add_argument("--cache-type-k", "-ctk", default="f16", help="K cache type the model runs with (default: f16)")
+    lo.add_argument("--cache-type-v", "-ctv", default="f16", help="V cache type the model runs with (default: f16)")
+    lo.add_argument("--json", action="store_true", help="print the LossEstimate as JSON")
+
     g = sub.add_parser("gpus", help="list the GPU catalog (memory, bandwidth, native formats)")
     g.add_argument("--search", help="only GPUs whose name contains this, e.g. 4060 (default: all)")
     g.add_argument("--json", action="store_true", help="print the GPUs as JSON")
@@ -418,6 +428,23 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_loss(args: argparse.Namespace) -> int:
+    from .loss import expected_loss
+
+    ds = _dataset(args)
+    estimate = expected_loss(
+        args.quant, args.task, model=args.model, cache_type_k=args.cache_type_k, cache_type_v=args.cache_type_v,
+        dataset=ds,
+    )  # fmt: skip
+    if args.json:
+        _print_json(estimate.model_dump(mode="json"))
+    else:
+        from .render import render_loss  # rich loads only for tables, not --json
+
+        render_loss(estimate, ds)
+    return ExitCode.OK
+
+
 def _cmd_gpus(args: argparse.Namespace) -> int:
 
     ds = _dataset(args)
@@ -441,6 +468,7 @@ _COMMANDS = {
     "detect": _cmd_detect,
     "formats": _cmd_formats,
     "evidence": _cmd_evidence,
+    "loss": _cmd_loss,
     "gpus": _cmd_gpus,
 }
 

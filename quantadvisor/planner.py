@@ -102,7 +102,7 @@ class Planner:
         self.eff = effective_params(self.params, self.active)
         self.trace: list[FiredRule] = []
         self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
-        self._losses: dict[str, ExpectedLoss] = {}
+        self._losses: dict[tuple[str, str, str], ExpectedLoss] = {}
 
     def _estimate(
         self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any
@@ -207,17 +207,16 @@ class Planner:
             fit: Fit = "gpu" if fits else "none"
         else:
             est, fit = self._fit(quant, file_bytes)
-        loss = self.loss(quant)
+        # The loss of the option as planned: the weights' and, when the plan quantizes it, the KV cache's.
+        loss = self.loss(quant, est.cache_type_k, est.cache_type_v)
         if verdict.released_precision:
-            loss = construct(
-                ExpectedLoss,
-                format=quant, task=self.task, mid=0.0, low=0.0, high=0.0, evidence=[], sources=[],
-                notes=["the model's released precision: no loss against the release"], estimate=False,
-            )  # fmt: skip
+            # No loss against the release itself; a quantized KV cache still costs what it costs.
+            loss = self.loss("F16", est.cache_type_k, est.cache_type_v)
+            loss = loss.model_copy(
+                update={"notes": ["the model's released precision: no loss against the release", *loss.notes]}
+            )
         bpw = est.file_bytes * 8 / (self.params * 1e9)
         notes = [*verdict.flags, *loss.notes, *est.notes]
-        if family == "gguf" and "q4_0" in {est.cache_type_k, est.cache_type_v} and self.knobs.cache_type_k == "auto":
-            notes.append("KV cache q4_0 to make it fit: its own quality cost is not in the expected loss")
         speed = self._speed(quant, family, est, fit, file_bytes)
         decode = (
             f"; decode about {speed.decode_tokens_per_s:.3g} tok/s, bound by {speed.decode_bound} (estimate)"
@@ -245,7 +244,9 @@ class Planner:
             expected_loss=construct(
                 LossRange,
                 mid=_finite(loss.mid), low=_finite(loss.low), high=_finite(loss.high), estimate=loss.estimate,
-                records=loss.evidence,
+                records=loss.evidence, sources=loss.sources, notes=loss.notes,
+                kv_cache=None if (est.cache_type_k, est.cache_type_v) == ("f16", "f16")
+                else f"{est.cache_type_k}/{est.cache_type_v}",
             ),
             evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
             released_precision=verdict.released_precision,
@@ -277,13 +278,14 @@ class Planner:
         energy = energy_of(speed.decode_tokens_per_s, self.device.board_power_w, self.price_per_kwh)
         return speed.model_copy(update={"energy": energy}) if energy is not None else speed
 
-    def loss(self, quant: str) -> ExpectedLoss:
-        """expected_loss of `quant` for this task and model, computed once per planner."""
-        hit = self._losses.get(quant)
+    def loss(self, quant: str, cache_type_k: str = "f16", cache_type_v: str = "f16") -> ExpectedLoss:
+        """expected_loss of `quant` (with this KV cache) for this task and model, computed once per planner."""
+        key = (quant, cache_type_k, cache_type_v)
+        hit = self._losses.get(key)
         if hit is None:
-            hit = self._losses[quant] = expected_loss(
+            hit = self._losses[key] = expected_loss(
                 quant, self.task, params_billions=self.params, active_params_billions=self.active, dataset=self.ds,
-                family=self.spec.stands_for or self.spec.name,
+                family=self.spec.stands_for or self.spec.name, cache_type_k=cache_type_k, cache_type_v=cache_type_v,
             )  # fmt: skip
         return hit
 

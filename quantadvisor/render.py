@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from .hardware import Budget, HardwareReport
     from .memory import MemoryEstimate
     from .models import GPU, EvidenceRecord, Format
-    from .results import QuantOption, Recommendation
+    from .results import LossEstimate, QuantOption, Recommendation
     from .speed import SpeedEstimate
 
 __all__ = [
-    "render_detect", "render_evidence", "render_formats", "render_gpus", "render_memory",
+    "loss_text", "render_detect", "render_evidence", "render_formats", "render_gpus", "render_loss", "render_memory",
     "render_recommendation", "spinner",
 ]  # fmt: skip
 
@@ -38,7 +38,8 @@ _ORIGIN = {"catalog": "from the catalog", "user": "as given", "nvml": "detected,
 
 _LOSS_LEGEND = (
     "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; "
-    "* = carried over from other formats or sizes, not measured directly[/]"
+    "* = carried over from other formats or sizes, not measured directly; † = includes the quantized KV cache's "
+    "cost[/]"
 )
 
 # Console widths at which the budget bar and bpw (matrix), then the repo file column, get room.
@@ -50,6 +51,9 @@ _WIDER = 120
 # commands are shell-quoted first), so cleaning keeps them free of control characters only.
 _RAW_FIELDS = frozenset({"file", "files"})
 _SKIP_FIELDS = frozenset({"handoff"})
+# What makes a string need cleaning: a bracket (markup), a backslash (before one), ESC, any C0/C1 control
+# but tab and newline, DEL, a bidi override, or a URL's '@' (credentials).
+_SUSPECT = re.compile(r"[\[\\@\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe_text(text: object) -> str:
@@ -65,19 +69,24 @@ def _clean(value: object, *, markup: bool = True) -> object:
     override can neither drive the terminal nor be read as markup; --json output is never cleaned.
     """
     if isinstance(value, str):
+        if not _SUSPECT.search(value):  # the common case: plain text, nothing to strip or escape
+            return value
         cleaned = safe_text(value) if markup else terminal_text(value)
         return value if cleaned == value else cleaned
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
     if isinstance(value, BaseModel):
         update = {}
-        for name in type(value).model_fields:
-            if name in _SKIP_FIELDS:
+        for name, old in value.__dict__.items():
+            if name in _SKIP_FIELDS or isinstance(old, (int, float)) or old is None:
                 continue
-            old = getattr(value, name)
             new = _clean(old, markup=markup and name not in _RAW_FIELDS)
             if new is not old:
                 update[name] = new
         return value.model_copy(update=update) if update else value
     if isinstance(value, (list, tuple)):
+        if all(isinstance(v, str) for v in value) and not _SUSPECT.search("\n".join(value)):
+            return value  # a list of plain strings (evidence ids, flags, notes): one search for all
         items = [_clean(v, markup=markup) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
@@ -123,10 +132,18 @@ def spinner(message: str) -> Iterator[None]:
 
 def _loss(o: QuantOption) -> str:
     e = o.expected_loss
+    kv = "†" if e.kv_cache else ""
+    if o.released_precision and not e.kv_cache:
+        return "released precision"
     if e.mid is None or e.low is None or e.high is None:
         return "unknown"
-    text = f"{e.mid * 100:.1f}% ({e.low * 100:.0f}–{e.high * 100:.0f})"
-    return text + ("*" if e.estimate else "")
+    return loss_text(e.mid, e.low, e.high) + ("*" if e.estimate else "") + kv
+
+
+def loss_text(mid: float, low: float, high: float) -> str:
+    """ "0.3% (0.1–0.9)": one decimal while the range stays under 1 point, whole points above ("1.5% (0–7)")."""
+    digits = 1 if high < 0.01 else 0
+    return f"{mid * 100:.1f}% ({low * 100:.{digits}f}–{high * 100:.{digits}f})"
 
 
 def _tok_s(speed: SpeedEstimate | None) -> str:
@@ -442,6 +459,26 @@ def render_evidence(records: Sequence[EvidenceRecord], ds: Dataset) -> None:
         console.print(f"  {model} · {r.metric} {value}{baseline} · {r.provenance}")
         console.print(f"  [dim]{_cite(ds, r.source)}[/]")
     console.print(f"{len(records)} records")
+
+
+def render_loss(e: LossEstimate, ds: Dataset) -> None:
+    """Print one format's expected loss, what it rests on, and the sources cited."""
+    console = _console()
+    size = f"{e.params_billions:g}B" + (f" ({e.active_params_billions:g}B active)" if e.active_params_billions else "")
+    if e.mid is None or e.low is None or e.high is None:
+        figure = "unknown"
+    else:
+        figure = loss_text(e.mid, e.low, e.high) + (
+            " (estimate: carried over, not measured directly)" if e.estimate else ""
+        )
+    console.print(f"[bold]{e.format}[/] on {e.task}, {size} model: expected loss {figure}")
+    for note in e.notes:
+        console.print(f"  · {note}")
+    direct = [i for i in e.records if i in ds.evidence and ds.evidence[i].format == e.format]
+    console.print(f"rests on {len(e.records)} records ({len(direct)} of {e.format} itself), from:")
+    for source in e.sources:
+        console.print(f"  {_cite(ds, source)}")
+    console.print("[dim]quantadvisor evidence --format FORMAT lists the records; docs/methodology.md §2 the model[/]")
 
 
 def render_gpus(gpus: Sequence[GPU], ds: Dataset) -> None:

@@ -15,7 +15,16 @@ from .memory.runtime import MemoryEstimate
 from .rules import FiredRule
 from .speed import SpeedEstimate
 
-__all__ = ["Fit", "Handoff", "HardwareUsed", "LossRange", "QuantOption", "Recommendation", "SizeChoice"]
+__all__ = [
+    "Fit",
+    "Handoff",
+    "HardwareUsed",
+    "LossEstimate",
+    "LossRange",
+    "QuantOption",
+    "Recommendation",
+    "SizeChoice",
+]
 
 Fit = Literal["gpu", "partial", "moe-offload", "none"]
 
@@ -57,11 +66,24 @@ class LossRange(BaseModel):
     high: float | None
     estimate: bool
     records: list[str]
+    kv_cache: str | None = None
+    """The K/V cache types ("q8_0/q8_0") whose cost the figures include; None for an f16 cache."""
+    sources: list[str] = []
+    notes: list[str] = []
 
     @property
     def sort_key(self) -> float:
         """mid for sorting; an unknown loss sorts last."""
         return math.inf if self.mid is None else self.mid
+
+
+class LossEstimate(LossRange):
+    """expected_loss()'s answer: a LossRange for one format, task and model size."""
+
+    format: str
+    task: str
+    params_billions: float
+    active_params_billions: float | None = None
 
 
 class Handoff(BaseModel):

@@ -60,13 +60,12 @@ def test_lists_are_copied_as_validation_would() -> None:
 
 
 def test_a_result_shares_no_list_with_the_dataset_cache() -> None:
-    """The KLD-ladder fallback used to hand out the cached list of evidence ids itself."""
+    """The ladder and the fitted model are cached per dataset: a result must not hand out their lists."""
     from quantadvisor.dataset import load_dataset
     from quantadvisor.quality import expected_loss, kld_equivalents
 
     ds = load_dataset()
     loss = expected_loss("W4A8", "chat", params_billions=8.0, dataset=ds)
-    assert "no task anchors: from the KLD ladder alone" in loss.notes
     loss.evidence.append("not-a-record")
     assert "not-a-record" not in kld_equivalents(ds)["W4A8"][1]
     again = expected_loss("W4A8", "chat", params_billions=8.0, dataset=ds)

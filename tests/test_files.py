@@ -132,9 +132,13 @@ def test_files_rank_like_recommend_ranks_quant_types(bartowski):
     by_quant = {o.quant: o for o in ref.options}
     for o in rec.options:
         twin = by_quant[o.quant]
-        # The header's shape lacks only the 64 llama3 rope factors of the config's: the same loss to 1e-6.
-        assert o.expected_loss.mid == pytest.approx(twin.expected_loss.mid, rel=1e-6)
-        assert o.expected_loss.records == twin.expected_loss.records
+        # The header's shape lacks only the 64 llama3 rope factors of the config's: the same loss to 1e-6,
+        # unless the real file's few extra bytes made it plan with another KV cache (whose cost is in the loss).
+        if o.expected_loss.kv_cache == twin.expected_loss.kv_cache:
+            assert o.expected_loss.mid == pytest.approx(twin.expected_loss.mid, rel=1e-6)
+            assert o.expected_loss.records == twin.expected_loss.records
+        else:
+            assert o.memory.cache_type_k != twin.memory.cache_type_k
         assert o.meets_target == twin.meets_target
         assert o.below_floor == twin.below_floor
         # A real file within 1% of the predicted size fits the same way with the same flags.

@@ -7,6 +7,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Literal
 
+from ..limits import MAX_GPU_MEMORY_BYTES
 from .host import _read_int, _run_tool
 from .readings import GPUReading, Vendor
 
@@ -21,6 +22,14 @@ _PCI_VENDORS: dict[str, Literal["nvidia", "amd", "intel"]] = {
     "0x1002": "amd",
     "0x8086": "intel",
 }
+
+
+def _plausible(total: int, used: int | None, where: str, notes: list[str]) -> bool:
+    """Whether a memory reading can be real; an impossible one is a note, never a budget (nor a crash)."""
+    if 0 < total <= MAX_GPU_MEMORY_BYTES and (used is None or 0 <= used <= total):
+        return True
+    notes.append(f"{where}: memory reading out of range (total {total:,}, used {used}): unreadable; left out")
+    return False
 
 
 def _detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
@@ -43,6 +52,8 @@ def _detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
                 used = int(amdsmi.amdsmi_get_gpu_memory_usage(handle, vram))
             except Exception as exc:  # same reason as above
                 notes.append(f"AMD GPU {index}: memory query failed ({type(exc).__name__}); left out")
+                continue
+            if not _plausible(total, used, f"AMD GPU {index}", notes):
                 continue
             name = f"AMD GPU {index}"
             with contextlib.suppress(Exception):  # the name is cosmetic
@@ -100,6 +111,8 @@ def _detect_rocm_smi(notes: list[str]) -> list[GPUReading] | None:
         except (TypeError, ValueError):
             notes.append(f"rocm-smi: {card}: no VRAM total; left out")
             continue
+        if not _plausible(total_bytes, used_bytes, f"rocm-smi: {card}", notes):
+            continue
         index = int(card.removeprefix("card")) if card.removeprefix("card").isdigit() else len(readings)
         readings.append(
             GPUReading(
@@ -129,6 +142,8 @@ def _detect_sysfs(root: Path, notes: list[str]) -> list[GPUReading]:
         if total is None:
             continue
         used = _read_int(device / "mem_info_vram_used")
+        if not _plausible(total, used, f"sysfs {card.name}", notes):
+            continue
         vendor_id = ""
         with contextlib.suppress(OSError):
             vendor_id = (device / "vendor").read_text(encoding="ascii").strip().lower()

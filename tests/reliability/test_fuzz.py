@@ -168,3 +168,18 @@ def test_issue_examples_in_the_cli(argv, capsys) -> None:
 
     assert main(argv) == ExitCode.USAGE
     assert capsys.readouterr().err.startswith("Error: ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["evidence", "--source", ""], ["evidence", "--format", ""], ["evidence", "--task", " "], ["--data", "", "gpus"],
+     ["gpus", "--search", ""], ["suggest", "--task", "code", "--model", "", "--vram", "8"],
+     ["suggest", "--task", "", "--vram", "8"]],
+)  # fmt: skip
+def test_empty_option_values_are_usage_errors(argv, capsys) -> None:
+    from quantadvisor.cli import main
+
+    assert main(argv) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("Error: --")
+    assert "is empty" in err

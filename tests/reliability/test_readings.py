@@ -153,3 +153,17 @@ def test_nvml_faults_fuzzed(monkeypatch, isolated) -> None:
         budget = planning_budget(report)
         assert 0 <= budget.vram_bytes <= limits.MAX_GPU_MEMORY_BYTES
         assert copy.deepcopy(report.notes) == report.notes
+
+
+@pytest.mark.parametrize(("total", "used"), [("-5", "0"), (str(U64_MAX), "0"), ("8589934592", "-1"),
+                                             ("8589934592", "17179869184"), ("0", "0")])  # fmt: skip
+def test_impossible_amdgpu_sysfs_readings_are_unreadable(monkeypatch, isolated, total: str, used: str) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    device = isolated / "class" / "drm" / "card0" / "device"
+    device.mkdir(parents=True)
+    (device / "mem_info_vram_total").write_text(total)
+    (device / "mem_info_vram_used").write_text(used)
+    (device / "vendor").write_text("0x1002")
+    report = detect_hardware(sysfs_root=isolated)
+    assert report.gpus == []
+    assert any("out of range" in n for n in report.notes), report.notes

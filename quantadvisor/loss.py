@@ -1,0 +1,152 @@
+"""expected_loss(): the loss of one format (or KV-cache type) for a task and a model, with its evidence.
+
+A thin public front on quality/: resolves the format's name (aliases, any case), the task and the
+model (a size shorthand of any size, a catalog name, a config), then asks the fitted model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from .architecture import ModelSpec
+    from .dataset import Dataset
+    from .results import LossEstimate
+
+__all__ = ["expected_loss", "loss_formats"]
+
+DEFAULT_PARAMS_B = 8.0
+# llama.cpp's KV-cache types a "KV-<type>" name may carry (--cache-type-k/-v).
+_KV_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1")
+
+
+def loss_formats(dataset: Dataset | None = None) -> list[str]:
+    """Every name expected_loss prices: data/formats.yaml's formats, the serving INT widths, and KV-cache types."""
+    from .dataset import load_dataset
+    from .quality.distortion import ASSUMED_EQUIVALENT
+
+    ds = dataset or load_dataset()
+    names = list(ds.formats)
+    names += [n for n in ASSUMED_EQUIVALENT if n not in ds.formats]
+    names += [f"KV-{t}" for t in _KV_TYPES if t not in {"f32", "f16", "bf16"}]
+    return names
+
+
+def expected_loss(
+    quant: str,
+    task: str,
+    *,
+    model: str | ModelSpec | None = None,
+    params_billions: float | None = None,
+    active_params_billions: float | None = None,
+    cache_type_k: str = "f16",
+    cache_type_v: str = "f16",
+    imatrix: bool | None = None,
+    dataset: Dataset | None = None,
+) -> LossEstimate:
+    """Expected relative loss of `quant` on `task`'s benchmarks, with the evidence ids it rests on.
+
+    Args:
+        quant: a GGUF type or serving format (Q4_K_M, IQ4_XS, W4A16-INT, GPTQ-Int8, NVFP4 …), or
+            "KV-q8_0" / "KV-q8_0/q4_0" for an unquantized model with that K/V cache.
+        task: code, math, reasoning, chat, qa, summarization, translation, rag (aliases accepted).
+        model: a size ("8b", "0.5b", "405b", "671b-a37b": any size, scaled from the nearest
+            reference shape and labelled approximate), a catalog name, or a ModelSpec.
+        params_billions, active_params_billions: the size directly (beats `model`'s).
+        cache_type_k, cache_type_v: the KV cache the model runs with; its cost is added.
+
+    Returns:
+        A LossEstimate (a LossRange): mid/low/high as fractions (None with a reason in `notes` when nothing prices
+        the format), `records` and `sources` it rests on, `estimate` when no record measured it.
+
+    Example:
+        >>> expected_loss("Q4_K_M", "code", model="8b").mid  # doctest: +SKIP
+        0.011
+    """
+    from .construct import construct
+    from .dataset import load_dataset
+    from .quality import expected_loss as quality_loss
+    from .request import normalise_task
+    from .results import LossEstimate
+
+    ds = dataset or load_dataset()
+    if not isinstance(quant, str) or not quant.strip():
+        raise InvalidRequestError(f"the format must be a name such as Q4_K_M, not {quant!r}")
+    name = _format_name(quant.strip(), ds)
+    task = normalise_task(task)
+    params, active, family, notes = _size(model, params_billions, active_params_billions, ds)
+    e = quality_loss(
+        name, task, params_billions=params, active_params_billions=active, family=family, dataset=ds,
+        imatrix=imatrix, cache_type_k=cache_type_k, cache_type_v=cache_type_v,
+    )  # fmt: skip
+    kv = None if (cache_type_k, cache_type_v) == ("f16", "f16") else f"{cache_type_k}/{cache_type_v}"
+    if name.startswith("KV-"):
+        k, _, v = name[3:].partition("/")
+        kv = f"{k}/{v or k}"
+
+    def finite(x: float) -> float | None:
+        return None if math.isnan(x) else x  # nothing prices it
+
+    return construct(
+        LossEstimate,
+        mid=finite(e.mid), low=finite(e.low), high=finite(e.high), estimate=e.estimate, records=list(e.evidence),
+        kv_cache=kv, sources=list(e.sources), notes=[*notes, *e.notes], format=name, task=task,
+        params_billions=params, active_params_billions=active,
+    )  # fmt: skip
+
+
+def _format_name(quant: str, ds: Dataset) -> str:
+    from .quality.distortion import ASSUMED_EQUIVALENT
+
+    if quant.upper().startswith("KV-"):
+        k, _, v = quant[3:].casefold().partition("/")
+        for t in (k, v or k):
+            if t not in _KV_TYPES:
+                raise InvalidRequestError(f"unknown KV-cache type {t!r}", hint=f"use one of {', '.join(_KV_TYPES)}")
+        return f"KV-{k}" + (f"/{v}" if v and v != k else "")
+    for extra in ASSUMED_EQUIVALENT:
+        if quant.casefold() == extra.casefold():
+            return extra
+    return ds.format(quant).name  # raises with a did-you-mean for an unknown name
+
+
+def _size(
+    model: str | ModelSpec | None, params: float | None, active: float | None, ds: Dataset
+) -> tuple[float, float | None, str | None, list[str]]:
+    """(total, active, family, notes) from the arguments; an 8B model when none is given."""
+    from .architecture import ModelSpec, nearest_reference, shorthand_size
+
+    if params is not None:
+        family = model.stands_for or model.name if isinstance(model, ModelSpec) else model
+        return params, active, family, []
+    if model is None:
+        return DEFAULT_PARAMS_B, None, None, [f"no model given: a {DEFAULT_PARAMS_B:g}B dense model"]
+    if isinstance(model, ModelSpec):
+        return (*_spec_params(model), model.stands_for or model.name, [])
+    text = str(model).strip()
+    size = shorthand_size(text)
+    if size is not None:
+        ref = nearest_reference(*size, ds)
+        if ref.shorthand.casefold() == text.casefold():
+            return size[0], size[1], ref.stands_for, [f"size {text}: {ref.stands_for}, approximate for other models"]
+        # Any other size: the loss scales with the size itself; the family is unknown (factor 1).
+        note = f"size {text}: scaled from the nearest reference shape ({ref.shorthand}, {ref.stands_for}), approximate"
+        return size[0], size[1], None, [note]
+    from .catalog import find_model
+    from .request import resolve_model
+
+    found = find_model(text, ds)
+    if found is not None:
+        return found.params_billions, found.active_params_billions, found.name, []
+    spec = resolve_model(text, ds)  # a reference shorthand such as 8x7b, a config.json, a GGUF file
+    notes = [f"size {text}: {spec.stands_for}, approximate for other models"] if spec.approximate else []
+    return (*_spec_params(spec), spec.stands_for or spec.name, notes)
+
+
+def _spec_params(spec: ModelSpec) -> tuple[float, float | None]:
+    from .planner import model_params
+
+    return model_params(spec)
