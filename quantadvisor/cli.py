@@ -128,7 +128,8 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    help="reserve VRAM for a resident embedding model; bare --rag = BGE-M3, 'none' = off "
                    "(default: none, BGE-M3 with --task rag)")
     s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced",
-                   help="balanced: expected loss plus 4 points per halving of decode speed; quality: the most "
+                   help="balanced: expected loss (at least the target's) x slowdown against the fastest; "
+                   "quality: the most "
                    "bits that fit; speed: the fastest decode at or above the task's floor; without a known GPU "
                    "bandwidth (bare --vram), the task's ladder order (default: balanced)")
     s.add_argument("--ram-bandwidth", type=_gbps, metavar="GBPS",

@@ -404,8 +404,8 @@ class Planner:
         """Order options best first: what fits before what does not, then the preference.
 
         With speeds known, `speed` orders each fit tier by decode speed, and `balanced` by expected
-        loss plus BALANCED_POINTS_PER_HALVING percentage points for every halving of decode speed
-        against the fastest option that runs (docs/methodology.md, "Ranking"); `quality`, and any
+        loss (at least the target's) times how many times slower than the fastest option at or above
+        the floor it decodes (docs/methodology.md, "Ranking"); `quality`, and any
         request without speeds, keep the ladder order. Under every preference a last pass lifts an
         option above any it beats on both loss and speed.
         """
@@ -472,8 +472,9 @@ class Planner:
         ]
 
 
-# balanced: a halving of decode speed costs as much as this many percentage points of expected loss.
-BALANCED_POINTS_PER_HALVING = 4.0
+# balanced: cost = max(expected loss, the target's) x (fastest decode / this decode). Scale-free: the
+# order does not change if every expected loss is multiplied by the same factor.
+_LOSS_FLOOR = 1e-4  # a lossless target (released precision) still leaves speed to decide
 
 
 def _with_reason(o: QuantOption, reason: str) -> QuantOption:
@@ -494,12 +495,12 @@ def _decode(o: QuantOption) -> float:
 
 
 def _balanced_cost(o: QuantOption, fastest: float, target_loss: float) -> float:
-    """max(expected loss, the target's) in percentage points + BALANCED_POINTS_PER_HALVING x log2(fastest / decode)."""
-    loss = max(o.expected_loss.sort_key * 100, target_loss)
+    """max(expected loss, the target's) x fastest / decode, in percentage points."""
+    loss = max(o.expected_loss.sort_key * 100, target_loss, _LOSS_FLOOR)
     speed = _decode(o)
     if speed <= 0 or fastest <= 0:
         return math.inf
-    return loss + BALANCED_POINTS_PER_HALVING * math.log2(fastest / speed)
+    return loss * fastest / speed
 
 
 def _lift_dominating(ranked: list[QuantOption]) -> list[QuantOption]:
@@ -541,14 +542,10 @@ def _reason(o: QuantOption, place: int, how: str, tier: float, fastest: float, t
     if how == "speed":
         why = f"{speed}: faster first"
     elif how == "balanced" and o.speed is not None and loss is not None and fastest > 0:
-        penalty = BALANCED_POINTS_PER_HALVING * math.log2(fastest / _decode(o)) if _decode(o) > 0 else math.inf
-        counted = max(loss * 100, target_loss)
-        at = f" (counted as the target's {target_loss:.1f})" if counted > loss * 100 else ""
-        sign = "+" if penalty >= 0 else "−"
-        why = (
-            f"cost {counted + penalty:.1f} = {loss_text}{at} {sign} {abs(penalty):.1f} for speed "
-            f"({speed} vs {fastest:.3g})"
-        )
+        counted = max(loss * 100, target_loss, _LOSS_FLOOR)
+        at = f" (counted as the target's {target_loss:.2g}%)" if counted > loss * 100 else ""
+        slower = fastest / _decode(o) if _decode(o) > 0 else math.inf
+        why = f"cost {counted * slower:.3g} = {loss_text}{at} x {slower:.2f} ({speed} vs {fastest:.3g})"
     else:
         why = f"{loss_text}, {speed}: ladder order of the policy"
     return f"#{place} {o.quant}: {fit}; {why}"

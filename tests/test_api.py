@@ -37,8 +37,8 @@ def test_margin_must_be_a_number_of_gib() -> None:
         recommend("code", model="9b", vram_gib=8, margin_gib=-1)
 
 
-# With the GPU's bandwidth known, balanced ranks by max(loss, the target's) + 4 points per halving of
-# decode speed (planner.rank): the pick is a 4-bit type at the target's loss or a faster one just past it.
+# With the GPU's bandwidth known, balanced ranks by max(loss, the target's) x (fastest / decode)
+# (planner.rank): the pick is a 4-bit type at the target's loss or a faster one just past it.
 _FOUR_BIT = {"Q4_K_M", "Q4_K_S", "IQ4_XS"}
 
 
@@ -214,7 +214,7 @@ def test_bump_only_applies_on_the_gpu() -> None:
     q5 = by_quant["Q5_K_M"].expected_loss.mid
     assert q5 is not None
     # Offloaded, a loss below Q5_K_M's counts as Q5_K_M's (balanced's target term), not Q6_K's.
-    assert f"counted as the target's {q5 * 100:.1f}" in (by_quant["Q6_K"].rank_reason or "")
+    assert f"counted as the target's {q5 * 100:.2g}%" in (by_quant["Q6_K"].rank_reason or "")
     assert rec.options[0].quant in {"Q5_K_M", "Q5_K_S", "Q4_K_M"}
 
 
