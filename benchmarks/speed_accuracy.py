@@ -38,11 +38,40 @@ MODELS: dict[str, Any] = {
 TARGETS = {"all-GPU decode": 0.20, "offloaded decode (-ngl)": 0.35, "offloaded decode (MoE)": 0.35, "prefill": 0.30}
 
 
+# speed-h200.csv (llama-bench JSONL columns; see its README): the host's measured STREAM triad with
+# 16 threads, and which rows the constants were fitted on. Fitted: every Llama-3.1-8B row (types, KV
+# depth, -ngl, threads) and Qwen3-30B-A3B's --n-cpu-moe sweep; gpt-oss-20b's --n-cpu-moe 6 and 24
+# (the CPU MXFP4 kernel's efficiency). Held out: every other architecture (1B, 3B, 7B, 9B, 12B, 24B,
+# 70B, both MoE models all-GPU) and gpt-oss-20b --n-cpu-moe 12 and 18.
+H200_HOST_GBPS = "84.1"
+
+
+def _h200_split(row: dict[str, str]) -> str:
+    if row["shorthand"] == "8b":
+        return "fit"
+    if row["group"] == "n_cpu_moe" and (row["shorthand"] == "30b-a3b" or row["n_cpu_moe"] in {"6", "24"}):
+        return "fit"
+    return "holdout"
+
+
+def _from_h200(row: dict[str, str]) -> dict[str, str]:
+    test = f"pp{row['n_prompt']}" if row["n_prompt"] != "0" else f"tg{row['n_gen']}"
+    ngl = int(row["n_gpu_layers"])
+    return {
+        "source": "device-h200", "locator": row["group"], "gpu": "H200", "backend": "cuda", "build": "0c1e57098",
+        "model": row["shorthand"], "quant": row["quant"], "test": test, "depth": row["n_depth"],
+        "ngl": "99" if ngl > int(row["n_layers"]) else str(ngl), "n_cpu_moe": row["n_cpu_moe"],
+        "fa": row["flash_attn"], "host_gbps": H200_HOST_GBPS, "threads": row["n_threads"],
+        "ubatch": row["n_ubatch"], "tokens_per_s": row["avg_ts"], "split": _h200_split(row), "note": "",
+    }  # fmt: skip
+
+
 def load_rows() -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for path in sorted(DATA.glob("speed-*.csv")):
         with path.open(newline="") as fh:
-            for row in csv.DictReader(fh):
+            for raw in csv.DictReader(fh):
+                row = _from_h200(raw) if "avg_ts" in raw else raw
                 row["file"] = path.name
                 rows.append(row)
     return rows
@@ -53,7 +82,7 @@ def group(row: dict[str, str]) -> str:
         return "prefill"
     if int(row["n_cpu_moe"] or 0) > 0:
         return "offloaded decode (MoE)"
-    if int(row["ngl"]) < 99:
+    if int(row["ngl"]) < 99:  # -ngl below every layer (0 = all on the CPU, the GPU present)
         return "offloaded decode (-ngl)"
     return "all-GPU decode"
 
@@ -65,6 +94,7 @@ def predict(row: dict[str, str], constants: SpeedConstants = SPEED) -> float:
         model, row["quant"], gpu=row["gpu"], gpu_layers=None if ngl >= 99 else ngl,
         n_cpu_moe=int(row["n_cpu_moe"] or 0), depth_tokens=int(row["depth"] or 0), flash_attn=row["fa"] == "1",
         host_bandwidth_gbps=float(row["host_gbps"]) if row["host_gbps"] else None,
+        cpu_threads=int(row["threads"]) if row.get("threads") else None,
         n_ubatch=int(row.get("ubatch") or 512), constants=constants,
     )  # fmt: skip
     return est.prefill_tokens_per_s if row["test"].startswith("pp") else est.decode_tokens_per_s

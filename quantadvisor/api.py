@@ -53,6 +53,8 @@ def recommend(
     cache_type_v: str = "auto",
     flash_attn: bool | Literal["auto", "on", "off"] = "auto",
     n_ubatch: int | Literal["auto"] = "auto",
+    host_bandwidth_gbps: float | None = None,
+    price_per_kwh: float | None = None,
     margin_gib: float | None = None,
     dataset: Dataset | None = None,
 ) -> Recommendation:
@@ -73,6 +75,9 @@ def recommend(
         cache_type_v: llama.cpp's -ctv, likewise; a quantized V cache needs flash attention.
         flash_attn: llama.cpp's -fa: True/"on", False/"off", or "auto" (default: on, as -fa auto on CUDA).
         n_ubatch: llama.cpp's -ub, or "auto" (default: 512, then 256 to fit).
+        host_bandwidth_gbps: system RAM bandwidth (GB/s) for offloaded speed estimates; default an
+            assumed dual-channel DDR5-4800 (76.8 GB/s), or the chip's own on unified memory.
+        price_per_kwh: turns each option's energy (at the GPU's rated power) into a cost per million tokens.
         margin_gib: VRAM to keep free per GPU (default 1 GiB, llama.cpp's --fit-target), for a detected
             card and a planned one (vram_gib / gpu) alike; 0 plans to the last byte.
 
@@ -106,6 +111,7 @@ def recommend(
         embedding_model=embedding_model, prefer=prefer, dataset=dataset, margin_gib=margin_gib,
         knobs=RuntimeKnobs.of(cache_type_k=cache_type_k, cache_type_v=cache_type_v, flash_attn=flash_attn,
                               n_ubatch=n_ubatch),
+        host_bandwidth_gbps=host_bandwidth_gbps, price_per_kwh=price_per_kwh,
     )  # fmt: skip
     if model is not None:
         local = local_gguf(model, req.ds)

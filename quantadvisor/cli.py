@@ -53,6 +53,22 @@ def _ubatch(text: str) -> int | str:
     return "auto" if text.strip().lower() == "auto" else _positive_int(text)
 
 
+def _gbps(text: str) -> float:
+    """A positive finite number (GB/s, or a price)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    """0 or a positive whole number ('16k' allowed)."""
+    return 0 if text.strip() == "0" else _positive_int(text)
+
+
 _CACHE_TYPES_HELP = "f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1"
 
 
@@ -112,8 +128,15 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    help="reserve VRAM for a resident embedding model; bare --rag = BGE-M3, 'none' = off "
                    "(default: none, BGE-M3 with --task rag)")
     s.add_argument("--prefer", choices=["quality", "balanced", "speed"], default="balanced",
-                   help="balanced: the task's target type, then down to its floor; quality: the most bits that "
-                   "fit; speed: the floor first (default: balanced)")
+                   help="balanced: expected loss (at least the target's) x slowdown against the fastest; "
+                   "quality: the most "
+                   "bits that fit; speed: the fastest decode at or above the task's floor; without a known GPU "
+                   "bandwidth (bare --vram), the task's ladder order (default: balanced)")
+    s.add_argument("--ram-bandwidth", type=_gbps, metavar="GBPS",
+                   help="system RAM bandwidth in GB/s for offloaded speed (default: 76.8, dual-channel DDR5-4800; "
+                   "the chip's own on unified memory)")
+    s.add_argument("--price-kwh", type=_gbps, metavar="PRICE",
+                   help="electricity price per kWh: adds a cost per million tokens at the GPU's TDP (default: none)")
     s.add_argument("--cache-type-k", default="auto", metavar="TYPE",
                    help=f"KV cache type for K, llama.cpp -ctk: auto or {_CACHE_TYPES_HELP} (default: auto = f16, "
                    "then q8_0, then q4_0 until it fits on the GPU)")
@@ -153,6 +176,12 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    help="llama.cpp --n-cpu-moe: experts of the first N layers in host RAM (default: 0)")
     m.add_argument("--ubatch", type=_positive_int, default=512, metavar="N",
                    help="physical batch, llama.cpp -ub (default: 512)")
+    m.add_argument("--gpu", metavar="NAME",
+                   help='catalog GPU for a decode/prefill tok/s column, e.g. "H100 SXM" (default: no speed)')
+    m.add_argument("--ram-bandwidth", type=_gbps, metavar="GBPS",
+                   help="system RAM bandwidth in GB/s for offloaded speed (default: 76.8, dual-channel DDR5-4800)")
+    m.add_argument("--depth", type=_nonnegative_int, default=0, metavar="N",
+                   help="tokens already in the KV cache when decoding, llama-bench -d (default: 0)")
     m.add_argument("--json", action="store_true", help="print the MemoryEstimate as JSON; errors as JSON on stderr")
 
     k = sub.add_parser("pick", help="print the GGUF file(s) of a Hub repo to fetch, one per line (for scripts)",
@@ -262,7 +291,7 @@ def _recommend(args: argparse.Namespace, ds: Dataset):  # type: ignore[no-untype
     return rec_fn(
         args.task, model=args.model, vram_gib=args.vram, gpu=args.gpu, gpus=args.gpus, context_tokens=args.context,
         ram_gib=args.ram, embedding_model=args.rag, prefer=args.prefer, margin_gib=args.margin, dataset=ds,
-        **_knobs(args),
+        host_bandwidth_gbps=args.ram_bandwidth, price_per_kwh=args.price_kwh, **_knobs(args),
     )  # fmt: skip
 
 
@@ -312,13 +341,28 @@ def _cmd_memory(args: argparse.Namespace) -> int:
         )
         for q in quants
     ]  # fmt: skip
+    speeds = []
+    if args.gpu:
+        from .speed import estimate_speed
+
+        speeds = [
+            estimate_speed(
+                args.model, e.quant, gpu=args.gpu, gpu_layers=e.gpu_layers, n_cpu_moe=args.n_cpu_moe,
+                context_tokens=args.context, depth_tokens=args.depth, flash_attn=e.flash_attn,
+                cache_type_k=e.cache_type_k, cache_type_v=e.cache_type_v, n_ubatch=args.ubatch,
+                host_bandwidth_gbps=args.ram_bandwidth, dataset=ds,
+            )
+            for e in estimates
+        ]  # fmt: skip
     if args.json:
         dumped = [e.model_dump(mode="json") for e in estimates]
+        for d, sp in zip(dumped, speeds, strict=False):
+            d["speed"] = sp.model_dump(mode="json")
         _print_json(dumped[0] if len(dumped) == 1 else dumped)
     else:
         from .render import render_memory  # rich loads only for tables, not --json
 
-        render_memory(estimates)
+        render_memory(estimates, speeds)
     return ExitCode.OK
 
 

@@ -8,10 +8,11 @@ experts in RAM, or none), attaches the expected loss and the launch flags, and r
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from .construct import construct
+from .construct import VALIDATE_ENV_VAR, construct
 from .knobs import KnobSet, RuntimeKnobs
 from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, gpu_weights_floor, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
@@ -19,6 +20,7 @@ from .memory.runtime import DEFAULTS, Layout, plan_runtime
 from .quality import ExpectedLoss, effective_params, expected_loss
 from .results import Fit, LossRange, QuantOption
 from .rules import LADDER, FiredRule, Policy, Prefer, evaluate_format_rules, preference_order
+from .speed import DeviceFacts, HostFacts, SpeedEstimate, energy_of, host_facts, predict_serving_speed, predict_speed
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["FileCandidate", "Planner", "model_params"]
 
 GIB = 2**30
+_VALIDATING = os.environ.get(VALIDATE_ENV_VAR) == "1"
 # Serving formats offered beside GGUF when the GPU generation is known (gated by the rules).
 _SERVING = ("NVFP4", "FP8", "W4A16-INT", "W8A8-INT")
 
@@ -37,9 +40,6 @@ _SERVING_NOTE = "served by vLLM/TensorRT-LLM: weights + KV + runtime estimated w
 
 # Quants that only make sense for mixture-of-experts models (dense models would be all Q8_0).
 _MOE_ONLY = ("MXFP4_MOE",)
-
-# Host memory bandwidth for offload slowdowns: dual-channel DDR5-4800, 2 × 64 bit × 4800 MT/s.
-_HOST_BANDWIDTH_GBPS = 76.8
 
 
 def model_params(spec: ModelSpec) -> tuple[float, float | None]:
@@ -66,24 +66,6 @@ def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
     return flags
 
 
-def _slowdown(est: MemoryEstimate, spec: ModelSpec, gpu_bw: float | None) -> float | None:
-    """Decode slowdown against all-GPU, from the bytes each token reads and where they live.
-
-    Decoding is bandwidth-bound: every token reads the dense weights and n_expert_used/n_expert of
-    the experts, at the GPU's bandwidth or, for what stays in RAM, the host's. An estimate: compute,
-    PCIe transfers and the KV cache are left out.
-    """
-    if not gpu_bw:
-        return None
-    share = spec.n_expert_used / spec.n_expert if spec.is_moe and spec.n_expert else 1.0
-    gpu_read = est.weights_bytes - est.gpu_expert_bytes + est.gpu_expert_bytes * share
-    host_dense = est.host_weights_bytes - est.host_expert_bytes - est.input_embedding_bytes
-    host_read = max(0, host_dense) + est.host_expert_bytes * share
-    full = (gpu_read + host_read) / (gpu_bw * 1e9)
-    split = gpu_read / (gpu_bw * 1e9) + host_read / (_HOST_BANDWIDTH_GBPS * 1e9)
-    return round(split / full, 2) if full > 0 else None
-
-
 @dataclass(frozen=True)
 class FileCandidate:
     """A real GGUF file to rank: the ftype it was made as (Q4_K_M …), its name and its exact size."""
@@ -99,9 +81,16 @@ class Planner:
     def __init__(
         self, spec: ModelSpec, *, task: str, context: int, budget_bytes: int, ram_bytes: int | None,
         cc: float | None, gpu_bw: float | None, n_gpus: int, policy: Policy, prefer: Prefer, dataset: Dataset,
-        knobs: RuntimeKnobs | None = None,
+        knobs: RuntimeKnobs | None = None, device: DeviceFacts | None = None, host: HostFacts | None = None,
+        price_per_kwh: float | None = None,
     ) -> None:  # fmt: skip
         self.spec, self.task, self.context, self.budget = spec, task, context, budget_bytes
+        if device is None and gpu_bw:
+            device = DeviceFacts(name=None, bandwidth_gbps=gpu_bw, bandwidth_source="detected", n_gpus=n_gpus)
+        # Speed needs a GPU's bandwidth: a bare --vram card has none, so its GPU plans carry no speed.
+        self.device = device if budget_bytes > 0 else None
+        self.host = host or host_facts(None, self.device, None)
+        self.price_per_kwh = price_per_kwh
         self.ram, self.cc, self.gpu_bw, self.n_gpus = ram_bytes, cc, gpu_bw, n_gpus
         self.policy, self.prefer, self.ds = policy, prefer, dataset
         self.knobs = knobs or RuntimeKnobs()
@@ -109,6 +98,7 @@ class Planner:
         self.ladder = self.knobs.ladder()
         self.sizes = type_sizes(dataset)
         self.params, self.active = model_params(spec)
+        self.active_weights = round((self.active if self.active is not None else self.params) * 1e9)
         self.eff = effective_params(self.params, self.active)
         self.trace: list[FiredRule] = []
         self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
@@ -227,24 +217,23 @@ class Planner:
             )
         bpw = est.file_bytes * 8 / (self.params * 1e9)
         notes = [*verdict.flags, *loss.notes, *est.notes]
-        slow = _slowdown(est, self.spec, self.gpu_bw) if fit in {"partial", "moe-offload"} else None
+        speed = self._speed(quant, family, est, fit, file_bytes)
+        decode = (
+            f"; decode about {speed.decode_tokens_per_s:.3g} tok/s, bound by {speed.decode_bound} (estimate)"
+            if speed is not None
+            else ""
+        )
         if fit == "partial" and self.budget > 0 and est.gpu_layers == 0:
             notes.append(
                 "the GPU budget is below llama.cpp's fixed GPU buffers: run on the CPU only "
                 "(llama.cpp --device none), as with no GPU"
             )
         elif fit == "partial" and self.budget > 0:
-            notes.append(
-                f"{est.gpu_layers} of {est.n_layers} layers on the GPU"
-                + (f"; decode about {slow}x slower than all-GPU (estimate)" if slow else "")
-            )
+            notes.append(f"{est.gpu_layers} of {est.n_layers} layers on the GPU" + decode)
         if fit in {"partial", "moe-offload"} and self.ram is None:
             notes.append(f"needs about {est.host_bytes / GIB:.1f} GiB of system RAM (not checked: pass --ram GIB)")
         if fit == "moe-offload":
-            notes.append(
-                f"experts of the first {est.n_cpu_moe} layers in host RAM (--n-cpu-moe)"
-                + (f"; decode about {slow}x slower (estimate)" if slow else "")
-            )
+            notes.append(f"experts of the first {est.n_cpu_moe} layers in host RAM (--n-cpu-moe)" + decode)
         in_ladder = quant in LADDER
         t_index, f_index = LADDER.index(self.policy.target), LADDER.index(self.policy.floor)
         q_index = LADDER.index(quant) if in_ladder else self._nearest_ladder_index(loss)
@@ -263,9 +252,31 @@ class Planner:
             released_precision=verdict.released_precision,
             meets_target=q_index <= t_index or verdict.released_precision,
             below_floor=q_index > f_index and not verdict.released_precision,
-            headroom_bytes=self.budget - est.total_bytes - est.prompt_bytes, slowdown=slow,
+            headroom_bytes=self.budget - est.total_bytes - est.prompt_bytes, speed=speed,
             file=file, files=[file] if file else [],
         )  # fmt: skip
+
+    def _speed(
+        self, quant: str, family: str, est: MemoryEstimate, fit: Fit, file_bytes: int | None
+    ) -> SpeedEstimate | None:
+        """Decode/prefill of a plan that runs (quantadvisor.speed), with energy at the board's power."""
+        if fit == "none" or (self.device is None and self.budget > 0):
+            return None
+        if family == "serving":
+            bf16 = round(self.params * 1e9 * 2)  # the same checkpoint in BF16: two bytes a weight
+            speed = predict_serving_speed(
+                self.spec, quant, bf16, est.weights_bytes, self.device, self.host, active_params=self.active_weights
+            )
+        else:
+            layout = self._layout(quant, file_bytes)[0]
+            return predict_speed(
+                self.spec, layout, est, self.device, self.host, active_params=self.active_weights,
+                price_per_kwh=self.price_per_kwh,
+            )  # fmt: skip
+        if speed is None or self.device is None:
+            return speed
+        energy = energy_of(speed.decode_tokens_per_s, self.device.board_power_w, self.price_per_kwh)
+        return speed.model_copy(update={"energy": energy}) if energy is not None else speed
 
     def loss(self, quant: str, cache_type_k: str = "f16", cache_type_v: str = "f16") -> ExpectedLoss:
         """expected_loss of `quant` (with this KV cache) for this task and model, computed once per planner."""
@@ -390,18 +401,58 @@ class Planner:
         return self.rank([o for o in out if o is not None])
 
     def rank(self, out: list[QuantOption]) -> list[QuantOption]:
-        """Order options best first: what fits before what does not, then the policy's preference."""
+        """Order options best first: what fits before what does not, then the preference.
+
+        With speeds known, `speed` orders each fit tier by decode speed, and `balanced` by expected
+        loss (at least the target's) times how many times slower than the fastest option at or above
+        the floor it decodes (docs/methodology.md, "Ranking"); `quality`, and any
+        request without speeds, keep the ladder order. Under every preference a last pass lifts an
+        option above any it beats on both loss and speed.
+        """
         order = {q: i for i, q in enumerate(preference_order(self.policy, self.prefer))}
         # A bumped target ("one level higher when it fits") only counts on the GPU; offload plans aim
         # at the unbumped target.
         offload_order = {q: i for i, q in enumerate(preference_order(self.policy.unbumped(), self.prefer))}
+        runs = [o for o in out if o.fit != "none"]
+        # Speed ranks only with a GPU whose bandwidth is known (CPU-only plans keep the ladder order).
+        timed = (
+            self.device is not None
+            and bool(runs)
+            and all(o.speed is not None for o in runs)
+            and self.prefer != "quality"
+        )
+        # The reference for balanced's speed term: the fastest option at or above the task's floor.
+        fastest = max((_decode(o) for o in runs if not o.below_floor), default=0.0) or max(
+            (_decode(o) for o in runs), default=0.0
+        )
 
-        def key(o: QuantOption) -> tuple[float, float, float]:
+        # balanced: a loss at or below the task's target counts as the target's ("sufficient").
+        target_loss = {
+            "gpu": self.loss(self.policy.target).mid * 100,
+            "offload": self.loss(self.policy.unbumped().target).mid * 100,
+        }
+
+        def tier_of(o: QuantOption) -> float:
             tier = {"gpu": 0.0, "partial": 1.0, "moe-offload": 1.0, "none": 4.0}[o.fit]
             if o.fit == "gpu" and o.below_floor:
                 tier = 3.0
+            elif timed and o.below_floor and o.fit != "none":
+                tier = 3.25  # offloaded below the floor: after everything at or above it
             if not o.native:
                 tier += 0.5
+            if timed and o.family == "serving" and tier < 4.0:
+                tier += 0.25  # vLLM speeds rest on one published ratio: after llama.cpp's within a fit
+            return tier
+
+        def key(o: QuantOption) -> tuple[float, float, float]:
+            tier = tier_of(o)
+            if tier == 4.0:
+                return (tier, o.memory.total_bytes, 0.0)
+            if timed and self.prefer == "speed":
+                return (tier, -_decode(o), -o.headroom_bytes)
+            if timed:
+                floor = target_loss["gpu" if o.fit == "gpu" else "offload"]
+                return (tier, _balanced_cost(o, fastest, floor), -o.headroom_bytes)
             prefs = order if o.fit == "gpu" else offload_order
             if o.released_precision:
                 pref = -1.0  # the format the model was released in: lossless against it, and small
@@ -409,11 +460,95 @@ class Planner:
                 pref = float(prefs[o.quant])
             else:
                 pref = self._loss_preference(o, prefs)
-            if tier == 4.0:
-                return (tier, o.memory.total_bytes, pref)
             return (tier, pref, -o.headroom_bytes)
 
-        return sorted(out, key=key)
+        ranked = _lift_dominating(sorted(out, key=key))
+        how = "speed" if timed and self.prefer == "speed" else "balanced" if timed else "ladder"
+        return [
+            _with_reason(
+                o, _reason(o, i + 1, how, tier_of(o), fastest, target_loss["gpu" if o.fit == "gpu" else "offload"])
+            )
+            for i, o in enumerate(ranked)
+        ]
+
+
+# balanced: cost = max(expected loss, the target's) x (fastest decode / this decode). Scale-free: the
+# order does not change if every expected loss is multiplied by the same factor.
+_LOSS_FLOOR = 1e-4  # a lossless target (released precision) still leaves speed to decide
+
+
+def _with_reason(o: QuantOption, reason: str) -> QuantOption:
+    """o with its rank_reason set: a shallow copy (model_copy's work without its per-call overhead,
+    which a ranking of ~25 options pays on every request)."""
+    if _VALIDATING:
+        return o.model_copy(update={"rank_reason": reason})
+    made = QuantOption.__new__(QuantOption)
+    object.__setattr__(made, "__dict__", {**o.__dict__, "rank_reason": reason})
+    object.__setattr__(made, "__pydantic_fields_set__", {*o.__pydantic_fields_set__, "rank_reason"})
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
+
+
+def _decode(o: QuantOption) -> float:
+    return o.speed.decode_tokens_per_s if o.speed is not None else 0.0
+
+
+def _balanced_cost(o: QuantOption, fastest: float, target_loss: float) -> float:
+    """max(expected loss, the target's) x fastest / decode, in percentage points."""
+    loss = max(o.expected_loss.sort_key * 100, target_loss, _LOSS_FLOOR)
+    speed = _decode(o)
+    if speed <= 0 or fastest <= 0:
+        return math.inf
+    return loss * fastest / speed
+
+
+def _lift_dominating(ranked: list[QuantOption]) -> list[QuantOption]:
+    """Move every option above the first one ranked before it that it beats on loss and speed."""
+    # (loss, decode) of options that run with both figures known; the others neither move nor are passed.
+    figures = [
+        (o.expected_loss.sort_key, _decode(o))
+        if o.fit != "none" and o.speed is not None and math.isfinite(o.expected_loss.sort_key)
+        else None
+        for o in ranked
+    ]
+    items = list(zip(figures, ranked, strict=True))
+    for _ in range(len(items) * len(items)):
+        moved = False
+        for j in range(1, len(items)):
+            fj = items[j][0]
+            if fj is None:
+                continue
+            lj, vj = fj
+            i = next((i for i in range(j) if (fi := items[i][0]) is not None and lj < fi[0] and vj > fi[1]), None)
+            if i is not None:
+                items.insert(i, items.pop(j))
+                moved = True
+                break
+        if not moved:
+            break
+    return [o for _f, o in items]
+
+
+def _reason(o: QuantOption, place: int, how: str, tier: float, fastest: float, target_loss: float) -> str:
+    """One line on why `o` sits at `place`."""
+    where = {0.0: "fits on the GPU", 1.0: "offloaded", 3.0: "below the task's floor", 4.0: "does not fit"}
+    fit = where.get(math.floor(tier), "offloaded") + (", not native here" if tier % 1 >= 0.5 else "")
+    if o.family == "serving":
+        fit += ", vLLM"
+    loss = o.expected_loss.mid
+    loss_text = "unknown loss" if loss is None else f"{loss * 100:.1f}% expected loss"
+    speed = f"{_decode(o):.3g} tok/s" if o.speed is not None else "speed unknown"
+    if how == "speed":
+        why = f"{speed}: faster first"
+    elif how == "balanced" and o.speed is not None and loss is not None and fastest > 0:
+        counted = max(loss * 100, target_loss, _LOSS_FLOOR)
+        at = f" (counted as the target's {target_loss:.2g}%)" if counted > loss * 100 else ""
+        slower = fastest / _decode(o) if _decode(o) > 0 else math.inf
+        why = f"cost {counted * slower:.3g} = {loss_text}{at} x {slower:.2f} ({speed} vs {fastest:.3g})"
+    else:
+        why = f"{loss_text}, {speed}: ladder order of the policy"
+    return f"#{place} {o.quant}: {fit}; {why}"
 
 
 def _finite(value: float) -> float | None:

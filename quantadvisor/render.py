@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .memory import MemoryEstimate
     from .models import GPU, EvidenceRecord, Format
     from .results import LossEstimate, QuantOption, Recommendation
+    from .speed import SpeedEstimate
 
 __all__ = [
     "loss_text", "render_detect", "render_evidence", "render_formats", "render_gpus", "render_loss", "render_memory",
@@ -145,6 +146,14 @@ def loss_text(mid: float, low: float, high: float) -> str:
     return f"{mid * 100:.1f}% ({low * 100:.{digits}f}–{high * 100:.{digits}f})"
 
 
+def _tok_s(speed: SpeedEstimate | None) -> str:
+    """Decode tokens per second for a narrow column (an estimate; the JSON has the range)."""
+    if speed is None:
+        return "–"
+    v = speed.decode_tokens_per_s
+    return f"{v:.0f}" if v >= 10 else f"{v:.1f}"
+
+
 def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = False, show_all: bool = False) -> None:
     """Print the ranked options, the pick with its command line, and optionally the fired rules."""
     raw_handoff = rec.pick.handoff if rec.pick is not None else None
@@ -211,14 +220,17 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         cut = len(common) if len(common) >= 8 else 0  # "Meta-Llama-3.1-8B-Instruct-" once, not on every row
         show_bar = wide and not hw.cpu_only
         show_file = files and console.width >= _WIDER
+        speeds = any(o.speed is not None for o in rec.options)  # a bare --vram card has no bandwidth
         for col in ("#", "quant", "bpw", where, *(["of budget"] if show_bar else []), "KV", "fit",
-                    "expected loss", *(["file"] if show_file else [])):  # fmt: skip
-            table.add_column(col, justify="right" if col in {"#", "bpw", where} else "left", no_wrap=col != "file")
+                    *(["tok/s"] if speeds else []), "expected loss", *(["file"] if show_file else [])):  # fmt: skip
+            right = col in {"#", "bpw", where, "tok/s"}
+            table.add_column(col, justify="right" if right else "left", no_wrap=col != "file")
         shown = rec.options if show_all else rec.options[:10]
         for i, o in enumerate(shown, 1):
             table.add_row(str(i), _quant(o), f"{o.bits_per_weight:.2f}", _where_gib(o, hw.cpu_only),
                           *([_bar(o.memory.total_bytes, hw.llm_vram_bytes)] if show_bar else []), _runtime(o), _fit(o),
-                          _loss(o), *([_file_label(o.file, cut)] if show_file else []))  # fmt: skip
+                          *([_tok_s(o.speed)] if speeds else []), _loss(o),
+                          *([_file_label(o.file, cut)] if show_file else []))  # fmt: skip
         console.print(table)
         if len(rec.options) > len(shown):
             console.print(f"[dim]{len(rec.options) - len(shown)} more options: --all[/]")
@@ -249,10 +261,16 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
                 console.print(f"  [cyan]{safe_text(line)}[/]", soft_wrap=True)
             for note in raw_handoff.notes:
                 console.print(f"  [dim]· {safe_text(note)}[/]")
+        if pick.speed is not None:
+            console.print(f"  [dim]· {_speed_line(pick.speed)}[/]")
         for note in pick.notes:
             console.print(f"  [dim]· {note}[/]")
     for note in rec.notes:
         console.print(f"[dim]{note}[/]")
+    if explain and not rec.by_size:
+        console.print("\n[bold]Ranking[/] (one line per option):")
+        for o in rec.options if show_all else rec.options[:10]:
+            console.print(f"  {o.rank_reason or o.quant}")
     if explain:
         console.print("\n[bold]Why[/] (rules in the order they fired):")
         for rule in rec.trace:
@@ -260,6 +278,19 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
             scope = f" \\[{rule.applies_to}]" if rule.applies_to else ""
             console.print(f"  {rule.id}{scope}: {rule.says}\n    [dim]{rule.provenance}; {cites}[/]")
         console.print("\n[bold]Budget[/]: " + "; ".join(hw.steps))
+
+
+def _speed_line(s: SpeedEstimate) -> str:
+    """The pick's speed, range, bounds and energy in one line (estimates)."""
+    line = (
+        f"~{s.decode_tokens_per_s:.3g} tok/s decode ({s.decode_low:.3g}–{s.decode_high:.3g}, {s.decode_bound}), "
+        f"~{s.prefill_tokens_per_s:.4g} tok/s prefill ({s.runtime}, estimate)"
+    )
+    if s.energy is not None:
+        e = s.energy
+        cost = f", {e.cost_per_million_tokens:.3g} per M tokens" if e.cost_per_million_tokens is not None else ""
+        line += f"; ≤{e.joules_per_token:.2g} J/token, ≤{e.kwh_per_million_tokens:.2g} kWh per M tokens{cost} at TDP"
+    return line
 
 
 def _fit_legend(options: Sequence[QuantOption]) -> str:
@@ -330,8 +361,8 @@ def _fit(o: QuantOption) -> str:
     return "[red]no[/]" + fallback
 
 
-def render_memory(estimates: Sequence[MemoryEstimate]) -> None:
-    """Print a GPU/host breakdown per estimate (GiB)."""
+def render_memory(estimates: Sequence[MemoryEstimate], speeds: Sequence[SpeedEstimate | None] = ()) -> None:
+    """Print a GPU/host breakdown per estimate (and its decode speed, when a GPU was named)."""
     estimates = _clean(list(estimates))  # type: ignore[assignment]
     console = _console()
     first = estimates[0]
@@ -341,12 +372,13 @@ def render_memory(estimates: Sequence[MemoryEstimate]) -> None:
         + (" (approximate shape)" if first.approximate else "")
     )
     table = _table()
-    for col in ("quant", "file", "weights", "KV", "compute", "overhead", "GPU total", "-ngl", "host"):
+    cols = ["quant", "file", "weights", "KV", "compute", "overhead", "GPU total", "-ngl", "host"]
+    for col in cols + (["tok/s"] if speeds else []):
         table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True)
-    for e in estimates:
+    for i, e in enumerate(estimates):
         table.add_row(e.quant, _gib(e.file_bytes), _gib(e.weights_bytes), _gib(e.kv_cache_bytes), _gib(e.compute_bytes),
                       _gib(e.overhead_bytes), f"[bold]{_gib(e.total_bytes)}[/]", f"{e.gpu_layers}/{e.n_layers}",
-                      _gib(e.host_bytes))  # fmt: skip
+                      _gib(e.host_bytes), *([_tok_s(speeds[i])] if speeds else []))  # fmt: skip
     console.print(table)
     console.print("[dim]GiB; GPU total = weights + KV + compute + overhead on the GPU; host = what stays in RAM[/]")
 

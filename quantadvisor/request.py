@@ -19,6 +19,7 @@ from .planner import FileCandidate, Planner, model_params
 from .quality import effective_params
 from .results import HardwareUsed, Recommendation
 from .rules import default_embedding, evaluate_request_rules
+from .speed import speed_facts
 from .untrusted import exists, is_file, local_path
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class Request:
 def prepare_request(
     task: str, *, vram_gib: float | None, gpu: str | None, gpus: int, context_tokens: int, ram_gib: float | None,
     embedding_model: str | bool | None, prefer: Prefer, dataset: Dataset | None, knobs: RuntimeKnobs | None = None,
+    host_bandwidth_gbps: float | None = None, price_per_kwh: float | None = None,
     margin_gib: float | None = None,
 ) -> Request:  # fmt: skip
     """Validate the inputs and work out the hardware budget (detecting the GPU when none is given)."""
@@ -263,6 +265,7 @@ def prepare_request(
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
         "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
         "knobs": knobs or RuntimeKnobs(),
+        **speed_facts(budget.gpu_name, gpu_bw, hardware.n_gpus, ds, host_bandwidth_gbps, price_per_kwh),
     }  # fmt: skip
     rag = bool(reserve)
     req = Request(ds, task, prefer, context_tokens, rag, hardware, common)

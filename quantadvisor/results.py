@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .memory.runtime import MemoryEstimate
 from .rules import FiredRule
+from .speed import SpeedEstimate
 
 __all__ = [
     "Fit",
@@ -135,7 +136,11 @@ class QuantOption(BaseModel):
     meets_target: bool
     below_floor: bool
     headroom_bytes: int
-    slowdown: float | None = None
+    speed: SpeedEstimate | None = None
+    """Predicted decode/prefill tok/s (llama.cpp, or vLLM for serving formats); None when nothing
+    runs or the GPU's bandwidth is unknown (a bare --vram figure)."""
+    rank_reason: str | None = None
+    """One line on why the option ranks where it does (--explain)."""
     file: str | None = None
     variant: str | None = None
     """The file's own name for its mix when it differs from `quant` (Q5_K_L, UD-Q4_K_XL); None otherwise."""

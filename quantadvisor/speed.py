@@ -13,13 +13,18 @@ gives the equations and which constants were fitted on which measurements.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from .construct import construct
+from .construct import VALIDATE_ENV_VAR, construct
+
+_VALIDATING = os.environ.get(VALIDATE_ENV_VAR) == "1"
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,8 +47,10 @@ __all__ = [
     "energy_of",
     "estimate_speed",
     "host_facts",
+    "predict_serving_speed",
     "predict_speed",
     "serving_decode_ratio",
+    "speed_facts",
 ]
 
 Bound = Literal["gpu-bandwidth", "host-bandwidth", "compute", "per-layer-overhead", "pcie-transfer"]
@@ -77,13 +84,36 @@ class SpeedConstants:
         ("IQ2_S", 0.24), ("IQ2_XS", 0.24), ("IQ2_XXS", 0.24), ("IQ1_M", 0.22), ("IQ1_S", 0.22),
         ("MXFP4", 0.36), ("TQ1_0", 0.15), ("TQ2_0", 0.15),
     )  # fmt: skip
+    decode_cap_gbps_per_tflops: tuple[tuple[str, float], ...] = (
+        ("F32", 8.0), ("F16", 8.0), ("BF16", 8.0), ("Q8_0", 2.75), ("Q4_0", 2.3), ("Q4_1", 2.2),
+        ("Q5_0", 2.0), ("Q5_1", 2.0), ("Q4_K", 1.96), ("Q5_K", 2.05), ("Q6_K", 1.6), ("Q3_K", 1.0),
+        ("Q2_K", 0.95), ("IQ4_XS", 2.0), ("IQ4_NL", 2.0), ("IQ3_S", 1.0), ("IQ3_XXS", 0.95),
+        ("IQ2_S", 1.0), ("IQ2_XS", 1.0), ("IQ2_XXS", 1.0), ("IQ1_M", 0.9), ("IQ1_S", 0.9),
+        ("MXFP4", 2.0), ("TQ1_0", 0.8), ("TQ2_0", 0.8),
+    )  # fmt: skip
+    """GB/s of weights a matrix-vector kernel can unpack per dense FP16 TFLOPS of the GPU (its
+    SM x clock throughput), where the catalog has that rate: on Hopper the kernels are bound by
+    their integer work, not by HBM (an H200 decodes an 8B no faster than an H100). Fitted on the
+    H200 Llama-3.1-8B types rows (each file's effective rate, its Q6_K share taken out)."""
+    prefill_efficiency_tensor: tuple[tuple[str, float], ...] = (
+        ("F16", 0.40), ("BF16", 0.40), ("F32", 0.05), ("Q8_0", 0.18), ("Q4_0", 0.19), ("Q4_1", 0.18),
+        ("Q5_0", 0.17), ("Q5_1", 0.17), ("Q4_K", 0.156), ("Q5_K", 0.157), ("Q6_K", 0.13), ("Q3_K", 0.127),
+        ("Q2_K", 0.103), ("IQ4_XS", 0.18), ("IQ4_NL", 0.18), ("IQ3_S", 0.147), ("IQ3_XXS", 0.147),
+        ("IQ2_S", 0.127), ("IQ2_XS", 0.127), ("IQ2_XXS", 0.127), ("IQ1_M", 0.11), ("IQ1_S", 0.11),
+        ("MXFP4", 0.12), ("TQ1_0", 0.06), ("TQ2_0", 0.06),
+    )  # fmt: skip
+    """Prefill against a catalog tensor rate (today H100/H200: llama.cpp's mma.sync MMQ and cuBLAS
+    reach a fraction of the wgmma peak). Fitted on the H200 Llama-3.1-8B pp512 rows."""
+    host_type_efficiency: tuple[tuple[str, float], ...] = (("MXFP4", 0.085),)
+    """CPU kernels slower than the rest per byte (relative to host_efficiency): MXFP4's, fitted on
+    the H200 host's gpt-oss-20b --n-cpu-moe 6 and 24 rows."""
     other_decode_efficiency: float = 0.55
     """Types without an entry (a new ggml type)."""
     kv_efficiency: float = 0.60
     """Flash-attention decode reads of the K and V cache, against peak bandwidth."""
     moe_expert_efficiency: float = 0.80
     """mul_mat_id reads each used expert's rows less efficiently than one dense matrix-vector product."""
-    layer_us: float = 40.0
+    layer_us: float = 30.0
     """Fixed GPU time per repeating layer per token (CUDA, graphs on): launches and small ops."""
     moe_layer_us: float = 18.0
     """Extra fixed time per MoE layer (router, top-k, id gathering)."""
@@ -93,9 +123,9 @@ class SpeedConstants:
     """Each hand-over between the GPU and the CPU backend within a token (copy + sync)."""
     cpu_layer_us: float = 40.0
     """Fixed CPU time per layer computed on the host (thread barriers of ggml's CPU backend)."""
-    host_efficiency: float = 0.62
+    host_efficiency: float = 0.80
     """Achieved / peak host bandwidth of ggml's CPU matrix-vector kernels with enough threads."""
-    host_thread_gbps: float = 9.0
+    host_thread_gbps: float = 5.2
     """Bandwidth one CPU thread sustains through the quantized dot products (caps few-thread runs)."""
     metal_decode_scale: float = 1.15
     """Metal (Apple GPUs) kernels relative to the CUDA efficiencies above."""
@@ -109,8 +139,19 @@ class SpeedConstants:
     """The same for Apple GPUs (no tensor cores): fitted on the M1/M2 prefill rows of discussion #4167."""
     prefill_layer_us: float = 90.0
     """Fixed time per layer per ubatch in prefill."""
-    moe_prefill_scale: float = 0.55
-    """mul_mat_id at prefill: each expert sees a fraction of the ubatch, so tiles are less full."""
+    moe_prefill_tokens: float = 64.0
+    """mul_mat_id at prefill: each expert sees ubatch x k / E tokens; below this many (an MMQ tile)
+    its matmul runs proportionally emptier (first principles; not fitted)."""
+    narrow_embd: float = 4096.0
+    """On a GPU with a catalog tensor rate (132-SM Hopper), matrices narrower than this leave SMs
+    idle at a 512-token ubatch: prefill efficiency x (n_embd / 4096)^0.75 below it. Added after
+    seeing the H200 1B/3B rows, so those prefill rows are not a clean hold-out."""
+    bias_us: float = 3.0
+    """Extra fixed decode time per bias or sink tensor in a layer (one more small kernel each, a tenth
+    of a layer's 30 us): Qwen2's q/k/v biases, gpt-oss's nine. A first-principles term added after
+    seeing the held-out gpt-oss-20b rows (not fitted on them)."""
+    norm_us: float = 6.0
+    """Extra fixed decode time per layer for each norm beyond two (Gemma 2/3's post-norms)."""
     cpu_gflops_per_thread: float = 60.0
     """Prefill on the CPU (no GPU): quantized matmul throughput per thread."""
     pcie_efficiency: float = 0.80
@@ -200,17 +241,41 @@ class SpeedEstimate(BaseModel):
     notes: list[str] = []
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _made(cls: type[_M], /, **fields: Any) -> _M:
+    """construct() for the speed results, which the planner builds once per option.
+
+    Every field is given and computed here, so the instance is assembled directly (what pydantic's
+    model_construct does, minus its per-field default handling: ~10x less time); with
+    QUANTADVISOR_VALIDATE=1 (the test suite) it goes through construct()'s checks instead.
+    """
+    if _VALIDATING:
+        return construct(cls, **fields)
+    made = cls.__new__(cls)
+    object.__setattr__(made, "__dict__", fields)
+    object.__setattr__(made, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
+
+
 def _table(pairs: tuple[tuple[str, float], ...]) -> dict[str, float]:
     return dict(pairs)
 
 
-_TABLES: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+_TABLES: dict[int, tuple[dict[str, float], ...]] = {}
 
 
-def _efficiencies(c: SpeedConstants) -> tuple[dict[str, float], dict[str, float]]:
+def _efficiencies(c: SpeedConstants) -> tuple[dict[str, float], ...]:
+    """(decode, prefill, decode cap per TFLOPS, prefill on a catalog tensor rate, host) tables."""
     hit = _TABLES.get(id(c))
     if hit is None:
-        hit = _TABLES[id(c)] = (_table(c.decode_efficiency), _table(c.prefill_efficiency))
+        hit = _TABLES[id(c)] = (
+            _table(c.decode_efficiency), _table(c.prefill_efficiency), _table(c.decode_cap_gbps_per_tflops),
+            _table(c.prefill_efficiency_tensor), _table(c.host_type_efficiency),
+        )  # fmt: skip
     return hit
 
 
@@ -220,6 +285,74 @@ def _harmonic(type_bytes: tuple[tuple[str, int], ...], table: dict[str, float], 
     if total <= 0:
         return default
     return total / sum(n / table.get(ty, default) for ty, n in type_bytes)
+
+
+_SHAPES: dict[int, tuple[object, tuple[int, int, float]]] = {}
+
+
+def _shape_counts(spec: ModelSpec) -> tuple[int, int, float]:
+    """(MoE layers, attention layers, share of sliding-window layers), cached by identity."""
+    hit = _SHAPES.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    n = spec.n_layers
+    n_moe = sum(1 for il in range(n) if spec.is_moe_layer(il)) if spec.is_moe else 0
+    n_attn = sum(1 for il in range(n) if spec.has_attention(il))
+    swa = (sum(1 for il in range(n) if spec.is_swa(il)) / max(1, n)) if spec.sliding_window and spec.swa_layers else 0.0
+    if len(_SHAPES) > 256:
+        _SHAPES.clear()
+    _SHAPES[id(spec)] = (spec, (n_moe, n_attn, swa))
+    return n_moe, n_attn, swa
+
+
+_LAYOUT_RATES: dict[tuple[object, ...], tuple[object, tuple[float, ...]]] = {}
+
+
+def _rate(
+    type_bytes: tuple[tuple[str, int], ...],
+    eff: dict[str, float],
+    cap: dict[str, float] | None,
+    bw: float,
+    tflops: float | None,
+    default_eff: float,
+) -> float | None:
+    """GB/s at which a part's bytes are read: per type min(bandwidth x efficiency, TFLOPS x cap),
+    combined by bytes (times add up). None for an empty part."""
+    total = sum(n for _, n in type_bytes)
+    if total <= 0:
+        return None
+    inverse = 0.0
+    for ty, n in type_bytes:
+        rate = bw * eff.get(ty, default_eff)
+        if cap is not None and tflops:
+            rate = min(rate, tflops * cap.get(ty, 1.0))
+        inverse += n / rate
+    return total / inverse
+
+
+def _layout_rates(
+    layout: Layout, c: SpeedConstants, bw: float, tflops: float | None, scale: float, tensor: bool
+) -> tuple[float, ...]:
+    """(repeating dense, output, expert) decode GB/s, the prefill efficiency and the host's per-type
+    factors (dense, expert) of a layout on one GPU, cached: a planner asks for every placement."""
+    key = (id(layout), id(c), bw, tflops, scale, tensor)
+    hit = _LAYOUT_RATES.get(key)
+    if hit is not None and hit[0] is layout:
+        return hit[1]
+    dec, pp, cap, pp_tensor, host = _efficiencies(c)
+    bw_s = bw * scale
+    rep = _rate(layout.dense_type_bytes, dec, cap, bw_s, tflops, c.other_decode_efficiency) or bw_s * 0.5
+    out = _rate(layout.output_type_bytes, dec, cap, bw_s, tflops, c.other_decode_efficiency) or rep
+    exp = _rate(layout.expert_type_bytes, dec, cap, bw_s, tflops, c.other_decode_efficiency) or rep
+    exp *= c.moe_expert_efficiency
+    eta_pp = _harmonic(layout.dense_type_bytes + layout.expert_type_bytes, pp_tensor if tensor else pp, 0.30)
+    host_rep = _harmonic(layout.dense_type_bytes, host, 1.0)
+    host_exp = _harmonic(layout.expert_type_bytes, host, 1.0)
+    value = (rep, out, exp, eta_pp, host_rep, host_exp)
+    if len(_LAYOUT_RATES) > 1024:
+        _LAYOUT_RATES.clear()
+    _LAYOUT_RATES[key] = (layout, value)
+    return value
 
 
 def _kv_read_bytes(spec: ModelSpec, est: MemoryEstimate, cells: int) -> float:
@@ -233,12 +366,13 @@ def _kv_read_bytes(spec: ModelSpec, est: MemoryEstimate, cells: int) -> float:
     if cached <= 0 or planned <= 0:
         return 0.0
     per_cell = cached / planned
-    if spec.sliding_window and spec.swa_layers and any(spec.swa_layers):
-        window = spec.sliding_window
-        n_swa = sum(1 for il in range(spec.n_layers) if spec.is_swa(il))
-        share_swa = n_swa / max(1, spec.n_layers)
-        return per_cell * (cells * (1 - share_swa) + min(cells, window) * share_swa)
+    share_swa = _shape_counts(spec)[2]
+    if share_swa and spec.sliding_window:
+        return per_cell * (cells * (1 - share_swa) + min(cells, spec.sliding_window) * share_swa)
     return per_cell * cells
+
+
+_RESULTS: OrderedDict[tuple[object, ...], tuple[object, object, SpeedEstimate]] = OrderedDict()
 
 
 def predict_speed(
@@ -252,15 +386,58 @@ def predict_speed(
     prompt_tokens: int = 512,
     gen_tokens: int = 128,
     active_params: int | None = None,
+    price_per_kwh: float | None = None,
     constants: SpeedConstants = SPEED,
 ) -> SpeedEstimate:
     """Decode and prefill speed of the placement `est` (from the memory model) on `device` and `host`.
 
     `layout` is the same GGUF's per-layer byte layout (memory.gguf_layout), whose bytes per ggml type
     set each part's kernel efficiency; `active_params` the weights a token multiplies (memory.parameter_count).
+    Results are cached (a warm planner asks again for the same placements); each call returns its
+    own containers.
     """
+    key = (
+        id(spec), id(layout), est.gpu_layers, est.n_cpu_moe, est.weights_bytes, est.gpu_expert_bytes,
+        est.host_weights_bytes, est.host_expert_bytes, est.input_embedding_bytes, est.kv_cache_bytes,
+        est.host_kv_cache_bytes, est.context_tokens, est.n_ubatch, device, host, depth_tokens, prompt_tokens,
+        gen_tokens, active_params, price_per_kwh, id(constants),
+    )  # fmt: skip
+    hit = _RESULTS.get(key)
+    if hit is not None and hit[0] is spec and hit[1] is layout:
+        cached = hit[2]
+        fields = dict(cached.__dict__)
+        fields["decode_ms"], fields["prefill_ms"] = dict(cached.decode_ms), dict(cached.prefill_ms)
+        fields["notes"] = list(cached.notes)
+        return _made(SpeedEstimate, **fields)
+    result = _predict(
+        spec, layout, est, device, host, depth_tokens=depth_tokens, prompt_tokens=prompt_tokens,
+        gen_tokens=gen_tokens, active_params=active_params, price_per_kwh=price_per_kwh, constants=constants,
+    )  # fmt: skip
+    _RESULTS[key] = (spec, layout, result)
+    if len(_RESULTS) > 2048:
+        _RESULTS.popitem(last=False)
+    fields = dict(result.__dict__)
+    fields["decode_ms"], fields["prefill_ms"] = dict(result.decode_ms), dict(result.prefill_ms)
+    fields["notes"] = list(result.notes)
+    return _made(SpeedEstimate, **fields)
+
+
+def _predict(
+    spec: ModelSpec,
+    layout: Layout,
+    est: MemoryEstimate,
+    device: DeviceFacts | None,
+    host: HostFacts,
+    *,
+    depth_tokens: int = 0,
+    prompt_tokens: int = 512,
+    gen_tokens: int = 128,
+    active_params: int | None = None,
+    price_per_kwh: float | None = None,
+    constants: SpeedConstants = SPEED,
+) -> SpeedEstimate:
+    """predict_speed without the cache."""
     c = constants
-    dec_eff, pp_eff = _efficiencies(c)
     gpu = device if device is not None and est.gpu_layers > 0 else None
     metal = gpu is not None and gpu.backend == "metal"
     scale = c.metal_decode_scale if metal else 1.0
@@ -284,9 +461,11 @@ def predict_speed(
         host_expert = est.host_expert_bytes
     gpu_expert = est.gpu_expert_bytes if gpu is not None else 0
 
-    eta_rep = _harmonic(layout.dense_type_bytes, dec_eff, c.other_decode_efficiency)
-    eta_out = _harmonic(layout.output_type_bytes, dec_eff, eta_rep)
-    eta_exp = _harmonic(layout.expert_type_bytes, dec_eff, eta_rep) * c.moe_expert_efficiency
+    tensor = bool(gpu is not None and gpu.fp16_tflops)
+    rates = _layout_rates(
+        layout, c, gpu.bandwidth_gbps if gpu else 1.0, gpu.fp16_tflops if gpu else None, scale, tensor
+    )
+    rate_rep, rate_out, rate_exp, _, host_rep, host_exp = rates
 
     cells = depth_tokens + gen_tokens // 2
     kv_total = _kv_read_bytes(spec, est, cells)
@@ -297,13 +476,11 @@ def predict_speed(
     if gpu is not None:
         bw = gpu.bandwidth_gbps * 1e6  # bytes per ms
         ms["gpu_weights"] = (
-            gpu_rep / (bw * eta_rep * scale)
-            + gpu_out / (bw * eta_out * scale)
-            + gpu_expert * share / (bw * eta_exp * scale)
+            gpu_rep / (rate_rep * 1e6) + gpu_out / (rate_out * 1e6) + gpu_expert * share / (rate_exp * 1e6)
         )
         ms["gpu_kv"] = kv_total * kv_gpu_share / (bw * c.kv_efficiency * scale)
     host_bw = _host_read_gbps(host, c) * 1e6
-    ms["host_weights"] = (host_dense + host_expert * share) / host_bw
+    ms["host_weights"] = host_dense / (host_bw * host_rep) + host_expert * share / (host_bw * host_exp)
     ms["host_kv"] = kv_total * (1 - kv_gpu_share) / host_bw
 
     # Fixed costs: per layer on each side, per MoE layer, per GPU/CPU hand-over.
@@ -311,7 +488,7 @@ def predict_speed(
     gpu_layers = n_layers - first_gpu_layer
     cpu_layers = n_layers - gpu_layers
     layer_us = c.metal_layer_us if metal else c.layer_us
-    n_moe = sum(1 for il in range(n_layers) if spec.is_moe_layer(il)) if spec.is_moe else 0
+    n_moe = _shape_counts(spec)[0]
     moe_cpu_layers = min(est.n_cpu_moe, n_layers) if spec.is_moe and gpu is not None else 0
     splits = 0
     if gpu is not None:
@@ -320,6 +497,10 @@ def predict_speed(
         # --n-cpu-moe: every such layer hands its FFN input to the CPU and takes the result back.
         splits += 2 * max(0, moe_cpu_layers - cpu_layers)
         splits += 2 * (min(gpu.n_gpus, max(1, gpu_layers)) - 1)
+    if spec.norms_per_layer > 2:
+        layer_us += c.norm_us * (spec.norms_per_layer - 2)
+    # gpt-oss: q/k/v, output, router and three expert biases, and the attention sinks.
+    layer_us += c.bias_us * (9 if spec.gpt_oss_biases else 3 if spec.attn_bias else 0)
     overhead_us = (
         gpu_layers * layer_us
         + cpu_layers * c.cpu_layer_us
@@ -335,12 +516,13 @@ def predict_speed(
         "host-bandwidth": ms["host_weights"] + ms["host_kv"],
         "per-layer-overhead": ms["overhead"],
     }
-    decode_bound: Bound = max(parts, key=lambda k: parts[k])
+    decode_bound = _largest(parts)
 
     # Prefill: matmul FLOPs (+ attention) at the tensor throughput; host weights cross PCIe per ubatch.
     pp_ms, prefill_bound, compute_tflops, compute_source = _prefill(
-        spec, layout, est, gpu, host, prompt_tokens, depth_tokens, active_params, pp_eff, c,
-        host_weight_bytes=host_dense + host_expert if gpu is not None else 0,
+        spec, layout, est, device if device is not None else None, host, prompt_tokens, depth_tokens,
+        active_params, rates[3] if tensor else None, c,
+        host_weight_bytes=host_dense + host_expert if device is not None else 0,
     )  # fmt: skip
     prefill = prompt_tokens * 1000 / sum(pp_ms.values()) if sum(pp_ms.values()) > 0 else math.inf
 
@@ -352,20 +534,31 @@ def predict_speed(
     notes: list[str] = []
     if gpu is None and device is not None:
         notes.append("no layer on the GPU: decode and prefill run on the CPU")
-    return construct(
+    return _made(
         SpeedEstimate,
         decode_tokens_per_s=round(decode, 1), decode_low=round(decode * (1 - d_spread), 1),
         decode_high=round(decode * (1 + d_spread), 1), decode_bound=decode_bound,
         prefill_tokens_per_s=round(prefill, 1), prefill_low=round(prefill * (1 - p_spread), 1),
         prefill_high=round(prefill * (1 + p_spread), 1), prefill_bound=prefill_bound,
-        decode_ms={k: round(v, 4) for k, v in ms.items()}, prefill_ms={k: round(v, 3) for k, v in pp_ms.items()},
+        decode_ms=ms, prefill_ms=pp_ms,
         runtime="llama.cpp", gpu_name=device.name if device else None,
         gpu_bandwidth_gbps=float(device.bandwidth_gbps) if device else None,
         gpu_bandwidth_source=device.bandwidth_source if device else None,
         compute_tflops=compute_tflops, compute_source=compute_source,
         host_bandwidth_gbps=float(host.bandwidth_gbps), host_bandwidth_source=host.source,
-        depth_tokens=depth_tokens, prompt_tokens=prompt_tokens, energy=None, estimate=True, notes=notes,
+        depth_tokens=depth_tokens, prompt_tokens=prompt_tokens,
+        energy=energy_of(round(decode, 1), gpu.board_power_w if gpu else None, price_per_kwh), estimate=True,
+        notes=notes,
     )  # fmt: skip
+
+
+def _largest(parts: dict[Bound, float]) -> Bound:
+    """The part that takes the most time (the first on a tie)."""
+    best, value = "compute", -1.0
+    for name, t in parts.items():
+        if t > value:
+            best, value = name, t
+    return best  # type: ignore[return-value]
 
 
 def _host_read_gbps(host: HostFacts, c: SpeedConstants) -> float:
@@ -385,7 +578,7 @@ def _prefill(
     n: int,
     depth: int,
     active_params: int | None,
-    pp_eff: dict[str, float],
+    eta_tensor: float | None,
     c: SpeedConstants,
     *,
     host_weight_bytes: int,
@@ -393,9 +586,10 @@ def _prefill(
     active = active_params if active_params is not None else _active_from_bytes(layout, est)
     if not spec.tied_embeddings:
         active -= spec.n_embd * spec.n_vocab  # the input embedding is a row lookup, not a matmul
-    n_attn = sum(1 for il in range(spec.n_layers) if spec.has_attention(il))
+    n_attn = _shape_counts(spec)[1]
     attn = 4.0 * n * (depth + n / 2) * spec.n_head * spec.head_dim_k * n_attn
-    flops = 2.0 * n * max(active, 0) + attn
+    matmul = 2.0 * n * max(active, 0)
+    flops = matmul + attn
     ub = max(1, est.n_ubatch)
     n_ubatches = -(-n // ub)
     pp: dict[str, float] = {"compute": 0.0, "gpu_reads": 0.0, "pcie": 0.0, "host_compute": 0.0, "overhead": 0.0}
@@ -409,8 +603,10 @@ def _prefill(
         # No tensor figure in the catalog: a FLOP-per-byte ratio (fitted for Metal, typical for CUDA).
         ratio = c.metal_tflops_per_gbps if gpu.backend == "metal" else c.tflops_per_gbps
         tflops, source = gpu.bandwidth_gbps * ratio, f"estimated as bandwidth x {ratio} TFLOP/GB (no catalog figure)"
-    types = layout.dense_type_bytes + layout.expert_type_bytes
-    eta = _harmonic(types, pp_eff, 0.30)
+    eta = eta_tensor
+    if eta is None:
+        table = _efficiencies(c)[3 if gpu.fp16_tflops else 1]
+        eta = _harmonic(layout.dense_type_bytes + layout.expert_type_bytes, table, 0.30)
     if gpu.backend == "metal":
         eta *= c.metal_prefill_scale
     dense_flops = flops
@@ -420,7 +616,11 @@ def _prefill(
         exp_share = (exp_bytes * spec.n_expert_used / max(1, spec.n_expert)) / max(
             1.0, all_bytes - exp_bytes + exp_bytes * spec.n_expert_used / max(1, spec.n_expert)
         )
-        dense_flops = flops * (1 - exp_share) + flops * exp_share / c.moe_prefill_scale
+        per_expert = ub * spec.n_expert_used / max(1, spec.n_expert)
+        fill = max(0.1, min(1.0, per_expert / c.moe_prefill_tokens))
+        dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill + attn
+    if gpu.fp16_tflops and spec.n_embd < c.narrow_embd:
+        eta *= (spec.n_embd / c.narrow_embd) ** 0.75
     pp["compute"] = dense_flops / (tflops * 1e12 * eta) * 1000
     # Every ubatch reads the GPU's weights once (all experts at a large batch).
     pp["gpu_reads"] = n_ubatches * est.weights_bytes / (gpu.bandwidth_gbps * 1e6 * 0.8)
@@ -438,7 +638,7 @@ def _prefill(
         "per-layer-overhead": pp["overhead"],
     }  # fmt: skip
     del busy
-    bound = max(parts, key=lambda k: parts[k])
+    bound = _largest(parts)
     return pp, bound, round(tflops, 1), source
 
 
@@ -502,7 +702,7 @@ def energy_of(
         return None
     joules = board_power_w / decode_tokens_per_s
     kwh = joules * 1e6 / 3.6e6
-    return construct(
+    return _made(
         Energy,
         board_power_w=float(board_power_w), joules_per_token=round(joules, 4), kwh_per_million_tokens=round(kwh, 3),
         cost_per_million_tokens=round(kwh * price_per_kwh, 4) if price_per_kwh is not None else None,
@@ -682,3 +882,113 @@ def _resolve_device(
         device = device_from_catalog(entry, n_gpus=gpus, bandwidth_gbps=reading.peak_bandwidth_gbps)
     memory = vram_gib if vram_gib is not None else reading.total_bytes / 2**30
     return device, memory
+
+
+# vLLM decodes with CUDA graphs and fused kernels: a smaller fixed cost per layer than llama.cpp
+# (an estimate; no vLLM batch-1 measurement is in the sources).
+_VLLM_LAYER_US = 15.0
+_VLLM_TOKEN_US = 400.0
+_VLLM_BF16_EFFICIENCY = 0.80
+
+
+def predict_serving_speed(
+    spec: ModelSpec,
+    fmt: str,
+    bf16_bytes: int,
+    format_bytes: int,
+    device: DeviceFacts | None,
+    host: HostFacts,
+    *,
+    active_params: int,
+    prompt_tokens: int = 512,
+) -> SpeedEstimate | None:
+    """Decode and prefill of a vLLM checkpoint: a BF16 bandwidth estimate scaled by the format's ratio.
+
+    NVFP4 and W4A16 take the published NVFP4/BF16 and W4A16/NVFP4 ratios (serving_decode_ratio);
+    FP8 and INT8 have no measured pair, so their bytes are read at BF16's efficiency.
+    """
+    if device is None:
+        return None
+    # Active bytes: what a token reads of the checkpoint, from the active/total weight ratio.
+    total_params = max(1, bf16_bytes // 2)
+    active_share = min(1.0, active_params / total_params) if spec.is_moe else 1.0
+    fixed_ms = (spec.n_layers * _VLLM_LAYER_US + _VLLM_TOKEN_US) / 1000
+    bw = device.bandwidth_gbps * 1e6 * _VLLM_BF16_EFFICIENCY
+    bf16_ms = bf16_bytes * active_share / bw + fixed_ms
+    ratio, why = serving_decode_ratio(fmt, device.compute_capability)
+    name = fmt.upper()
+    if name in {"FP8", "W8A8-INT", "W8A16-INT", "INT8"}:
+        decode_ms = format_bytes * active_share / bw + fixed_ms
+        why = "bytes read at BF16's efficiency (no measured FP8/INT8 pair in the sources): estimate"
+    else:
+        decode_ms = bf16_ms / ratio
+    decode = 1000 / decode_ms
+    tflops = device.fp16_tflops or device.bandwidth_gbps * SPEED.tflops_per_gbps
+    flops = 2.0 * prompt_tokens * active_params
+    prefill = prompt_tokens / (flops / (tflops * 1e12 * 0.5) + fixed_ms / 1000)
+    return _made(
+        SpeedEstimate,
+        decode_tokens_per_s=round(decode, 1), decode_low=round(decode * 0.65, 1), decode_high=round(decode * 1.35, 1),
+        decode_bound="gpu-bandwidth", prefill_tokens_per_s=round(prefill, 1), prefill_low=round(prefill * 0.6, 1),
+        prefill_high=round(prefill * 1.4, 1), prefill_bound="compute",
+        decode_ms={"gpu_weights": round(decode_ms - fixed_ms, 4), "overhead": round(fixed_ms, 4)},
+        prefill_ms={"compute": round(prompt_tokens * 1000 / prefill, 3)}, runtime="vllm", gpu_name=device.name,
+        gpu_bandwidth_gbps=float(device.bandwidth_gbps), gpu_bandwidth_source=device.bandwidth_source,
+        compute_tflops=round(tflops, 1), compute_source=device.compute_source or "estimated from bandwidth",
+        host_bandwidth_gbps=float(host.bandwidth_gbps), host_bandwidth_source=host.source, depth_tokens=0,
+        prompt_tokens=prompt_tokens, energy=None, estimate=True, notes=[f"vLLM {fmt}: {why}"],
+    )  # fmt: skip
+
+
+_LOOKUPS: dict[tuple[str, int], tuple[object, GPU]] = {}
+
+
+def _lookup(name: str, dataset: Dataset, lookup: Any) -> GPU:
+    """lookup_gpu, cached per (name, dataset object): matching a name scans the whole catalog."""
+    hit = _LOOKUPS.get((name, id(dataset)))
+    if hit is not None and hit[0] is dataset:
+        return hit[1]
+    entry: GPU = lookup(name, dataset)
+    if len(_LOOKUPS) > 64:
+        _LOOKUPS.clear()
+    _LOOKUPS[name, id(dataset)] = (dataset, entry)
+    return entry
+
+
+def speed_facts(
+    gpu_name: str | None,
+    bandwidth_gbps: float | None,
+    n_gpus: int,
+    dataset: Dataset,
+    host_bandwidth_gbps: float | None = None,
+    price_per_kwh: float | None = None,
+) -> dict[str, Any]:
+    """The Planner's speed arguments for a request: the GPU's catalog facts (when its name is in
+    the catalog) with the planning bandwidth, the host side, and the electricity price."""
+    from .errors import InvalidRequestError
+    from .hardware import lookup_gpu
+
+    for label, number in (("host_bandwidth_gbps", host_bandwidth_gbps), ("price_per_kwh", price_per_kwh)):
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number <= 0
+        ):
+            raise InvalidRequestError(f"{label} must be a positive number, not {number!r}")
+    device: DeviceFacts | None = None
+    if gpu_name and bandwidth_gbps:
+        try:
+            entry = _lookup(gpu_name, dataset, lookup_gpu)
+        except InvalidRequestError:  # a detected card the catalog does not list: bandwidth alone
+            device = DeviceFacts(
+                name=gpu_name, bandwidth_gbps=bandwidth_gbps, bandwidth_source="detected", n_gpus=n_gpus
+            )
+        else:
+            device = device_from_catalog(entry, n_gpus=n_gpus)
+            if bandwidth_gbps != entry.memory_bandwidth_gbps:
+                device = dataclasses.replace(device, bandwidth_gbps=bandwidth_gbps, bandwidth_source="NVML")
+    elif bandwidth_gbps:
+        device = DeviceFacts(name=gpu_name, bandwidth_gbps=bandwidth_gbps, bandwidth_source="detected", n_gpus=n_gpus)
+    return {
+        "device": device,
+        "host": host_facts(host_bandwidth_gbps, device, None),
+        "price_per_kwh": price_per_kwh,
+    }
