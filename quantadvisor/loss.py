@@ -55,8 +55,10 @@ def expected_loss(
         task: code, math, reasoning, chat, qa, summarization, translation, rag (aliases accepted).
         model: a size ("8b", "0.5b", "405b", "671b-a37b": any size, scaled from the nearest
             reference shape and labelled approximate), a catalog name, or a ModelSpec.
-        params_billions, active_params_billions: the size directly (beats `model`'s).
-        cache_type_k, cache_type_v: the KV cache the model runs with; its cost is added.
+        params_billions: the size directly, in billions of parameters (beats `model`'s).
+        active_params_billions: for an MoE, the parameters each token uses (beats `model`'s).
+        cache_type_k: the K cache type the model runs with; its cost is added.
+        cache_type_v: the V cache type, likewise.
 
     Returns:
         A LossEstimate (a LossRange): mid/low/high as fractions (None with a reason in `notes` when nothing prices

@@ -1,11 +1,18 @@
-"""More VRAM never turns a fit into none, nor picks a worse option (a higher expected loss) in the same fit tier."""
+"""More VRAM never turns a fit into none, nor picks a worse option in the same fit tier.
+
+"Worse" is what the ranking itself weighs: with speeds known, a higher expected loss and no faster decode
+(balanced and speed may trade a slightly higher loss for a faster decode once more VRAM makes a faster
+type fit: that is not a worse pick); with no speed, or under prefer="quality", the quant ladder's order,
+so fewer bits per weight. (IQ4_XS prices a little below Q4_K_S on the KLD ladders while the ladder puts
+Q4_K_S first, so "a higher expected loss" alone is not what this ranking promises.)
+"""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from quantadvisor import recommend
+from quantadvisor import QuantOption, recommend
 from quantadvisor.errors import ExitCode
 
 _TIER = {"gpu": 0, "moe-offload": 1, "partial": 2, "none": 3}
@@ -54,4 +61,16 @@ def test_more_vram_never_worsens_the_pick(model, low, extra, context, ram, prefe
     # The same tier and KV cache: never a worse expected loss. (An offload plan runs a q8_0 cache
     # whose small cost is in its loss; a CPU-only plan at less VRAM may keep f16.)
     if large.fit == small.fit and large.expected_loss.kv_cache == small.expected_loss.kv_cache:
-        assert large.expected_loss.sort_key <= small.expected_loss.sort_key + 1e-9
+        assert not worse_pick(large, small, prefer), f"{model}: {low}→{low + extra} GiB: {small.quant}→{large.quant}"
+
+
+def worse_pick(large: QuantOption, small: QuantOption, prefer: str) -> bool:
+    """Whether `large` is worse than `small` by the ranking's own criterion.
+
+    With both speeds known (a GPU with a known bandwidth) and prefer != "quality": more loss and no
+    faster decode. Otherwise the ranking keeps the quant ladder's order, and worse is fewer bits per weight.
+    """
+    if prefer != "quality" and large.speed is not None and small.speed is not None:
+        more_loss = large.expected_loss.sort_key > small.expected_loss.sort_key + 1e-9
+        return more_loss and large.speed.decode_tokens_per_s <= small.speed.decode_tokens_per_s * (1 + 1e-9)
+    return large.bits_per_weight < small.bits_per_weight - 1e-9
