@@ -332,12 +332,18 @@ class Planner:
     def best_option(self, quants: tuple[str, ...]) -> QuantOption | None:
         """The top-ranked option among `quants`, evaluating as few as the ranking allows.
 
-        Formats off the ladder (MXFP4_MOE) are placed by expected loss and always evaluated. Then, in
+        Without speeds (a bare --vram budget) the ranking follows the ladder, so it can stop early:
+        formats off the ladder (MXFP4_MOE) are placed by expected loss and always evaluated. Then, in
         preference order, the first native ladder type that fits fully on the GPU at or above the
         floor beats every later one, so the search stops there; a type that cannot fit fully costs
         one memory plan, not an offload search. When none fits fully, the first native type in the
         offload order that fits partly (or with experts in RAM) beats every later one.
         """
+        if self.device is not None or self.budget <= 0:
+            # Speeds are known (a GPU with a bandwidth, or a CPU-only plan): balanced and speed do not
+            # follow the ladder, and the dominance pass may lift any later type, so nothing can be skipped.
+            ranked = self.rank([o for q in quants if (o := self.option(q, "gguf")) is not None])
+            return ranked[0] if ranked and ranked[0].fit != "none" else None
         order = [q for q in preference_order(self.policy, self.prefer) if q in quants]
         seen = [o for q in quants if q not in order and (o := self.option(q, "gguf")) is not None]
         if any(o.released_precision and o.fit == "gpu" and o.native for o in seen):
