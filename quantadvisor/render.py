@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -241,7 +242,9 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     if pick is None:
         console.print("[red]Nothing fits.[/] " + " ".join(rec.notes))
     else:
-        model_file = escape(pick.file.rsplit("/", 1)[-1]) if pick.file else f"<model>-{pick.quant}.gguf"
+        # The whole path, shell-quoted: a base name alone is another file when a folder is in it
+        # (a listing's "[/]x-Q4_K_M.gguf" must not print as "]x-Q4_K_M.gguf").
+        model_file = safe_text(shlex.quote(pick.file)) if pick.file else f"<model>-{pick.quant}.gguf"
         command = f"llama-server -m {model_file} " + " ".join(pick.runner_flags)
         if pick.family == "serving":
             command = " ".join(pick.runner_flags)

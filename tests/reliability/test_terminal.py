@@ -4,6 +4,7 @@ as written (never interpreted, never a MarkupError), the printed launch command 
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from quantadvisor import rank_files
@@ -29,8 +30,9 @@ def test_markup_in_a_file_name_prints_as_written(name: str, capsys: pytest.Captu
     assert rec.pick.file == name  # the library returns the name exactly
     render_recommendation(rec, load_dataset())
     out = capsys.readouterr().out
-    # the printed command names the real file (its base name: a '/' in a repo path is a folder)
-    assert f"llama-server -m {name.rsplit('/', 1)[-1]} " in out
+    # the printed command names the real file: its whole path, shell-quoted (a base name alone would
+    # print "[/]x-Q4_K_M.gguf" as "]x-Q4_K_M.gguf", another file)
+    assert f"llama-server -m {shlex.quote(name)} " in out
     assert name.rsplit("/", 1)[-1].removesuffix(".gguf") in out  # and so does the table
 
 
