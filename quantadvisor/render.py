@@ -14,6 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .untrusted import terminal_text
 
@@ -185,11 +186,8 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     shown_options = [row.best for row in rec.by_size if row.best] or rec.options
     if rec.by_size:
         table = _table("Best option per model size")
-        table.add_column("size", no_wrap=True)
-        # A long reference name gives way first (Mistral-Small-24B-Instruct-2501 → Mistral-Smal…).
-        table.add_column("models", overflow="ellipsis", no_wrap=True, min_width=10, max_width=14)  # rich narrows it
-        for col in ("quant", *(["bpw"] if wide else []), where, "KV", "fit", "expected loss"):
-            table.add_column(col, justify="right" if col in {"bpw", where} else "left", no_wrap=True)
+        headers = ["size", "models", "quant", *(["bpw"] if wide else []), where, "KV", "fit", "expected loss"]
+        rows: list[list[str]] = []
         for row in rec.by_size:
             b = row.best
             if b is None:
@@ -200,7 +198,18 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
             # The catalog's models of this size for the task name the row; the reference shape otherwise.
             label = (_short(row.models[0]) + (f" +{len(row.models) - 1}" if len(row.models) > 1 else "")
                      if row.models else row.stands_for)  # fmt: skip
-            table.add_row(row.size, label, *cells)
+            rows.append([row.size, label, *cells])
+        # Every column keeps its natural width but "models", which takes what is left (rich's own
+        # squeeze would cut every column, the loss cell's "*†" first).
+        natural = [max(len(Text.from_markup(r[i]).plain) for r in [headers, *rows]) + 2 for i in range(len(headers))]
+        models_room = console.width - (sum(natural) - natural[1])
+        for col in headers:
+            if col == "models":
+                table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=max(6, min(natural[1], models_room)))
+            else:
+                table.add_column(col, justify="right" if col in {"bpw", where} else "left", no_wrap=True)
+        for cells in rows:
+            table.add_row(*cells)
         console.print(table)
         # The task's own kind of model (coder, reasoning) in full; general models stay in the column.
         listed = [f"{row.size} {', '.join(row.models)}" for row in rec.by_size
