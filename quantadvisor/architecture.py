@@ -14,7 +14,7 @@ from .errors import ModelResolutionError
 
 if TYPE_CHECKING:
     from .dataset import Dataset
-    from .models import Architecture
+    from .models import Architecture, CatalogModel
 
 __all__ = [
     "ModelSpec",
@@ -546,7 +546,9 @@ def _resolve_shorthand(wanted: str, shorthand: str, ds: Dataset) -> ModelSpec:
             return resolved[1] if resolved is not None and resolved[0] is arch else reference_spec(arch)
     sizes = _parse_size(wanted)
     if sizes is not None:
-        return ds.derived(("scaled-shorthand", sizes), lambda: _scaled_spec(sizes, ds))
+        return ds.derived(
+            ("scaled-shorthand", sizes), lambda: _catalog_sized_spec(sizes, ds) or _scaled_spec(sizes, ds)
+        )
     known = sorted(a.shorthand for a in ds.architectures.values())
     close = closest_names(wanted, known)
     raise ModelResolutionError(
@@ -608,6 +610,37 @@ def _stretch(config: dict[str, Any], depth: float, width: float, experts: float)
             used = int(c.get("num_experts_per_tok") or c.get("experts_per_token") or 1)
             c[key] = max(used + 1, round(c[key] * experts))
     return out
+
+
+def _catalog_sized_spec(sizes: tuple[float, float | None], ds: Dataset) -> ModelSpec | None:
+    """A size the catalog has a model of ("405b": Llama-3.1-405B, "235b-a22b": Qwen3-235B-A22B) takes
+    that model's own cited shape rather than a stretched reference: still approximate for other models
+    of the size, and labelled so. Totals within 2 %, active parameters within 10 % (names round them).
+    """
+    total, active = sizes
+
+    def matches(m: CatalogModel) -> bool:
+        if m.params_include or abs(m.params_billions - total) > 0.02 * total:
+            return False
+        if active is None or m.active_params_billions is None:
+            return active is None and m.active_params_billions is None
+        return abs(m.active_params_billions - active) <= 0.10 * active
+
+    found = sorted((m for m in ds.models.values() if matches(m)), key=lambda m: abs(m.params_billions - total))
+    if not found:
+        return None
+    from .catalog import catalog_spec
+
+    model = found[0]
+    label = f"{total:g}b" + (f"-a{active:g}b" if active is not None else "")
+    return catalog_spec(model, ds).model_copy(
+        update={
+            "name": f"~{label.upper()} ({model.name}'s shape)",
+            "approximate": True,
+            "stands_for": model.name,
+            "origin": f"size {label}: catalog {model.hf_repo}",
+        }
+    )
 
 
 def _scaled_spec(sizes: tuple[float, float | None], ds: Dataset) -> ModelSpec:

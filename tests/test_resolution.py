@@ -41,11 +41,12 @@ def test_a_close_miss_says_did_you_mean() -> None:
 @pytest.mark.parametrize(
     ("size", "total", "active"), [("0.5b", 0.5, None), ("405b", 405.0, None), ("671b-a37b", 671.0, 37.0)]
 )
-def test_sizes_no_reference_has_are_scaled_and_labelled(size: str, total: float, active: float | None) -> None:
+def test_sizes_no_reference_has_are_sized_and_labelled(size: str, total: float, active: float | None) -> None:
+    """A size the catalog has a model of takes its shape; any other is a stretched reference."""
     spec = load_model_spec(size)
     assert spec.approximate
     assert spec.stands_for is not None
-    assert "scaled to" in spec.stands_for
+    assert "scaled to" in spec.stands_for or (spec.origin or "").startswith(f"size {size}: catalog ")
     params, active_params = model_params(spec)
     assert params == pytest.approx(total, rel=0.03)
     if active is None:
@@ -65,7 +66,24 @@ def test_cli_suggest_takes_a_size_shorthand_of_any_size(capsys: pytest.CaptureFi
     assert main(["suggest", "--task", "chat", "--vram", "80", "--gpus", "8", "--model", "405b", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["model_approximate"] is True
-    assert payload["model"].startswith("~405B (scaled from ")
+    assert payload["model"] == "~405B (Llama-3.1-405B-Instruct's shape)"
+
+
+@pytest.mark.parametrize(
+    ("size", "model", "layers"),
+    [("405b", "Llama-3.1-405B-Instruct", 126), ("235b-a22b", "Qwen3-235B-A22B-Instruct-2507", 94)],
+)
+def test_a_size_the_catalog_has_takes_that_models_shape(size: str, model: str, layers: int) -> None:
+    spec = load_model_spec(size)
+    assert spec.stands_for == model
+    assert spec.n_layers == layers  # the real model's depth, not a stretched reference's
+    assert spec.approximate
+
+
+def test_a_size_the_catalog_lacks_is_stretched() -> None:
+    spec = load_model_spec("100b")
+    assert spec.stands_for is not None
+    assert "scaled to 100b" in spec.stands_for
 
 
 def test_a_nonsense_size_is_still_an_error() -> None:
