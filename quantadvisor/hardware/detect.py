@@ -35,25 +35,11 @@ def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> Hard
         gpus, memsize = _detect_apple(notes)
         if memsize is not None:
             total, available, ram_source = memsize, None, "sysctl hw.memsize"
-        return HardwareReport(
-            gpus=gpus,
-            host_ram_bytes=total,
-            host_ram_available_bytes=available,
-            host_ram_source=ram_source,
-            source="sysctl" if gpus else "none",
-            notes=notes,
-        )
+        return _report(gpus, "sysctl" if gpus else "none", (total, available, ram_source), notes)
 
     nvidia = _detect_nvidia(notes, (total, available))
     if nvidia:
-        return HardwareReport(
-            gpus=nvidia,
-            host_ram_bytes=total,
-            host_ram_available_bytes=available,
-            host_ram_source=ram_source,
-            source="nvml",
-            notes=notes,
-        )
+        return _report(nvidia, "nvml", (total, available, ram_source), notes)
 
     amd: list[GPUReading] | None = _detect_amdsmi(notes)
     if not amd:
@@ -61,24 +47,10 @@ def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> Hard
     if not amd:
         amd = _detect_sysfs(root, notes)
     if amd:
-        return HardwareReport(
-            gpus=amd,
-            host_ram_bytes=total,
-            host_ram_available_bytes=available,
-            host_ram_source=ram_source,
-            source=amd[0].source,
-            notes=notes,
-        )
+        return _report(amd, amd[0].source, (total, available, ram_source), notes)
 
     notes.append("no GPU found: planning with host RAM only (pass --vram GIB or --gpu NAME to plan for one)")
-    return HardwareReport(
-        gpus=[],
-        host_ram_bytes=total,
-        host_ram_available_bytes=available,
-        host_ram_source=ram_source,
-        source="none",
-        notes=notes,
-    )
+    return _report([], "none", (total, available, ram_source), notes)
 
 
 def detect_host_memory(*, sysfs_root: str | os.PathLike[str] | None = None) -> HardwareReport:
@@ -88,11 +60,19 @@ def detect_host_memory(*, sysfs_root: str | os.PathLike[str] | None = None) -> H
     """
     notes: list[str] = []
     total, available, ram_source = _host_ram(notes, Path(sysfs_root) if sysfs_root is not None else Path("/sys"))
+    return _report([], "none", (total, available, ram_source), notes)
+
+
+def _report(
+    gpus: list[GPUReading], source: str, ram: tuple[int | None, int | None, str | None], notes: list[str]
+) -> HardwareReport:
+    """The report for `gpus` found by `source`, with the host RAM read beside them."""
+    total, available, ram_source = ram
     return HardwareReport(
-        gpus=[],
+        gpus=gpus,
         host_ram_bytes=total,
         host_ram_available_bytes=available,
         host_ram_source=ram_source,
-        source="none",
+        source=source,
         notes=notes,
     )
