@@ -64,6 +64,17 @@ def _gbps(text: str) -> float:
     return value
 
 
+def _ram_bandwidth(text: str) -> float:
+    """GB/s of host RAM: positive, finite and within limits.MAX_HOST_BANDWIDTH_GBPS."""
+    from .limits import MAX_HOST_BANDWIDTH_GBPS
+
+    value = _gbps(text)
+    if value > MAX_HOST_BANDWIDTH_GBPS:
+        limit = f"{MAX_HOST_BANDWIDTH_GBPS:,}"
+        raise argparse.ArgumentTypeError(f"{text} GB/s is beyond any real machine's (limit {limit})")
+    return value
+
+
 def _nonnegative_int(text: str) -> int:
     """0 or a positive whole number ('16k' allowed)."""
     return 0 if text.strip() == "0" else _positive_int(text)
@@ -132,7 +143,7 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    "quality: the most "
                    "bits that fit; speed: the fastest decode at or above the task's floor; without a known GPU "
                    "bandwidth (bare --vram), the task's ladder order (default: balanced)")
-    s.add_argument("--ram-bandwidth", type=_gbps, metavar="GBPS",
+    s.add_argument("--ram-bandwidth", type=_ram_bandwidth, metavar="GBPS",
                    help="system RAM bandwidth in GB/s for offloaded speed (default: 76.8, dual-channel DDR5-4800; "
                    "the chip's own on unified memory)")
     s.add_argument("--price-kwh", type=_gbps, metavar="PRICE",
@@ -178,7 +189,7 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    help="physical batch, llama.cpp -ub (default: 512)")
     m.add_argument("--gpu", metavar="NAME",
                    help='catalog GPU for a decode/prefill tok/s column, e.g. "H100 SXM" (default: no speed)')
-    m.add_argument("--ram-bandwidth", type=_gbps, metavar="GBPS",
+    m.add_argument("--ram-bandwidth", type=_ram_bandwidth, metavar="GBPS",
                    help="system RAM bandwidth in GB/s for offloaded speed (default: 76.8, dual-channel DDR5-4800)")
     m.add_argument("--depth", type=_nonnegative_int, default=0, metavar="N",
                    help="tokens already in the KV cache when decoding, llama-bench -d (default: 0)")

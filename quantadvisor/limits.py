@@ -12,8 +12,8 @@ __all__ = [
     "MAX_CONFIG_BYTES", "MAX_CONTEXT_TOKENS", "MAX_DATA_FILE_BYTES", "MAX_EMBEDDING", "MAX_EXPERTS",
     "MAX_FEED_FORWARD", "MAX_GGUF_ARRAY_LENGTH", "MAX_GGUF_HEADER_BYTES", "MAX_GGUF_KV_COUNT",
     "MAX_GGUF_STRING_BYTES", "MAX_GGUF_TENSORS", "MAX_GPU_MEMORY_BYTES", "MAX_HEADS", "MAX_HEAD_DIM",
-    "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES", "MAX_MODEL_ARG_CHARS", "MAX_NAME_CHARS", "MAX_RANKED_FILES",
-    "MAX_VOCAB",
+    "MAX_HOST_BANDWIDTH_GBPS", "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES", "MAX_MODEL_ARG_CHARS",
+    "MAX_NAME_CHARS", "MAX_RANKED_FILES", "MAX_VOCAB",
 ]  # fmt: skip
 
 _MiB = 1024 * 1024
@@ -65,5 +65,8 @@ MAX_DATA_FILE_BYTES = 32 * _MiB
 """One data/ (or --data override) YAML file. The bundled evidence file is ~1 MiB."""
 
 # --- hardware readings ----------------------------------------------------------------------------------
+MAX_HOST_BANDWIDTH_GBPS = 20_000
+"""Host memory bandwidth a user may give (--ram-bandwidth). Largest real: ~5,300 GB/s (MI300A's unified
+HBM3); server DDR5 ~1,200. ~4x margin: a typo such as 1e308 would otherwise price decode at nothing."""
 MAX_GPU_MEMORY_BYTES = 4 * 2**40
 """Memory one GPU may report: 4 TiB. Largest real: 288 GB (B300, MI355X); unified GH200/GB10 below 1 TiB."""

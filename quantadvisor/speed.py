@@ -782,11 +782,7 @@ def estimate_speed(
         isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1
     ):
         raise InvalidRequestError(f"cpu_threads must be a positive integer, not {cpu_threads!r}")
-    for label, number in (("host_bandwidth_gbps", host_bandwidth_gbps), ("price_per_kwh", price_per_kwh)):
-        if number is not None and (
-            isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number <= 0
-        ):
-            raise InvalidRequestError(f"{label} must be a positive number, not {number!r}")
+    check_host_inputs(host_bandwidth_gbps, price_per_kwh)
     ds = dataset or load_dataset()
     device, memory_gib = _resolve_device(gpu, vram_gib, gpus, ds)
     spec = load_model_spec(model, ds)
@@ -955,6 +951,25 @@ def _lookup(name: str, dataset: Dataset, lookup: Any) -> GPU:
     return entry
 
 
+def check_host_inputs(host_bandwidth_gbps: object, price_per_kwh: object) -> None:
+    """Refuse a host bandwidth or price that is not a positive finite number (or a bandwidth beyond any
+    real machine's: limits.MAX_HOST_BANDWIDTH_GBPS), before any plan is made from it."""
+    from .errors import InvalidRequestError
+    from .limits import MAX_HOST_BANDWIDTH_GBPS
+
+    for label, number in (("host_bandwidth_gbps", host_bandwidth_gbps), ("price_per_kwh", price_per_kwh)):
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number <= 0
+        ):
+            raise InvalidRequestError(f"{label} must be a positive number, not {number!r}")
+    if isinstance(host_bandwidth_gbps, (int, float)) and host_bandwidth_gbps > MAX_HOST_BANDWIDTH_GBPS:
+        raise InvalidRequestError(
+            f"host_bandwidth_gbps {host_bandwidth_gbps:g} GB/s is beyond any real machine's "
+            f"(limit {MAX_HOST_BANDWIDTH_GBPS:,} GB/s)",
+            hint="give the host RAM bandwidth in GB/s (dual-channel DDR5-4800: 76.8)",
+        )
+
+
 def speed_facts(
     gpu_name: str | None,
     bandwidth_gbps: float | None,
@@ -968,11 +983,7 @@ def speed_facts(
     from .errors import InvalidRequestError
     from .hardware import lookup_gpu
 
-    for label, number in (("host_bandwidth_gbps", host_bandwidth_gbps), ("price_per_kwh", price_per_kwh)):
-        if number is not None and (
-            isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number <= 0
-        ):
-            raise InvalidRequestError(f"{label} must be a positive number, not {number!r}")
+    check_host_inputs(host_bandwidth_gbps, price_per_kwh)
     device: DeviceFacts | None = None
     if gpu_name and bandwidth_gbps:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from quantadvisor import InvalidRequestError, estimate_speed
+from quantadvisor import InvalidRequestError, estimate_speed, recommend
 from quantadvisor.speed import DEFAULT_HOST_BANDWIDTH_GBPS, energy_of, serving_decode_ratio
 
 
@@ -104,3 +104,19 @@ def test_bad_arguments_raise_the_domain_error(kwargs: dict[str, object]) -> None
 def test_unknown_gpu_names_raise_the_domain_error() -> None:
     with pytest.raises(InvalidRequestError):
         estimate_speed("8b", "Q4_K_M", gpu="Voodoo 5")
+
+
+@pytest.mark.parametrize("bandwidth", [1e308, 20_001.0, float("nan"), -1.0, True, "fast"])
+def test_a_host_bandwidth_no_machine_has_is_refused(bandwidth: object) -> None:
+    """--ram-bandwidth 1e308 priced offloaded decode as if host RAM cost nothing."""
+    with pytest.raises(InvalidRequestError):
+        estimate_speed("8b", "Q4_K_M", gpu="RTX 4090", gpu_layers=16, host_bandwidth_gbps=bandwidth)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError):
+        recommend("chat", model="8b", gpu="RTX 4090", host_bandwidth_gbps=bandwidth)  # type: ignore[arg-type]
+
+
+def test_cli_refuses_a_host_bandwidth_beyond_any_machine(capsys: pytest.CaptureFixture[str]) -> None:
+    from quantadvisor.cli import main
+
+    assert main(["suggest", "--task", "chat", "--gpu", "RTX 4090", "--ram-bandwidth", "1e308"]) == 2
+    assert "beyond any real machine" in capsys.readouterr().err
