@@ -90,3 +90,17 @@ def test_safe_text_escapes_markup_that_rich_would_read() -> None:
 
     for name in MARKUP_NAMES:
         assert Text.from_markup(safe_text(name)).plain == name
+
+
+def test_the_loss_command_prints_untrusted_names_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """Notes of an expected loss name catalog models and data/ records: markup and escapes stay inert."""
+    from quantadvisor import expected_loss
+    from quantadvisor.dataset import load_dataset
+    from quantadvisor.render import render_loss
+
+    e = expected_loss("Q4_K_M", "code", model="8b")
+    hostile = e.model_copy(update={"notes": ["[bold red]x[/] \x1b[2Jcleared"]})
+    render_loss(hostile, load_dataset())
+    out = capsys.readouterr().out
+    assert "[bold red]x[/]" in out
+    assert "\x1b" not in out
