@@ -135,8 +135,13 @@ def spinner(message: str) -> Iterator[None]:
 def _loss(o: QuantOption) -> str:
     e = o.expected_loss
     kv = "†" if e.kv_cache else ""
-    if o.released_precision and not e.kv_cache:
-        return "released precision"
+    if o.released_precision:
+        # No loss against the release itself: "0.0% (0.0–0.0)" would read as a measured zero. A
+        # quantized KV cache still costs what its own records say, so that part is shown.
+        if not e.kv_cache:
+            return "released precision"
+        if e.mid is not None:
+            return f"release+{e.mid * 100:.1f}%{kv}"  # † in the legend: the KV cache's cost
     if e.mid is None or e.low is None or e.high is None:
         return "unknown"
     return loss_text(e.mid, e.low, e.high) + ("*" if e.estimate else "") + kv

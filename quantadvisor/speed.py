@@ -936,21 +936,6 @@ def predict_serving_speed(
     )  # fmt: skip
 
 
-_LOOKUPS: dict[tuple[str, int], tuple[object, GPU]] = {}
-
-
-def _lookup(name: str, dataset: Dataset, lookup: Any) -> GPU:
-    """lookup_gpu, cached per (name, dataset object): matching a name scans the whole catalog."""
-    hit = _LOOKUPS.get((name, id(dataset)))
-    if hit is not None and hit[0] is dataset:
-        return hit[1]
-    entry: GPU = lookup(name, dataset)
-    if len(_LOOKUPS) > 64:
-        _LOOKUPS.clear()
-    _LOOKUPS[name, id(dataset)] = (dataset, entry)
-    return entry
-
-
 def check_host_inputs(host_bandwidth_gbps: object, price_per_kwh: object) -> None:
     """Refuse a host bandwidth or price that is not a positive finite number (or a bandwidth beyond any
     real machine's: limits.MAX_HOST_BANDWIDTH_GBPS), before any plan is made from it."""
@@ -987,7 +972,7 @@ def speed_facts(
     device: DeviceFacts | None = None
     if gpu_name and bandwidth_gbps:
         try:
-            entry = _lookup(gpu_name, dataset, lookup_gpu)
+            entry = lookup_gpu(gpu_name, dataset)
         except InvalidRequestError:  # a detected card the catalog does not list: bandwidth alone
             device = DeviceFacts(
                 name=gpu_name, bandwidth_gbps=bandwidth_gbps, bandwidth_source="detected", n_gpus=n_gpus

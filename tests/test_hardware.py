@@ -737,6 +737,19 @@ def test_lookup_gpu_ambiguous_lists_candidates(catalog: Dataset) -> None:
         lookup_gpu("h100", catalog)
 
 
+def test_lookup_gpu_answers_repeat_names_from_its_cache_and_keeps_refusing_bad_ones(catalog: Dataset) -> None:
+    # Every recommend(gpu=...) looks its card up; the second lookup must be the first's answer, and
+    # a name that failed must fail again rather than be remembered as something.
+    first = lookup_gpu("rtx4060", catalog)
+    assert lookup_gpu("rtx4060", catalog) is first
+    assert first.name == lookup_gpu("GeForce RTX 4060", catalog).name
+    for _ in range(2):
+        with pytest.raises(InvalidRequestError, match="matches several"):
+            lookup_gpu("h100", catalog)
+    with pytest.raises(InvalidRequestError, match="must be a string"):
+        lookup_gpu(4060, catalog)  # type: ignore[arg-type]
+
+
 def test_lookup_gpu_empty_name(catalog: Dataset) -> None:
     with pytest.raises(InvalidRequestError, match="empty"):
         lookup_gpu(" - ", catalog)

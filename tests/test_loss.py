@@ -140,3 +140,16 @@ def test_a_released_precision_reads_so() -> None:
     assert pick.released_precision
     assert _loss(pick) == "released precision"
     assert not math.isnan(pick.expected_loss.sort_key)
+
+
+def test_a_released_precision_with_a_quantized_kv_cache_reads_as_the_release_plus_the_cache() -> None:
+    # gpt-oss on a card where the plan quantizes the KV cache: not "0.0% (0.0-0.0)", which reads as
+    # a measured zero for the weights, but the release plus what the cache's own records cost.
+    from quantadvisor.render import _loss
+
+    rec = recommend("chat", model="20b", vram_gib=12, ram_gib=32)
+    pick = rec.options[0]
+    assert pick.released_precision
+    assert pick.expected_loss.kv_cache is not None
+    assert pick.expected_loss.mid is not None
+    assert _loss(pick) == f"release+{pick.expected_loss.mid * 100:.1f}%†"

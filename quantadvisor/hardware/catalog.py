@@ -82,6 +82,19 @@ def lookup_gpu(name: str, dataset: Dataset | None = None) -> GPU:
         from ..dataset import load_dataset
 
         dataset = load_dataset()
+    if not isinstance(name, str):
+        raise InvalidRequestError(f"GPU name must be a string, not {type(name).__name__}")
+    # A name's answer is fixed for a dataset, and matching scans the whole catalog with regexes:
+    # every recommend() with --gpu asks again, so found names are kept (misses raise and are not).
+    found: dict[str, GPU] = dataset.derived("gpu_lookups", dict)
+    if name not in found:
+        if len(found) > 256:
+            found.clear()
+        found[name] = _lookup_uncached(name, dataset)
+    return found[name]
+
+
+def _lookup_uncached(name: str, dataset: Dataset) -> GPU:
     catalog = dataset.gpus
     wanted = _tokens(name)
     if not wanted:
