@@ -50,6 +50,13 @@ H200_HOST_GBPS = "84.1"
 # lent H200 VM, so the same STREAM figure is used (not re-measured on those calls).
 HELDOUT_FILE = "speed-h200-heldout.csv"
 SPLITS = ("fit", "holdout", "new")
+# Rows measured on a file that is not what the model describes, kept in the CSV but not scored
+# (split "excluded"; --rows still prints them). DeepSeek-V2-Lite's test GGUF had only the fused
+# attn_kv_b, so llama.cpp ran its non-MLA attention path, not the MLA one real files take
+# (speed-h200-heldout.README.md, "Excluded rows").
+EXCLUDED = {
+    (HELDOUT_FILE, "deepseek-ai/DeepSeek-V2-Lite"): "non-MLA file layout (fused attn_kv_b only)",
+}
 
 
 def _h200_split(row: dict[str, str]) -> str:
@@ -73,6 +80,10 @@ def _from_h200(row: dict[str, str], heldout: bool = False) -> dict[str, str]:
     }  # fmt: skip
 
 
+def _exclusion(row: dict[str, str]) -> str | None:
+    return EXCLUDED.get((row["file"], row["model"]))
+
+
 def load_rows() -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for path in sorted(DATA.glob("speed-*.csv")):
@@ -80,6 +91,9 @@ def load_rows() -> list[dict[str, str]]:
             for raw in csv.DictReader(fh):
                 row = _from_h200(raw, path.name == HELDOUT_FILE) if "avg_ts" in raw else raw
                 row["file"] = path.name
+                why = _exclusion(row)
+                if why is not None:
+                    row["split"], row["note"] = "excluded", why
                 rows.append(row)
     return rows
 
@@ -147,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     for backend in sorted({r["backend"] for r in rows}):
         summarize([(r, e) for r, e in scored if r["backend"] == backend], f"backend {backend}")
     summarize(scored, "all rows")
+    excluded = [r for r in rows if r["split"] == "excluded"]
+    if excluded:
+        print(f"\nexcluded, not scored: {len(excluded)} rows")
+        for why in sorted({r["note"] for r in excluded}):
+            models = sorted({r["model"] for r in excluded if r["note"] == why})
+            print(f"  {', '.join(models)}: {why}")
     if args.loo:
         for key in ("gpu", "model"):
             print(f"\nby {key} (median |error| of decode / prefill rows)")
