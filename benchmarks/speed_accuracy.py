@@ -42,8 +42,9 @@ TARGETS = {"all-GPU decode": 0.20, "offloaded decode (-ngl)": 0.35, "offloaded d
 # speed-h200.csv (llama-bench JSONL columns; see its README): the host's measured STREAM triad with
 # 16 threads, and which rows the constants were fitted on. Fitted: every Llama-3.1-8B row (types, KV
 # depth, -ngl, threads) and Qwen3-30B-A3B's --n-cpu-moe sweep; gpt-oss-20b's --n-cpu-moe 6 and 24
-# (the CPU MXFP4 kernel's efficiency). Held out: every other architecture (1B, 3B, 7B, 9B, 12B, 24B,
-# 70B, both MoE models all-GPU) and gpt-oss-20b --n-cpu-moe 12 and 18.
+# (the CPU MXFP4 kernel's efficiency); Qwen3-30B-A3B's and gpt-oss-20b's all-GPU pp512 at depth 0
+# (the MoE tile share). Held out: every other architecture (1B, 3B, 7B, 9B, 12B, 24B, 70B, the MoE
+# models' all-GPU decode and depth rows) and gpt-oss-20b --n-cpu-moe 12 and 18.
 H200_HOST_GBPS = "84.1"
 # speed-h200-heldout.csv: measured after the constants were fitted, on shapes, types and offload
 # settings the fit never saw (its README); every row is split "new". The host is the same kind of
@@ -63,6 +64,10 @@ def _h200_split(row: dict[str, str]) -> str:
     if row["shorthand"] == "8b":
         return "fit"
     if row["group"] == "n_cpu_moe" and (row["shorthand"] == "30b-a3b" or row["n_cpu_moe"] in {"6", "24"}):
+        return "fit"
+    # moe_tile_fixed_share: the two MoE models' all-GPU pp512 rows at depth 0.
+    all_gpu = row["n_cpu_moe"] == "0" and int(row["n_gpu_layers"]) > int(row["n_layers"])
+    if row["shorthand"] in {"30b-a3b", "20b"} and row["n_prompt"] == "512" and row["n_depth"] == "0" and all_gpu:
         return "fit"
     return "holdout"
 
