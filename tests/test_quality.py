@@ -177,6 +177,11 @@ def test_observations_weigh_a_benchmark_by_its_size() -> None:
     assert is_generative("GSM8K (5-shot, strict-match)", "math")
     assert not is_generative("HellaSwag (10-shot)", "chat")
     assert not is_generative("lm-eval 10-task average (hellaswag, gsm8k)", "reasoning")
+    assert not is_generative("GPQA (0-shot, OpenLLM v2)", "reasoning")
+    assert not is_generative("BBH (3-shot)", "reasoning")
+    assert not is_generative("MuSR (0-shot)", "reasoning")
+    assert is_generative("GPQA diamond (lighteval, sampled)", "reasoning")
+    assert is_generative("GPQA diamond (CoT, 5-shot)", "reasoning")
 
 
 def test_observation_noise_follows_the_binomial_error(ds: Dataset) -> None:

@@ -62,6 +62,12 @@ _SCORED_CHOICES = (
     "mmlu-pro", "mmlu", "arc", "hellaswag", "winogrande", "truthfulqa", "piqa", "boolq", "openbookqa",
     "lambada", "c-eval", "cmmlu", "academic",
 )  # fmt: skip
+# The Open LLM Leaderboard v2 versions of BBH, GPQA and MuSR score the choices' likelihoods
+# (lm-evaluation-harness lm_eval/tasks/leaderboard/{bbh_mc/_fewshot_template_yaml,
+# gpqa/_template_yaml, musr/_template_yaml}: output_type multiple_choice, acc_norm); the same
+# benchmarks sampled with a chain of thought (lighteval, "CoT", pass@k) are generated.
+_LEADERBOARD_CHOICES = ("bbh", "musr", "gpqa (0-shot")
+_SAMPLED = ("cot", "sampled", "pass@", "lighteval", "seeds")
 _GENERATED = ("humaneval", "mbpp", "gsm8k", "math", "aime", "livecodebench", "ifeval", "bbh", "gpqa", "code")
 # With no baseline score stated, the noise is taken at this accuracy.
 _DEFAULT_SCORE = 0.6
@@ -121,6 +127,8 @@ def is_generative(benchmark: str, task: str) -> bool:
     text = benchmark.casefold()
     if "average" in text or "avg" in text:
         return False  # the lm-eval averages are mostly choice-scored tasks
+    if any(name in text for name in _LEADERBOARD_CHOICES) and not any(m in text for m in _SAMPLED):
+        return False
     if any(name in text for name in _GENERATED):
         return True
     if any(name in text for name in _SCORED_CHOICES):
