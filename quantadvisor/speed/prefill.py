@@ -1,0 +1,100 @@
+"""Prefill time (llama-bench pp512): matmul work at the GPU's tensor rate, weight reads, op offload's PCIe copies.
+
+Pure arithmetic. docs/methodology.md ("Speed", 4.2) gives the equations.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .rates import efficiencies, harmonic, largest_part, shape_counts
+
+if TYPE_CHECKING:
+    from ..architecture import ModelSpec
+    from ..memory.runtime import Layout, MemoryEstimate
+    from .constants import Bound, SpeedConstants
+    from .facts import DeviceFacts, HostFacts
+
+__all__ = ["active_from_bytes", "prefill_time"]
+
+
+def prefill_time(
+    spec: ModelSpec,
+    layout: Layout,
+    est: MemoryEstimate,
+    gpu: DeviceFacts | None,
+    host: HostFacts,
+    n: int,
+    depth: int,
+    active_params: int | None,
+    eta_tensor: float | None,
+    c: SpeedConstants,
+    *,
+    host_weight_bytes: int,
+) -> tuple[dict[str, float], Bound, float | None, str | None]:
+    """Milliseconds of an `n`-token prompt by part, what bounds it, and the tensor rate used (with its source).
+
+    `eta_tensor` is the layout's efficiency against a catalog tensor rate when the caller has it cached.
+    """
+    active = active_params if active_params is not None else active_from_bytes(layout, est)
+    if not spec.tied_embeddings:
+        active -= spec.n_embd * spec.n_vocab  # the input embedding is a row lookup, not a matmul
+    n_attn = shape_counts(spec)[1]
+    attn = 4.0 * n * (depth + n / 2) * spec.n_head * spec.head_dim_k * n_attn
+    matmul = 2.0 * n * max(active, 0)
+    flops = matmul + attn
+    ub = max(1, est.n_ubatch)
+    n_ubatches = -(-n // ub)
+    pp: dict[str, float] = {"compute": 0.0, "gpu_reads": 0.0, "pcie": 0.0, "host_compute": 0.0, "overhead": 0.0}
+    if gpu is None:
+        threads = host.threads or 8
+        pp["host_compute"] = flops / (threads * c.cpu_gflops_per_thread * 1e9) * 1000
+        pp["overhead"] = n_ubatches * spec.n_layers * c.cpu_layer_us / 1000
+        return pp, "compute", None, None
+    tflops, source = gpu.fp16_tflops, gpu.compute_source
+    if tflops is None:
+        # No tensor figure in the catalog: a FLOP-per-byte ratio (fitted for Metal, typical for CUDA).
+        ratio = c.metal_tflops_per_gbps if gpu.backend == "metal" else c.tflops_per_gbps
+        tflops, source = gpu.bandwidth_gbps * ratio, f"estimated as bandwidth x {ratio} TFLOP/GB (no catalog figure)"
+    eta = eta_tensor
+    if eta is None:
+        table = efficiencies(c)[3 if gpu.fp16_tflops else 1]
+        eta = harmonic(layout.dense_type_bytes + layout.expert_type_bytes, table, 0.30)
+    if gpu.backend == "metal":
+        eta *= c.metal_prefill_scale
+    dense_flops = flops
+    if spec.is_moe and layout.expert_type_bytes:
+        exp_bytes = sum(n for _, n in layout.expert_type_bytes)
+        all_bytes = exp_bytes + sum(n for _, n in layout.dense_type_bytes)
+        exp_share = (exp_bytes * spec.n_expert_used / max(1, spec.n_expert)) / max(
+            1.0, all_bytes - exp_bytes + exp_bytes * spec.n_expert_used / max(1, spec.n_expert)
+        )
+        per_expert = ub * spec.n_expert_used / max(1, spec.n_expert)
+        fill = max(0.1, min(1.0, per_expert / c.moe_prefill_tokens))
+        dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill + attn
+    if gpu.fp16_tflops and spec.n_embd < c.narrow_embd:
+        eta *= (spec.n_embd / c.narrow_embd) ** 0.75
+    pp["compute"] = dense_flops / (tflops * 1e12 * eta) * 1000
+    # Every ubatch reads the GPU's weights once (all experts at a large batch).
+    pp["gpu_reads"] = n_ubatches * est.weights_bytes / (gpu.bandwidth_gbps * 1e6 * 0.8)
+    if host_weight_bytes and ub >= 32:
+        pp["pcie"] = n_ubatches * host_weight_bytes / (gpu.pcie_gbps * c.pcie_efficiency * 1e6)
+    pp["overhead"] = n_ubatches * spec.n_layers * c.prefill_layer_us / 1000
+    # Compute and the weight reads overlap; the PCIe copies and fixed costs do not.
+    busy = max(pp["compute"], pp["gpu_reads"])
+    if pp["compute"] >= pp["gpu_reads"]:
+        pp["gpu_reads"] = 0.0
+    else:
+        pp["compute"] = 0.0
+    parts: dict[Bound, float] = {
+        "compute": pp["compute"], "gpu-bandwidth": pp["gpu_reads"], "pcie-transfer": pp["pcie"],
+        "per-layer-overhead": pp["overhead"],
+    }  # fmt: skip
+    del busy
+    bound = largest_part(parts)
+    return pp, bound, round(tflops, 1), source
+
+
+def active_from_bytes(layout: Layout, est: MemoryEstimate) -> int:
+    """A fallback weight count (about one weight per byte at 8 bits) when no parameter count is given."""
+    return int(sum(layout.layer_dense) + sum(layout.layer_expert) + layout.output)
