@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import limits
 from .architecture import ModelSpec, spec_from_config, spec_from_gguf_metadata
 from .errors import HubError, InvalidRequestError, ModelResolutionError, NothingFitsError
-from .hub import detect_checkpoint_quantization, fetch_config, fetch_gguf_header, list_gguf_files, parse_repo_ref
-from .hub.listing import RepoFile, _gguf_entries
+from .hub import (
+    RepoFile,
+    detect_checkpoint_quantization,
+    fetch_base_models,
+    fetch_config,
+    fetch_gguf_header,
+    gguf_builds,
+    list_gguf_files,
+    parse_repo_ref,
+)
 from .knobs import RuntimeKnobs
 from .memory import GGUF_FILE_TYPES
 from .memory.mixes import FILE_TYPE_IDS
@@ -316,7 +324,7 @@ def _entries(files: Mapping[str, int] | Iterable[tuple[str, int]], skipped: list
                 f"the size of {name[:200]!r} must be a positive number of bytes, not {str(size)[:40]!r}"
             )
         pairs.append((name.strip(), size))
-    return _gguf_entries(pairs, skipped)
+    return gguf_builds(pairs, skipped)
 
 
 def _with_mmproj(req: Request, listed: list[RepoFile], repo_id: str | None) -> tuple[Request, str]:
@@ -414,7 +422,7 @@ def _config_spec(repo_id: str, revision: str | None) -> tuple[ModelSpec, str]:
         if not _entry_missing(exc):
             raise
         missing = exc
-    for base in _base_models(repo_id, revision):
+    for base in fetch_base_models(repo_id, revision):
         try:
             config = fetch_config(base)
         except HubError as exc:
@@ -426,29 +434,6 @@ def _config_spec(repo_id: str, revision: str | None) -> tuple[ModelSpec, str]:
         f"{repo_id} has no config.json and names no base model that has one",
         hint="pass model= (--model): a size such as 8b, or a config.json",
     ) from missing
-
-
-def _base_models(repo_id: str, revision: str | None) -> list[str]:
-    """The base model ids a repo's model card names (``base_model:`` metadata), as the Hub lists them."""
-    from huggingface_hub import HfApi  # ~0.2 s to import: Hub paths only
-
-    from .hub.failures import _translate  # the hub package's error mapping, shared
-    from .hub.settings import _endpoint, _offline, _timeout
-
-    if _offline():
-        return []
-    api = HfApi(endpoint=_endpoint(None))
-    try:
-        info = api.model_info(repo_id, revision=revision, timeout=_timeout(None))
-    except Exception as exc:
-        error = _translate(exc, repo_id=repo_id, revision=revision, endpoint=api.endpoint)
-        if error is None:
-            raise
-        raise error from exc
-    declared = info.card_data.get("base_model") if info.card_data is not None else None
-    bases = [declared] if isinstance(declared, str) else [b for b in declared or [] if isinstance(b, str)]
-    bases += [t.rsplit(":", 1)[-1] for t in info.tags or [] if t.startswith("base_model:")]
-    return [b for i, b in enumerate(bases) if b not in bases[:i] and b != repo_id]
 
 
 # ------------------------------------------------------------------------------------------------------------

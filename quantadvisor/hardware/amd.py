@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from ..limits import MAX_GPU_MEMORY_BYTES
-from .host import _read_int, _run_tool
+from .host import read_int, run_tool
 from .readings import GPUReading, Vendor
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def _plausible(total: int, used: int | None, where: str, notes: list[str]) -> bo
     return False
 
 
-def _detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
+def detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
     """Read AMD GPUs through amdsmi (the optional `amd` extra); None if it is not installed."""
     try:
         import amdsmi
@@ -77,13 +77,13 @@ def _detect_amdsmi(notes: list[str]) -> list[GPUReading] | None:
     return readings
 
 
-def _detect_rocm_smi(notes: list[str]) -> list[GPUReading] | None:
+def detect_rocm_smi(notes: list[str]) -> list[GPUReading] | None:
     """Read `rocm-smi --showmeminfo vram --json`; None if rocm-smi is not on PATH."""
     import shutil
 
     if shutil.which("rocm-smi") is None:
         return None
-    out = _run_tool(["rocm-smi", "--showmeminfo", "vram", "--json"], notes)
+    out = run_tool(["rocm-smi", "--showmeminfo", "vram", "--json"], notes)
     if out is None:
         return []
     try:
@@ -92,7 +92,7 @@ def _detect_rocm_smi(notes: list[str]) -> list[GPUReading] | None:
         notes.append("rocm-smi printed something that is not JSON")
         return []
     names: dict[str, str] = {}
-    name_out = _run_tool(["rocm-smi", "--showproductname", "--json"], notes)
+    name_out = run_tool(["rocm-smi", "--showproductname", "--json"], notes)
     if name_out is not None:
         with contextlib.suppress(json.JSONDecodeError, AttributeError):
             for card, fields in json.loads(name_out).items():
@@ -128,7 +128,7 @@ def _detect_rocm_smi(notes: list[str]) -> list[GPUReading] | None:
     return readings
 
 
-def _detect_sysfs(root: Path, notes: list[str]) -> list[GPUReading]:
+def detect_sysfs(root: Path, notes: list[str]) -> list[GPUReading]:
     """Read /sys/class/drm/card*/device/mem_info_vram_total (amdgpu exposes it)."""
     readings: list[GPUReading] = []
     drm = root / "class" / "drm"
@@ -138,10 +138,10 @@ def _detect_sysfs(root: Path, notes: list[str]) -> list[GPUReading]:
     )
     for card in cards:
         device = card / "device"
-        total = _read_int(device / "mem_info_vram_total")
+        total = read_int(device / "mem_info_vram_total")
         if total is None:
             continue
-        used = _read_int(device / "mem_info_vram_used")
+        used = read_int(device / "mem_info_vram_used")
         if not _plausible(total, used, f"sysfs {card.name}", notes):
             continue
         vendor_id = ""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .host import _run_tool
-from .readings import GIB, MIB, GPUReading, _gib
+from .host import run_tool
+from .readings import GIB, MIB, GPUReading, format_gib
 
 # Apple Silicon default GPU working set: 2/3 of RAM up to this size, 3/4 above (docs/hardware.md).
 APPLE_SMALL_RAM_LIMIT_BYTES = 36 * GIB
@@ -20,29 +20,30 @@ def apple_working_set_bytes(ram_bytes: int) -> int:
     return ram_bytes * 3 // 4
 
 
-def _detect_apple(notes: list[str]) -> tuple[list[GPUReading], int | None]:
+def detect_apple(notes: list[str]) -> tuple[list[GPUReading], int | None]:
     """Return the Apple GPU (its working set as total) and hw.memsize."""
-    out = _run_tool(["sysctl", "-n", "hw.memsize"], notes)
+    out = run_tool(["sysctl", "-n", "hw.memsize"], notes)
     memsize = int(out.strip()) if out is not None and out.strip().isdigit() else None
     if memsize is None:
         notes.append("Apple Silicon: `sysctl -n hw.memsize` gave no figure; no GPU memory known")
         return [], None
-    limit_out = _run_tool(["sysctl", "-n", "iogpu.wired_limit_mb"], [])
+    limit_out = run_tool(["sysctl", "-n", "iogpu.wired_limit_mb"], [])
     limit_mb = int(limit_out.strip()) if limit_out is not None and limit_out.strip().isdigit() else 0
     if limit_mb > 0:
         working_set = min(memsize, limit_mb * MIB)
         notes.append(
-            f"Apple Silicon: GPU working set {_gib(working_set)} from iogpu.wired_limit_mb={limit_mb} "
-            f"(unified memory {_gib(memsize)})"
+            f"Apple Silicon: GPU working set {format_gib(working_set)} from iogpu.wired_limit_mb={limit_mb} "
+            f"(unified memory {format_gib(memsize)})"
         )
     else:
         working_set = apple_working_set_bytes(memsize)
         share = "2/3" if memsize <= APPLE_SMALL_RAM_LIMIT_BYTES else "3/4"
         notes.append(
-            f"Apple Silicon: GPU working set {_gib(working_set)} = {share} of unified memory {_gib(memsize)} "
+            f"Apple Silicon: GPU working set {format_gib(working_set)} = {share} of unified memory "
+            f"{format_gib(memsize)} "
             "(macOS default; an estimate of recommendedMaxWorkingSetSize, see docs/hardware.md)"
         )
-    brand = _run_tool(["sysctl", "-n", "machdep.cpu.brand_string"], [])
+    brand = run_tool(["sysctl", "-n", "machdep.cpu.brand_string"], [])
     name = brand.strip() if brand and brand.strip() else "Apple Silicon GPU"
     gpu = GPUReading(
         index=0,

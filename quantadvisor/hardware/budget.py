@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..construct import construct
 from ..errors import InvalidRequestError
-from .readings import MIB, Budget, GPUReading, HardwareReport, MigInstance, _gib
+from .readings import MIB, Budget, GPUReading, HardwareReport, MigInstance, format_gib
 
 # llama.cpp keeps this much free per device when it fits a model (common/common.h: fit_params_target,
 # default 1024 MiB; --fit is on by default), so "fits" here agrees with what llama.cpp does by default.
@@ -41,15 +41,15 @@ def _gpu_budget(g: GPUReading, margin: int, margin_why: str, *, use_free: bool) 
         value = room(best) - margin
         return max(0, value), (
             f"{label}: MIG on, and a CUDA process sees one MIG device; the largest, "
-            f"{best.name or f'instance {best.index}'}, has {kind} {_gib(room(best))} − safety margin "
-            f"{_gib(margin)} ({margin_why}) = {_gib(max(0, value))}"
+            f"{best.name or f'instance {best.index}'}, has {kind} {format_gib(room(best))} − safety margin "
+            f"{format_gib(margin)} ({margin_why}) = {format_gib(max(0, value))}"
         )
 
-    terms = [f"total {_gib(g.total_bytes)} ({g.source})"]
+    terms = [f"total {format_gib(g.total_bytes)} ({g.source})"]
     value = g.total_bytes
     if g.reserved_bytes is not None:
         value -= g.reserved_bytes
-        terms.append(f"driver reserved {_gib(g.reserved_bytes)}")
+        terms.append(f"driver reserved {format_gib(g.reserved_bytes)}")
     if use_free:
         used = g.used_bytes or 0
         others = g.other_processes_bytes or 0
@@ -57,14 +57,14 @@ def _gpu_budget(g: GPUReading, margin: int, margin_why: str, *, use_free: bool) 
         if g.used_bytes is None and g.other_processes_bytes is None:
             what = "in use unknown"
         elif g.reserved_bytes is None and g.source == "nvml" and not g.unified_memory:
-            what = f"in use {_gib(in_use)} (NVML v1 'used', driver reserve included)"
+            what = f"in use {format_gib(in_use)} (NVML v1 'used', driver reserve included)"
         else:
-            what = f"in use by other processes {_gib(in_use)}"
+            what = f"in use by other processes {format_gib(in_use)}"
             if g.other_processes_bytes is not None and others != used:
-                what += f" (processes listed: {_gib(others)})"
+                what += f" (processes listed: {format_gib(others)})"
         if g.unified_memory and g.free_bytes is not None and g.source == "nvml":
             in_use = g.total_bytes - g.free_bytes
-            what = f"in use by the host {_gib(in_use)} (MemTotal − MemAvailable)"
+            what = f"in use by the host {format_gib(in_use)} (MemTotal − MemAvailable)"
         value -= in_use
         terms.append(what)
         if g.vendor == "apple":
@@ -77,12 +77,12 @@ def _gpu_budget(g: GPUReading, margin: int, margin_why: str, *, use_free: bool) 
             terms.append("display 0")
     elif g.display_active:
         value -= DISPLAY_ALLOWANCE_BYTES
-        terms.append(f"display allowance {_gib(DISPLAY_ALLOWANCE_BYTES)}")
+        terms.append(f"display allowance {format_gib(DISPLAY_ALLOWANCE_BYTES)}")
     else:
         terms.append("display 0")
     value -= margin
-    terms.append(f"safety margin {_gib(margin)} ({margin_why})")
-    return max(0, value), f"{label}: " + " − ".join(terms) + f" = {_gib(max(0, value))}"
+    terms.append(f"safety margin {format_gib(margin)} ({margin_why})")
+    return max(0, value), f"{label}: " + " − ".join(terms) + f" = {format_gib(max(0, value))}"
 
 
 def _names(readings: list[GPUReading]) -> str | None:
@@ -121,8 +121,8 @@ def planning_budget(report: HardwareReport, *, safety_margin_bytes: int | None =
     if len(used) > 1:
         steps.append(
             f"across {len(used)} GPUs (llama.cpp splits layers across them, --tensor-split): "
-            + " + ".join(_gib(b) for b in per_gpu if b > 0)
-            + f" = {_gib(vram)}; each GPU also pays its own CUDA context and compute buffer, "
+            + " + ".join(format_gib(b) for b in per_gpu if b > 0)
+            + f" = {format_gib(vram)}; each GPU also pays its own CUDA context and compute buffer, "
             "which the memory model counts"
         )
     elif not report.gpus:
@@ -137,15 +137,15 @@ def planning_budget(report: HardwareReport, *, safety_margin_bytes: int | None =
         if use_free and report.host_ram_available_bytes is not None:
             ram = report.host_ram_available_bytes
             ram_step = (
-                f"host RAM: available {_gib(ram)} (MemAvailable) of total "
-                f"{_gib(report.host_ram_bytes or 0)} ({report.host_ram_source})"
+                f"host RAM: available {format_gib(ram)} (MemAvailable) of total "
+                f"{format_gib(report.host_ram_bytes or 0)} ({report.host_ram_source})"
             )
         else:
-            ram_step = f"host RAM: total {_gib(ram)} ({report.host_ram_source})"
+            ram_step = f"host RAM: total {format_gib(ram)} ({report.host_ram_source})"
         shared = sum(g.total_bytes for g in report.gpus if g.unified_memory)
         if shared:
             ram = max(0, ram - shared)
-            ram_step += f" − GPU share of unified memory {_gib(shared)} = {_gib(ram)}"
+            ram_step += f" − GPU share of unified memory {format_gib(shared)} = {format_gib(ram)}"
         steps.append(ram_step)
     else:
         steps.append("host RAM unknown: offload plans are not checked against RAM (pass --ram GIB)")

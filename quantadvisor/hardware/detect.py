@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .amd import _detect_amdsmi, _detect_rocm_smi, _detect_sysfs
-from .apple import _detect_apple
-from .host import _host_ram
-from .nvidia import _detect_nvidia
+from .amd import detect_amdsmi, detect_rocm_smi, detect_sysfs
+from .apple import detect_apple
+from .host import read_host_ram
+from .nvidia import detect_nvidia
 from .readings import GPUReading, HardwareReport
 
 if TYPE_CHECKING:
@@ -27,25 +27,25 @@ def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> Hard
     """
     notes: list[str] = []
     root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
-    total, available, ram_source = _host_ram(notes, root)
+    total, available, ram_source = read_host_ram(notes, root)
 
     import platform
 
     if platform.system() == "Darwin" and platform.machine() == "arm64":
-        gpus, memsize = _detect_apple(notes)
+        gpus, memsize = detect_apple(notes)
         if memsize is not None:
             total, available, ram_source = memsize, None, "sysctl hw.memsize"
         return _report(gpus, "sysctl" if gpus else "none", (total, available, ram_source), notes)
 
-    nvidia = _detect_nvidia(notes, (total, available))
+    nvidia = detect_nvidia(notes, (total, available))
     if nvidia:
         return _report(nvidia, "nvml", (total, available, ram_source), notes)
 
-    amd: list[GPUReading] | None = _detect_amdsmi(notes)
+    amd: list[GPUReading] | None = detect_amdsmi(notes)
     if not amd:
-        amd = _detect_rocm_smi(notes)
+        amd = detect_rocm_smi(notes)
     if not amd:
-        amd = _detect_sysfs(root, notes)
+        amd = detect_sysfs(root, notes)
     if amd:
         return _report(amd, amd[0].source, (total, available, ram_source), notes)
 
@@ -59,7 +59,7 @@ def detect_host_memory(*, sysfs_root: str | os.PathLike[str] | None = None) -> H
     Never raises: RAM that cannot be read is None, with a note saying so.
     """
     notes: list[str] = []
-    total, available, ram_source = _host_ram(notes, Path(sysfs_root) if sysfs_root is not None else Path("/sys"))
+    total, available, ram_source = read_host_ram(notes, Path(sysfs_root) if sysfs_root is not None else Path("/sys"))
     return _report([], "none", (total, available, ram_source), notes)
 
 

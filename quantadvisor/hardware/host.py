@@ -8,12 +8,12 @@ import re
 import sys
 from pathlib import Path
 
-from .readings import _gib
+from .readings import format_gib
 
 SUBPROCESS_TIMEOUT_S = 3.0
 
 
-def _run_tool(argv: list[str], notes: list[str]) -> str | None:
+def run_tool(argv: list[str], notes: list[str]) -> str | None:
     """Run a fixed tool with a 3 s limit; return stdout, or None with the reason added to `notes`."""
     import shutil  # detection only: these stay out of the start-up of planning commands
     import subprocess
@@ -87,13 +87,13 @@ def _cgroup_limit(root: Path) -> tuple[int, int | None] | None:
         ("fs/cgroup/memory.max", "fs/cgroup/memory.current"),
         ("fs/cgroup/memory/memory.limit_in_bytes", "fs/cgroup/memory/memory.usage_in_bytes"),
     ):
-        limit = _read_int(root / limit_file)  # "max" (v2, unlimited) reads as None
+        limit = read_int(root / limit_file)  # "max" (v2, unlimited) reads as None
         if limit is not None and limit < 2**60:  # v1 writes ~2^63 for "unlimited"
-            return limit, _read_int(root / usage_file)
+            return limit, read_int(root / usage_file)
     return None
 
 
-def _host_ram(notes: list[str], sysfs_root: Path) -> tuple[int | None, int | None, str | None]:
+def read_host_ram(notes: list[str], sysfs_root: Path) -> tuple[int | None, int | None, str | None]:
     """Return (total, available, source): total from sysconf, available from Linux's MemAvailable,
     both capped by a container's memory cgroup limit."""
     info = _meminfo()
@@ -116,14 +116,15 @@ def _host_ram(notes: list[str], sysfs_root: Path) -> tuple[int | None, int | Non
     cgroup = _cgroup_limit(sysfs_root)
     if cgroup is not None and cgroup[0] < total:
         limit, usage = cgroup
-        notes.append(f"host RAM: a memory cgroup limits this process to {_gib(limit)} of {_gib(total)}")
+        notes.append(f"host RAM: a memory cgroup limits this process to {format_gib(limit)} of {format_gib(total)}")
         total, source = limit, f"{source}, cgroup limit"
         room = max(0, limit - usage) if usage is not None else limit
         available = min(available, room) if available is not None else room
     return total, available, source
 
 
-def _read_int(path: Path) -> int | None:
+def read_int(path: Path) -> int | None:
+    """The integer in a small text file (sysfs, cgroup), or None if it cannot be read or parsed."""
     try:
         return int(path.read_text(encoding="ascii").strip(), 0)
     except (OSError, ValueError):

@@ -310,7 +310,8 @@ def _read_nvidia_device(
     )
 
 
-def _detect_nvidia(notes: list[str], host_ram: tuple[int | None, int | None]) -> list[GPUReading]:
+def detect_nvidia(notes: list[str], host_ram: tuple[int | None, int | None]) -> list[GPUReading]:
+    """Read NVIDIA GPUs through NVML; [] with a note in `notes` when NVML is missing or fails."""
     try:
         import pynvml
     except ImportError:

@@ -9,7 +9,7 @@ from ..construct import construct
 from ..errors import InvalidRequestError
 from .apple import apple_working_set_bytes
 from .catalog import lookup_gpu
-from .readings import GIB, GPUReading, HardwareReport, _gib
+from .readings import GIB, GPUReading, HardwareReport, format_gib
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -101,7 +101,8 @@ def hardware_from_overrides(
         if card.unified_memory and vram is None:
             rule = "by the macOS default rule (docs/hardware.md)" if card.vendor == "apple" else "(shared)"
             notes.append(
-                f"{card.name}: unified memory {card.memory_gib:g} GiB; GPU share {_gib(readings[0].total_bytes)} {rule}"
+                f"{card.name}: unified memory {card.memory_gib:g} GiB; "
+                f"GPU share {format_gib(readings[0].total_bytes)} {rule}"
             )
     elif vram is not None:
         readings = [

@@ -76,5 +76,6 @@ class Budget(_Frozen):
     steps: list[str]
 
 
-def _gib(value: int) -> str:
+def format_gib(value: int) -> str:
+    """Bytes as a GiB figure for notes: ``8.00 GiB``."""
     return f"{value / GIB:.2f} GiB"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import limits
-from .settings import _cache_dir
+from .settings import hub_cache_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,7 +44,7 @@ _MAX_LISTING_BYTES = 64 * 1024 * 1024
 def _root(repo_id: str) -> Path:
     # Beside the hub cache, not in it: `hf cache scan` reports any folder it does not know as a
     # corrupted repo. HF_HUB_CACHE=~/.cache/huggingface/hub → ~/.cache/huggingface/quantadvisor-hub.
-    return Path(_cache_dir()).parent / "quantadvisor-hub" / ("models--" + repo_id.replace("/", "--"))
+    return Path(hub_cache_dir()).parent / "quantadvisor-hub" / ("models--" + repo_id.replace("/", "--"))
 
 
 def _ref_file(repo_id: str, revision: str | None) -> Path:
@@ -104,7 +104,7 @@ def save_commit(repo_id: str, revision: str | None, sha: object) -> None:
 
 def load_listing(repo_id: str, sha: str) -> list[tuple[object, object]] | None:
     """The (path, size) pairs saved for this commit, or None. The caller validates each entry, as it
-    does the Hub's own answer (hub.listing._gguf_entries)."""
+    does the Hub's own answer (hub.listing.gguf_builds)."""
     if not _SHA_RE.fullmatch(sha):
         return None
     raw = _read_bounded(_root(repo_id) / sha / "listing.json", _MAX_LISTING_BYTES)

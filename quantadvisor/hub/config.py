@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from .. import limits
 from ..errors import ModelResolutionError
 from ..untrusted import read_json_file
-from .failures import _is_transient, _translate
-from .refs import _check_filename, _check_repo_id
-from .settings import _cache_dir, _endpoint, _offline, _timeout
+from .failures import is_transient, translate_error
+from .refs import check_filename, check_repo_id
+from .settings import hub_cache_dir, is_offline, resolve_endpoint, resolve_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,14 +32,14 @@ def fetch_config(
 
     A cached copy answers when the Hub cannot (HF_HUB_OFFLINE, no network, rate limit, server error).
     """
-    _check_repo_id(repo_id, revision)
-    _check_filename(filename)
+    check_repo_id(repo_id, revision)
+    check_filename(filename)
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
 
-    base = _endpoint(endpoint)
-    cache_dir = _cache_dir()
-    seconds = _timeout(timeout)
-    offline = _offline()
+    base = resolve_endpoint(endpoint)
+    cache_dir = hub_cache_dir()
+    seconds = resolve_timeout(timeout)
+    offline = is_offline()
     try:
         if not offline:
             # Probe first, without retries: when nothing is cached, hf_hub_download retries 429/5xx/timeouts
@@ -53,7 +53,7 @@ def fetch_config(
                 )
             except Exception as exc:
                 cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
-                if not (_is_transient(exc) and isinstance(cached, str)):
+                if not (is_transient(exc) and isinstance(cached, str)):
                     raise
                 path = cached  # the Hub is unreachable or overloaded; the cached copy answers
             else:
@@ -72,7 +72,9 @@ def fetch_config(
                 local_files_only=True,
             )  # fmt: skip
     except Exception as exc:
-        error = _translate(exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base, timeout=timeout)
+        error = translate_error(
+            exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base, timeout=timeout
+        )
         if error is None:
             raise
         raise error from exc

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import HubError, QuantAdvisorError
 from ..untrusted import redact
-from .settings import _offline_error, _timeout
+from .settings import offline_error, resolve_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 _LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN"
 
 
-def _status_error(
+def status_error(
     status: int,
     headers: Mapping[str, str],
     *,
@@ -24,6 +24,7 @@ def _status_error(
     filename: str | None,
     endpoint: str,
 ) -> HubError:
+    """The HubError for an HTTP status (and the Hub's X-Error-Code header), with a hint for the next step."""
     code = headers.get("X-Error-Code") or headers.get("x-error-code")
     where = f"{filename} in {repo_id}" if filename else repo_id
 
@@ -72,7 +73,7 @@ def _status_error(
     return error(f"the Hub answered HTTP {status} for {where}", "retry; if it persists, check HF_ENDPOINT")
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """Whether the Hub may answer later: rate limit, server error, timeout, no connection."""
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -104,7 +105,7 @@ def _transport_kind(exc: BaseException) -> str | None:
 _HTTP_LIBRARIES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3"})
 
 
-def _translate(
+def translate_error(
     exc: BaseException,
     *,
     repo_id: str,
@@ -124,12 +125,12 @@ def _translate(
         RevisionNotFoundError,
     )
 
-    def status_error(err: HfHubHTTPError, code: str | None = None) -> HubError:
+    def http_error(err: HfHubHTTPError, code: str | None = None) -> HubError:
         response = err.response
         headers = dict(response.headers)
         if code is not None:
             headers["X-Error-Code"] = code
-        return _status_error(
+        return status_error(
             response.status_code,
             headers,
             repo_id=repo_id,
@@ -142,23 +143,23 @@ def _translate(
     for err in _exception_chain(exc):
         # GatedRepoError must come before RepositoryNotFoundError: it is a subclass.
         if isinstance(err, GatedRepoError):
-            return status_error(err, "GatedRepo")
+            return http_error(err, "GatedRepo")
         if isinstance(err, RevisionNotFoundError):
-            return status_error(err, "RevisionNotFound")
+            return http_error(err, "RevisionNotFound")
         if isinstance(err, RemoteEntryNotFoundError):
-            return status_error(err, "EntryNotFound")
+            return http_error(err, "EntryNotFound")
         if isinstance(err, RepositoryNotFoundError):
-            return status_error(err, "RepoNotFound")
+            return http_error(err, "RepoNotFound")
         if isinstance(err, HfHubHTTPError):
-            return status_error(err)
+            return http_error(err)
         if isinstance(err, OfflineModeIsEnabled):
-            return _offline_error(repo_id, filename or "the file list")
+            return offline_error(repo_id, filename or "the file list")
         if isinstance(err, LocalEntryNotFoundError):
             saw_local_miss = True  # look further down the chain for why the Hub was not asked or did not answer
             continue
         kind = _transport_kind(err)
         if kind == "timeout":
-            seconds = _timeout(timeout)
+            seconds = resolve_timeout(timeout)
             return HubError(
                 f"the Hub at {endpoint} did not answer within {seconds:g} s",
                 hint="check your connection and retry; HF_HUB_DOWNLOAD_TIMEOUT=60 allows slower answers",
@@ -171,7 +172,7 @@ def _translate(
                 repo_id=repo_id,
             )
     if saw_local_miss:
-        return _offline_error(repo_id, filename or "the file list")
+        return offline_error(repo_id, filename or "the file list")
     if isinstance(exc, QuantAdvisorError):
         return None  # already one of ours (a size or JSON limit): the caller re-raises it as it is
     # Anything else came out of the client while it read the Hub's answer (deep JSON, a field of the wrong

@@ -44,9 +44,9 @@ _QUANT_RE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 
-_SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
+SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 
-_PART_RE = re.compile(r"^(?P<stem>.+\.gguf)\.part(?P<index>\d{1,3})of(?P<count>\d{1,3})$", re.IGNORECASE)
+PART_RE = re.compile(r"^(?P<stem>.+\.gguf)\.part(?P<index>\d{1,3})of(?P<count>\d{1,3})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _quant_name(token: str, dynamic: bool) -> QuantName:
 
 
 def _strip_split_suffix(basename: str) -> str:
-    for pattern in (_SPLIT_RE, _PART_RE):
+    for pattern in (SPLIT_RE, PART_RE):
         match = pattern.match(basename)
         if match:
             return match.group("stem")

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import HubError
 from ..gguf_header import GGUFHeader, GGUFHeaderError, GGUFLimits, parse_gguf_header, read_gguf_header
-from .failures import _status_error, _translate
-from .refs import _check_filename, _check_repo_id, file_url
-from .settings import _cache_dir, _endpoint, _offline, _offline_error, _timeout
+from .failures import status_error, translate_error
+from .refs import check_filename, check_repo_id, file_url
+from .settings import hub_cache_dir, is_offline, offline_error, resolve_endpoint, resolve_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -87,7 +87,7 @@ def _range_fetcher(
                 if status == 416:  # range starts past the end of the file
                     return b""
                 if status >= 400:
-                    raise _status_error(
+                    raise status_error(
                         status,
                         response.headers,
                         repo_id=repo_id,
@@ -125,7 +125,7 @@ def _range_fetcher(
         except HubError:
             raise
         except Exception as exc:
-            error = _translate(
+            error = translate_error(
                 exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=endpoint, timeout=timeout
             )
             if error is None:
@@ -154,14 +154,14 @@ def fetch_gguf_header(
     every part has a header, but only its own tensors; part 1 holds the model metadata. With HF_HUB_OFFLINE
     set, reads the file from the local cache if it is there.
     """
-    _check_repo_id(repo_id, revision)
-    _check_filename(filename)
+    check_repo_id(repo_id, revision)
+    check_filename(filename)
     limits = limits or GGUFLimits()
     if max_bytes is not None:
         limits = replace(limits, max_header_bytes=max_bytes)
     from . import cache
 
-    offline = _offline()
+    offline = is_offline()
     # The header bytes saved for this commit (by an earlier call) answer without a request.
     sha = cache.cached_commit(repo_id, revision, max_age_s=None if offline else cache.REF_MAX_AGE_S)
     saved = cache.load_header(repo_id, sha, filename, limits.max_header_bytes) if sha else None
@@ -175,27 +175,27 @@ def fetch_gguf_header(
     if offline:
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(repo_id, filename, cache_dir=_cache_dir(), revision=revision)
+        cached = try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache_dir(), revision=revision)
         if not isinstance(cached, str):
-            raise _offline_error(repo_id, filename)
+            raise offline_error(repo_id, filename)
         return read_gguf_header(cached, limits=limits)
 
     # Documented public API; huggingface_hub.utils re-exports it without an __all__, which mypy strict flags.
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
-    base = _endpoint(endpoint)
+    base = resolve_endpoint(endpoint)
     url = file_url(base, repo_id, filename, revision)
     try:
         headers = build_hf_headers(token=token)
     except Exception as exc:
-        error = _translate(exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base)
+        error = translate_error(exc, repo_id=repo_id, revision=revision, filename=filename, endpoint=base)
         if error is None:
             raise
         raise error from exc
     fetch = _range_fetcher(
         url,
         headers,
-        timeout=_timeout(timeout),
+        timeout=resolve_timeout(timeout),
         repo_id=repo_id,
         revision=revision,
         filename=filename,

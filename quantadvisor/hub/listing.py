@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from .. import limits
 from ..untrusted import repo_path_problem
-from .failures import _translate
-from .filenames import _PART_RE, _SPLIT_RE, quant_from_filename
-from .refs import _check_repo_id
-from .settings import _cache_dir, _endpoint, _offline, _offline_error, _timeout
+from .failures import translate_error
+from .filenames import PART_RE, SPLIT_RE, quant_from_filename
+from .refs import check_repo_id
+from .settings import hub_cache_dir, is_offline, offline_error, resolve_endpoint, resolve_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -72,14 +72,16 @@ def _short(value: object) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def _gguf_entries(paths_and_sizes: Iterable[tuple[object, object]], skipped: list[str] | None = None) -> list[RepoFile]:
+def gguf_builds(paths_and_sizes: Iterable[tuple[object, object]], skipped: list[str] | None = None) -> list[RepoFile]:
+    """Group (path, size) pairs into GGUF builds: split parts joined, imatrix files dropped, unsafe entries
+    noted in `skipped`."""
     groups: dict[tuple[str, int], list[tuple[int, str, int]]] = {}
     for path, size in usable_entries(paths_and_sizes, [] if skipped is None else skipped):
         basename = path.rsplit("/", 1)[-1]
         lower = basename.lower()
         if "imatrix" in lower:  # importance matrices (llama-imatrix writes GGUF now), not models
             continue
-        for pattern in (_SPLIT_RE, _PART_RE):
+        for pattern in (SPLIT_RE, PART_RE):
             match = pattern.match(basename)
             if match:
                 index, count = int(match.group("index")), int(match.group("count"))
@@ -109,7 +111,7 @@ def _gguf_entries(paths_and_sizes: Iterable[tuple[object, object]], skipped: lis
 
 
 def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
-    folder = Path(_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
+    folder = Path(hub_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
     rev = revision or "main"
     if re.fullmatch(r"[0-9a-f]{40}", rev):
         commit = rev
@@ -152,27 +154,27 @@ def list_gguf_files(
     safe path inside the repo, or whose size is not a positive number of bytes, are left out; a note on each
     is appended to `skipped` when given.
     """
-    _check_repo_id(repo_id, revision)
+    check_repo_id(repo_id, revision)
     from . import cache
 
-    offline = _offline()
+    offline = is_offline()
     # A listing saved for the commit this revision points at answers without a request (offline: of any age).
     sha = cache.cached_commit(repo_id, revision, max_age_s=None if offline else cache.REF_MAX_AGE_S)
     saved = cache.load_listing(repo_id, sha) if sha else None
     if saved is not None:
-        return _gguf_entries(saved, skipped)
+        return gguf_builds(saved, skipped)
     if offline:
         cached = _cached_files(repo_id, revision)
-        if not any(path.lower().endswith(".gguf") or _PART_RE.match(path) for path, _ in cached):
-            raise _offline_error(repo_id, "the file list")
-        return _gguf_entries(cached, skipped)
+        if not any(path.lower().endswith(".gguf") or PART_RE.match(path) for path, _ in cached):
+            raise offline_error(repo_id, "the file list")
+        return gguf_builds(cached, skipped)
 
     from huggingface_hub import HfApi
 
-    api = HfApi(endpoint=_endpoint(endpoint), token=token)
+    api = HfApi(endpoint=resolve_endpoint(endpoint), token=token)
     entries: list[tuple[object, object]] = []
     try:
-        info = api.model_info(repo_id, revision=revision, files_metadata=True, timeout=_timeout(timeout))
+        info = api.model_info(repo_id, revision=revision, files_metadata=True, timeout=resolve_timeout(timeout))
         missing_size = False
         for sibling in info.siblings or []:
             size = sibling.lfs.size if sibling.lfs is not None else sibling.size
@@ -191,11 +193,11 @@ def list_gguf_files(
                 if isinstance(item, HubRepoFile)
             ]
     except Exception as exc:
-        error = _translate(exc, repo_id=repo_id, revision=revision, endpoint=api.endpoint, timeout=timeout)
+        error = translate_error(exc, repo_id=repo_id, revision=revision, endpoint=api.endpoint, timeout=timeout)
         if error is None:
             raise
         raise error from exc
     plain = [(n, b) for n, b in entries if isinstance(n, str) and isinstance(b, int) and not isinstance(b, bool)]
     cache.save_commit(repo_id, revision, info.sha)
     cache.save_listing(repo_id, info.sha, plain)
-    return _gguf_entries(entries, skipped)
+    return gguf_builds(entries, skipped)

@@ -60,7 +60,7 @@ def revision_problem(revision: object) -> str | None:
     return None
 
 
-def _check_repo_id(repo_id: str, revision: str | None = None) -> None:
+def check_repo_id(repo_id: str, revision: str | None = None) -> None:
     """Check the repo id (and revision) and the Hub settings before the client is imported or asked."""
     from .settings import check_environment
 
@@ -73,7 +73,8 @@ def _check_repo_id(repo_id: str, revision: str | None = None) -> None:
     check_environment()
 
 
-def _check_filename(filename: object) -> None:
+def check_filename(filename: object) -> None:
+    """Refuse a file name that is not a safe relative path inside a repo."""
     from ..untrusted import repo_path_problem
 
     problem = repo_path_problem(filename)

@@ -38,31 +38,36 @@ def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def _offline() -> bool:
+def is_offline() -> bool:
+    """Whether HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set now."""
     from huggingface_hub import constants
 
     return constants.is_offline_mode() or _env_true("HF_HUB_OFFLINE") or _env_true("TRANSFORMERS_OFFLINE")
 
 
-def _endpoint(endpoint: str | None) -> str:
+def resolve_endpoint(endpoint: str | None) -> str:
+    """The Hub URL to ask: `endpoint` if given, else HF_ENDPOINT, else huggingface_hub's default (no trailing /)."""
     from huggingface_hub import constants
 
     return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
-def _cache_dir() -> str:
+def hub_cache_dir() -> str:
+    """The huggingface_hub cache folder: HF_HUB_CACHE if set now, else huggingface_hub's default."""
     from huggingface_hub import constants
 
     return os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
 
 
-def _timeout(timeout: float | None) -> float:
+def resolve_timeout(timeout: float | None) -> float:
+    """Seconds to wait for the Hub: `timeout` if given, else HF_HUB_DOWNLOAD_TIMEOUT."""
     from huggingface_hub import constants
 
     return float(timeout if timeout is not None else constants.HF_HUB_DOWNLOAD_TIMEOUT)
 
 
-def _offline_error(repo_id: str, what: str) -> HubError:
+def offline_error(repo_id: str, what: str) -> HubError:
+    """The HubError for `what` of `repo_id` missing from the cache while HF_HUB_OFFLINE is set."""
     return HubError(
         f"{what} of {repo_id} is not in the local cache and HF_HUB_OFFLINE is set",
         hint="unset HF_HUB_OFFLINE to fetch it from the Hub, or pass a local .gguf file",
