@@ -41,8 +41,12 @@ def prefill_time(
     active = active_params if active_params is not None else active_from_bytes(layout, est)
     if not spec.tied_embeddings:
         active -= spec.n_embd * spec.n_vocab  # the input embedding is a row lookup, not a matmul
-    n_attn = shape_counts(spec)[1]
-    attn = 4.0 * n * (depth + n / 2) * spec.n_head * spec.head_dim_k * n_attn
+    _, n_attn, share_swa = shape_counts(spec)
+    # Cells a query attends on average: depth + n/2 (causal); a sliding-window layer at most its window.
+    n_swa = min(float(n_attn), share_swa * spec.n_layers)
+    cells = depth + n / 2
+    swa_cells = min(cells, float(spec.sliding_window)) if spec.sliding_window else cells
+    attn = 4.0 * n * spec.n_head * spec.head_dim_k * ((n_attn - n_swa) * cells + n_swa * swa_cells)
     matmul = 2.0 * n * max(active, 0)
     flops = matmul + attn
     ub = max(1, est.n_ubatch)
