@@ -68,7 +68,11 @@ def prefill_time(
         eta = harmonic(layout.dense_type_bytes + layout.expert_type_bytes, table, 0.30)
     if gpu.backend == "metal":
         eta *= c.metal_prefill_scale
-    dense_flops = flops
+    # Attention (flash attention, or cuBLAS on the F16 cache) runs at F16's efficiency, not the weights' type.
+    eta_attn = efficiencies(c)[3 if gpu.fp16_tflops else 1].get("F16", eta) * c.attn_over_f16
+    if gpu.backend == "metal":
+        eta_attn *= c.metal_prefill_scale
+    dense_flops = matmul
     if spec.is_moe and layout.expert_type_bytes:
         exp_bytes = sum(n for _, n in layout.expert_type_bytes)
         all_bytes = exp_bytes + sum(n for _, n in layout.dense_type_bytes)
@@ -78,10 +82,10 @@ def prefill_time(
         padded = expert_tile_efficiency(min(n, ub), spec.n_expert_used, spec.n_expert, c.mmq_tile_tokens)
         # Only the tile's fixed share (weight tile loads, unpacking) is paid for padding columns.
         fill = 1.0 / (c.moe_tile_fixed_share / padded + 1.0 - c.moe_tile_fixed_share)
-        dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill + attn
+        dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill
     if gpu.fp16_tflops and spec.n_embd < c.narrow_embd:
         eta *= (spec.n_embd / c.narrow_embd) ** 0.75
-    pp["compute"] = dense_flops / (tflops * 1e12 * eta) * 1000
+    pp["compute"] = (dense_flops / eta + attn / eta_attn) / (tflops * 1e12) * 1000
     # Every ubatch reads the GPU's weights once (all experts at a large batch).
     pp["gpu_reads"] = n_ubatches * est.weights_bytes / (gpu.bandwidth_gbps * 1e6 * 0.8)
     if host_weight_bytes and ub >= 32:
