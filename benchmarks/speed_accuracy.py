@@ -42,20 +42,32 @@ TARGETS = {"all-GPU decode": 0.20, "offloaded decode (-ngl)": 0.35, "offloaded d
 # speed-h200.csv (llama-bench JSONL columns; see its README): the host's measured STREAM triad with
 # 16 threads, and which rows the constants were fitted on. Fitted: every Llama-3.1-8B row (types, KV
 # depth, -ngl, threads) and Qwen3-30B-A3B's --n-cpu-moe sweep; gpt-oss-20b's --n-cpu-moe 6 and 24
-# (the CPU MXFP4 kernel's efficiency). Held out: every other architecture (1B, 3B, 7B, 9B, 12B, 24B,
-# 70B, both MoE models all-GPU) and gpt-oss-20b --n-cpu-moe 12 and 18.
+# (the CPU MXFP4 kernel's efficiency); Qwen3-30B-A3B's and gpt-oss-20b's all-GPU pp512 at depth 0
+# (the MoE tile share). Held out: every other architecture (1B, 3B, 7B, 9B, 12B, 24B, 70B, the MoE
+# models' all-GPU decode and depth rows) and gpt-oss-20b --n-cpu-moe 12 and 18.
 H200_HOST_GBPS = "84.1"
 # speed-h200-heldout.csv: measured after the constants were fitted, on shapes, types and offload
 # settings the fit never saw (its README); every row is split "new". The host is the same kind of
 # lent H200 VM, so the same STREAM figure is used (not re-measured on those calls).
 HELDOUT_FILE = "speed-h200-heldout.csv"
 SPLITS = ("fit", "holdout", "new")
+# Rows measured on a file that is not what the model describes, kept in the CSV but not scored
+# (split "excluded"; --rows still prints them). DeepSeek-V2-Lite's test GGUF had only the fused
+# attn_kv_b, so llama.cpp ran its non-MLA attention path, not the MLA one real files take
+# (speed-h200-heldout.README.md, "Excluded rows").
+EXCLUDED = {
+    (HELDOUT_FILE, "deepseek-ai/DeepSeek-V2-Lite"): "non-MLA file layout (fused attn_kv_b only)",
+}
 
 
 def _h200_split(row: dict[str, str]) -> str:
     if row["shorthand"] == "8b":
         return "fit"
     if row["group"] == "n_cpu_moe" and (row["shorthand"] == "30b-a3b" or row["n_cpu_moe"] in {"6", "24"}):
+        return "fit"
+    # moe_tile_fixed_share: the two MoE models' all-GPU pp512 rows at depth 0.
+    all_gpu = row["n_cpu_moe"] == "0" and int(row["n_gpu_layers"]) > int(row["n_layers"])
+    if row["shorthand"] in {"30b-a3b", "20b"} and row["n_prompt"] == "512" and row["n_depth"] == "0" and all_gpu:
         return "fit"
     return "holdout"
 
@@ -73,6 +85,10 @@ def _from_h200(row: dict[str, str], heldout: bool = False) -> dict[str, str]:
     }  # fmt: skip
 
 
+def _exclusion(row: dict[str, str]) -> str | None:
+    return EXCLUDED.get((row["file"], row["model"]))
+
+
 def load_rows() -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for path in sorted(DATA.glob("speed-*.csv")):
@@ -80,6 +96,9 @@ def load_rows() -> list[dict[str, str]]:
             for raw in csv.DictReader(fh):
                 row = _from_h200(raw, path.name == HELDOUT_FILE) if "avg_ts" in raw else raw
                 row["file"] = path.name
+                why = _exclusion(row)
+                if why is not None:
+                    row["split"], row["note"] = "excluded", why
                 rows.append(row)
     return rows
 
@@ -147,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     for backend in sorted({r["backend"] for r in rows}):
         summarize([(r, e) for r, e in scored if r["backend"] == backend], f"backend {backend}")
     summarize(scored, "all rows")
+    excluded = [r for r in rows if r["split"] == "excluded"]
+    if excluded:
+        print(f"\nexcluded, not scored: {len(excluded)} rows")
+        for why in sorted({r["note"] for r in excluded}):
+            models = sorted({r["model"] for r in excluded if r["note"] == why})
+            print(f"  {', '.join(models)}: {why}")
     if args.loo:
         for key in ("gpu", "model"):
             print(f"\nby {key} (median |error| of decode / prefill rows)")

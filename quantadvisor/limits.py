@@ -12,8 +12,8 @@ __all__ = [
     "MAX_CONFIG_BYTES", "MAX_CONTEXT_TOKENS", "MAX_DATA_FILE_BYTES", "MAX_EMBEDDING", "MAX_EXPERTS",
     "MAX_FEED_FORWARD", "MAX_GGUF_ARRAY_LENGTH", "MAX_GGUF_HEADER_BYTES", "MAX_GGUF_KV_COUNT",
     "MAX_GGUF_STRING_BYTES", "MAX_GGUF_TENSORS", "MAX_GPU_MEMORY_BYTES", "MAX_HEADS", "MAX_HEAD_DIM",
-    "MAX_HOST_BANDWIDTH_GBPS", "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES", "MAX_MODEL_ARG_CHARS",
-    "MAX_NAME_CHARS", "MAX_RANKED_FILES", "MAX_VOCAB",
+    "MAX_HOST_BANDWIDTH_GBPS", "MAX_HOST_MEMORY_BYTES", "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES",
+    "MAX_MODEL_ARG_CHARS", "MAX_NAME_CHARS", "MAX_RANKED_FILES", "MAX_VOCAB", "MIN_HOST_MEMORY_BYTES",
 ]  # fmt: skip
 
 _MiB = 1024 * 1024
@@ -70,3 +70,11 @@ MAX_HOST_BANDWIDTH_GBPS = 20_000
 HBM3); server DDR5 ~1,200. ~4x margin: a typo such as 1e308 would otherwise price decode at nothing."""
 MAX_GPU_MEMORY_BYTES = 4 * 2**40
 """Memory one GPU may report: 4 TiB. Largest real: 288 GB (B300, MI355X); unified GH200/GB10 below 1 TiB."""
+MAX_HOST_MEMORY_BYTES = 2**52
+"""Host RAM a reading may report (sysconf, /proc/meminfo, a memory cgroup, sysctl hw.memsize, Windows): 4 PiB, the
+physical address space of x86-64 with 5-level paging; 4-level paging stops at 64 TiB, and servers with 64 TiB
+existed when 5-level paging was added (kernel.org, Documentation/arch/x86/x86_64/5level-paging.rst)."""
+MIN_HOST_MEMORY_BYTES = 16 * _MiB
+"""The least host RAM (or memory cgroup limit) a reading may report: 16 MiB. The process reading it is resident
+in more (CPython 3 alone: ~8.5 MiB RSS; with quantadvisor.hardware imported: ~27 MiB, measured on Linux x86-64,
+2026-12-02), so a smaller figure is a bad reading, not a small machine."""

@@ -432,11 +432,11 @@ class Planner:
             (_decode(o) for o in runs), default=0.0
         )
 
-        # balanced: a loss at or below the task's target counts as the target's ("sufficient").
-        target_loss = {
-            "gpu": self.loss(self.policy.target).mid * 100,
-            "offload": self.loss(self.policy.unbumped().target).mid * 100,
-        }
+        # balanced: a loss at or below the task's target counts as the target's ("sufficient"), the
+        # target run with the option's own KV cache, so the two figures compare like with like.
+        def target_loss(o: QuantOption) -> float:
+            target = self.policy.target if o.fit == "gpu" else self.policy.unbumped().target
+            return self.loss(target, o.memory.cache_type_k, o.memory.cache_type_v).mid * 100
 
         def tier_of(o: QuantOption) -> float:
             tier = {"gpu": 0.0, "partial": 1.0, "moe-offload": 1.0, "none": 4.0}[o.fit]
@@ -457,8 +457,7 @@ class Planner:
             if timed and self.prefer == "speed":
                 return (tier, -_decode(o), -o.headroom_bytes)
             if timed:
-                floor = target_loss["gpu" if o.fit == "gpu" else "offload"]
-                return (tier, _balanced_cost(o, fastest, floor), -o.headroom_bytes)
+                return (tier, _balanced_cost(o, fastest, target_loss(o)), -o.headroom_bytes)
             prefs = order if o.fit == "gpu" else offload_order
             if o.released_precision:
                 pref = -1.0  # the format the model was released in: lossless against it, and small
@@ -471,10 +470,7 @@ class Planner:
         ranked = _lift_dominating(sorted(out, key=key))
         how = "speed" if timed and self.prefer == "speed" else "balanced" if timed else "ladder"
         return [
-            _with_reason(
-                o, _reason(o, i + 1, how, tier_of(o), fastest, target_loss["gpu" if o.fit == "gpu" else "offload"])
-            )
-            for i, o in enumerate(ranked)
+            _with_reason(o, _reason(o, i + 1, how, tier_of(o), fastest, target_loss(o))) for i, o in enumerate(ranked)
         ]
 
 

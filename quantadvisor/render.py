@@ -39,7 +39,8 @@ _ORIGIN = {"catalog": "from the catalog", "user": "as given", "nvml": "detected,
 
 
 _LOSS_LEGEND = (
-    "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; "
+    "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks, the range holding 90% "
+    "of published measurements (models differ, benchmarks are noisy; below 0: a measured gain); "
     "* = carried over from other formats or sizes, not measured directly; † = includes the quantized KV cache's "
     "cost[/]"
 )
@@ -148,9 +149,15 @@ def _loss(o: QuantOption) -> str:
 
 
 def loss_text(mid: float, low: float, high: float) -> str:
-    """ "0.3% (0.1–0.9)": one decimal while the range stays under 1 point, whole points above ("1.5% (0–7)")."""
-    digits = 1 if high < 0.01 else 0
-    return f"{mid * 100:.1f}% ({low * 100:.{digits}f}–{high * 100:.{digits}f})"
+    """ "0.3% (0.1–0.9)": one decimal while the range stays under 1 point, whole points above ("1.5% (0–7)");
+    "0.2% (-3 to 4)" where a measured gain is in the range (a dash beside a minus sign misreads)."""
+    digits = 1 if max(high, -low) < 0.01 else 0
+    lo, hi = f"{low * 100:.{digits}f}", f"{high * 100:.{digits}f}"
+    if lo.startswith("-") and lo.strip("-0.") == "":
+        lo = lo[1:]  # "-0": no gain at this precision
+    if lo.startswith("-"):
+        return f"{mid * 100:.1f}% ({lo} to {hi})"
+    return f"{mid * 100:.1f}% ({lo}–{hi})"
 
 
 def _tok_s(speed: SpeedEstimate | None) -> str:

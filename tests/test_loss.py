@@ -28,7 +28,7 @@ def test_every_format_has_a_range_or_a_stated_reason(name: str) -> None:
     else:
         assert e.low is not None
         assert e.high is not None
-        assert 0.0 <= e.low <= e.mid <= e.high <= 1.0
+        assert -1.0 <= e.low <= e.mid <= e.high <= 1.0
         if e.mid > 0:
             assert e.records
             assert e.sources

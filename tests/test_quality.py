@@ -63,7 +63,7 @@ def test_the_ladder_is_monotone_in_mid_and_bounds(ds: Dataset, task: str, params
         values = [getattr(e, attr) for e in losses]
         assert values == sorted(values), attr
     for e in losses:
-        assert 0.0 <= e.low <= e.mid <= e.high <= 1.0
+        assert -1.0 <= e.low <= e.mid <= e.high <= 1.0  # a measured gain (low < 0) is inside the range
         assert e.evidence
         assert e.sources
 
@@ -122,11 +122,14 @@ def test_near_lossless_8bit_noise_cannot_erase_the_4bit_estimate(tmp_path: Path,
 
 
 def test_integer_activations_fit_their_own_factor(ds: Dataset) -> None:
-    """W8A8-INT's records (activation outliers) give it its own factor: above Q8_0, a wide range."""
+    """W8A8-INT's records (activation outliers) give it its own factor: above Q8_0, a wide range.
+
+    The spread is compared on perplexity, where no benchmark noise is added to either range."""
     q8, w8a8 = _loss(ds, "Q8_0", "math", 13.0), _loss(ds, "W8A8-INT", "math", 13.0)
     assert w8a8.mid > q8.mid
-    assert w8a8.high / max(w8a8.mid, 1e-9) > q8.high / max(q8.mid, 1e-9)
     assert not w8a8.estimate
+    q8, w8a8 = _loss(ds, "Q8_0", "language-modelling", 13.0), _loss(ds, "W8A8-INT", "language-modelling", 13.0)
+    assert w8a8.high / w8a8.mid > 2 * q8.high / q8.mid
 
 
 def test_gguf_code_runs_are_direct_and_a_2bit_collapse_stays_2bit(ds: Dataset) -> None:

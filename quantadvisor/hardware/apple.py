@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .host import run_tool
+from .. import limits
+from .host import checked_ram_bytes, parse_count, run_tool
 from .readings import GIB, MIB, GPUReading, format_gib
 
 # Apple Silicon default GPU working set: 2/3 of RAM up to this size, 3/4 above (docs/hardware.md).
@@ -23,12 +24,21 @@ def apple_working_set_bytes(ram_bytes: int) -> int:
 def detect_apple(notes: list[str]) -> tuple[list[GPUReading], int | None]:
     """Return the Apple GPU (its working set as total) and hw.memsize."""
     out = run_tool(["sysctl", "-n", "hw.memsize"], notes)
-    memsize = int(out.strip()) if out is not None and out.strip().isdigit() else None
+    memsize = None
+    if out is not None:
+        memsize = checked_ram_bytes(parse_count(out), "sysctl hw.memsize", out, notes,
+                                    floor=limits.MIN_HOST_MEMORY_BYTES)  # fmt: skip
     if memsize is None:
         notes.append("Apple Silicon: `sysctl -n hw.memsize` gave no figure; no GPU memory known")
         return [], None
     limit_out = run_tool(["sysctl", "-n", "iogpu.wired_limit_mb"], [])
-    limit_mb = int(limit_out.strip()) if limit_out is not None and limit_out.strip().isdigit() else 0
+    limit_mb = parse_count(limit_out) if limit_out is not None and limit_out.strip() else 0
+    if limit_mb is None or limit_mb * MIB > limits.MAX_HOST_MEMORY_BYTES:
+        shown = repr(limit_out.strip()[:40]) if limit_out is not None else "nothing"
+        notes.append(
+            f"Apple Silicon: iogpu.wired_limit_mb reads {shown}, not a possible size: the macOS default is used"
+        )
+        limit_mb = 0
     if limit_mb > 0:
         working_set = min(memsize, limit_mb * MIB)
         notes.append(

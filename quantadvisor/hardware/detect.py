@@ -18,16 +18,19 @@ if TYPE_CHECKING:
     import os
 
 
-def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> HardwareReport:
+def detect_hardware(
+    *, sysfs_root: str | os.PathLike[str] | None = None, procfs_root: str | os.PathLike[str] | None = None
+) -> HardwareReport:
     """Read this machine's GPUs and host RAM; environment problems become notes, never exceptions.
 
     Order: Apple Silicon (sysctl) on macOS/arm64; else NVML; else AMD (amdsmi, rocm-smi, sysfs);
-    else host RAM only. `sysfs_root` replaces /sys for sysfs and the memory cgroup (tests use a
-    temporary tree). No GPU found is a report with no GPUs, which recommend() plans CPU-only.
+    else host RAM only. `sysfs_root` replaces /sys for sysfs and the memory cgroup, `procfs_root` /proc
+    for /proc/meminfo (tests use temporary trees). No GPU found is a report with no GPUs, which recommend()
+    plans CPU-only.
     """
     notes: list[str] = []
     root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
-    total, available, ram_source = read_host_ram(notes, root)
+    total, available, ram_source = read_host_ram(notes, root, _path(procfs_root))
 
     import platform
 
@@ -53,14 +56,21 @@ def detect_hardware(*, sysfs_root: str | os.PathLike[str] | None = None) -> Hard
     return _report([], "none", (total, available, ram_source), notes)
 
 
-def detect_host_memory(*, sysfs_root: str | os.PathLike[str] | None = None) -> HardwareReport:
+def detect_host_memory(
+    *, sysfs_root: str | os.PathLike[str] | None = None, procfs_root: str | os.PathLike[str] | None = None
+) -> HardwareReport:
     """Read host RAM only (no GPU query): what a CPU-only plan (--vram 0) is checked against.
 
     Never raises: RAM that cannot be read is None, with a note saying so.
     """
     notes: list[str] = []
-    total, available, ram_source = read_host_ram(notes, Path(sysfs_root) if sysfs_root is not None else Path("/sys"))
+    root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
+    total, available, ram_source = read_host_ram(notes, root, _path(procfs_root))
     return _report([], "none", (total, available, ram_source), notes)
+
+
+def _path(root: str | os.PathLike[str] | None) -> Path | None:
+    return Path(root) if root is not None else None
 
 
 def _report(

@@ -14,8 +14,10 @@ Q2_K/Q4_K_M ratio of 14 in KLD is about 13 in the GGUF code losses.
   towards 1 with prior standard deviation τ_f. Formats measured by KLD hardly move (τ 0.3); a
   format placed by assumption (W4A16-INT ≈ Q4_K_M) follows its records (τ 1).
 - β: the size exponent in [0, 1] with the smallest noise-weighted absolute error.
-- s: the spread between models, a log-normal factor on z, solved so the median standardised
-  residual is that of a normal distribution.
+- s and k: the spread between models (a log-normal factor on z) and how much of one run's
+  binomial error σ a paired quantized-vs-baseline difference carries, fitted together by maximum
+  likelihood. A new measurement on a task scatters by k × the task's typical σ (the median over
+  its records) around the model's figure: estimate.py's range is that predictive interval.
 Secondary records (summaries of a source) enter only for a format no primary record measures.
 """
 
@@ -75,6 +77,12 @@ class LossModel:
     c: dict[str, tuple[float, float]]
     """format → (factor, its posterior standard deviation)."""
     spread: float
+    noise_factor: float = 1.0
+    """k: a paired evaluation's error as a multiple of one run's binomial error."""
+    task_noise: dict[str, float] = field(default_factory=dict)
+    """by "task/mode": the median one-run binomial standard error of its primary records (z units)."""
+    task_noise_pooled: dict[str, float] = field(default_factory=dict)
+    """by mode: the same over every task of that mode."""
     task_records: dict[str, list[str]] = field(default_factory=dict)
     format_records: dict[str, list[str]] = field(default_factory=dict)
     used: int = 0
@@ -237,24 +245,54 @@ def _fit_c(points: list[_Point], a: dict[str, float], beta: float, tau: float) -
     return (math.exp(mean), math.sqrt(var))
 
 
-def _spread(points: list[_Point], m: LossModel) -> tuple[float, float]:
-    """The log-normal model spread s by maximum likelihood (scale² σ² + (s ẑ)² per record), and the NLL."""
+# The grids the spread s (log-normal sd on z) and the paired-noise factor k are searched on.
+SPREADS = tuple(i / 10 for i in range(31))
+NOISE_FACTORS = tuple(i / 10 for i in range(3, 16))
+
+
+def _spread(
+    points: list[_Point], m: LossModel, factors: tuple[float, ...] = NOISE_FACTORS
+) -> tuple[float, float, float]:
+    """(s, k, NLL): the model spread and the paired-noise factor by maximum likelihood.
+
+    Each record's variance is (k σ)² + (s ẑ)². σ is one run's binomial error; the quantized and
+    the baseline run answer the same items, so their difference has sqrt(2 (1 - ρ)) times that
+    for a per-item correlation ρ, which k measures (k = 1: ρ = 0.5). Student-t (ν = 4) rather than
+    normal: a record no model explains (an eval-setup change worth 20 points) widens every range far less.
+    """
     triples = []
     for p in points:
         zhat = m.a[p.key] * _x(p, m.beta, m.c)
-        triples.append((p.z - zhat, p.sigma, zhat))
+        triples.append(((p.z - zhat) ** 2, p.sigma**2, zhat**2))
 
-    def nll(s: float) -> float:
-        # Student-t (ν = 4) rather than normal: a record no model explains (an eval-setup change
-        # worth 20 points) widens every range far less.
+    def nll(s: float, k: float) -> float:
         total = 0.0
-        for r, sig, zh in triples:
-            v = sig**2 + (s * zh) ** 2
-            total += math.log(v) + (SPREAD_DOF + 1) * math.log1p(r * r / (SPREAD_DOF * v))
+        s2, k2 = s * s, k * k
+        for r2, sig2, zh2 in triples:
+            v = k2 * sig2 + s2 * zh2
+            total += math.log(v) + (SPREAD_DOF + 1) * math.log1p(r2 / (SPREAD_DOF * v))
         return total
 
-    best = min((i / 10 for i in range(31)), key=nll)
-    return best, nll(best)
+    best = min(((s, k) for s in SPREADS for k in factors), key=lambda sk: nll(*sk))
+    return best[0], best[1], nll(*best)
+
+
+def _task_noise(points: list[_Point]) -> tuple[dict[str, float], dict[str, float]]:
+    """The median binomial standard error (z units) of each task key's primary records, and by mode."""
+    by_key: dict[str, list[float]] = {}
+    by_mode: dict[str, list[float]] = {}
+    for p in points:
+        if p.obs.secondary:
+            continue
+        by_key.setdefault(p.key, []).append(p.sigma)
+        by_mode.setdefault(p.key.rsplit("/", 1)[1], []).append(p.sigma)
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    return {k: median(v) for k, v in by_key.items()}, {k: median(v) for k, v in by_mode.items()}
 
 
 def fit_loss_model(ds: Dataset) -> LossModel:
@@ -265,18 +303,22 @@ def fit_loss_model(ds: Dataset) -> LossModel:
     formats = {p.fmt: p.tau for p in points if p.obs.format not in UNQUANTIZED}
     # β: the likelihood-weighted mean over the grid (each β's a, c and spread fitted). The
     # likelihood is flat in β, so its argmax would flip between neighbours on any new record.
-    scored = [(b, _spread(points, _fit_once(points, b, formats))[1]) for b in BETAS]
+    # The noise factor is a property of the benchmarks, not of β: found once at the grid's middle.
+    _, k, _ = _spread(points, _fit_once(points, BETAS[len(BETAS) // 2], formats))
+    scored = [(b, _spread(points, _fit_once(points, b, formats), (k,))[2]) for b in BETAS]
     top = min(nll for _, nll in scored)
     weights = [(b, math.exp(-(nll - top) / 2)) for b, nll in scored]
     beta = sum(b * w for b, w in weights) / sum(w for _, w in weights)
     best = _fit_once(points, beta, formats)
-    spread, _ = _spread(points, best)
+    spread, factor, _ = _spread(points, best)
+    noise, noise_pooled = _task_noise(points)
     task_records: dict[str, list[str]] = {}
     format_records: dict[str, list[str]] = {}
     for p in points:
         task_records.setdefault(p.key, []).append(p.obs.record_id)
         format_records.setdefault(p.obs.format, []).append(p.obs.record_id)
     return LossModel(
-        a=best.a, a_pooled=best.a_pooled, beta=best.beta, c=best.c, spread=spread,
-        task_records=task_records, format_records=format_records, used=len(points),
+        a=best.a, a_pooled=best.a_pooled, beta=best.beta, c=best.c, spread=spread, noise_factor=factor,
+        task_noise=noise, task_noise_pooled=noise_pooled, task_records=task_records,
+        format_records=format_records, used=len(points),
     )  # fmt: skip

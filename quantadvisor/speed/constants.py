@@ -96,9 +96,14 @@ class SpeedConstants:
     """The same for Apple GPUs (no tensor cores): fitted on the M1/M2 prefill rows of discussion #4167."""
     prefill_layer_us: float = 90.0
     """Fixed time per layer per ubatch in prefill."""
-    moe_prefill_tokens: float = 64.0
-    """mul_mat_id at prefill: each expert sees ubatch x k / E tokens; below this many (an MMQ tile)
-    its matmul runs proportionally emptier (first principles; not fitted)."""
+    mmq_tile_tokens: int = 128
+    """Widest MMQ tile (columns = tokens) llama.cpp's CUDA kernels use (mmq_x_max, NVIDIA Volta and
+    later): mul_mat_id at prefill pads each expert's tokens to whole tiles (prefill.expert_tile_efficiency).
+    From the kernel's source, not fitted."""
+    moe_tile_fixed_share: float = 0.5
+    """Share of a full MMQ tile's time that an expert's tile costs whatever its token count (loading
+    and unpacking the weight tile); the rest scales with the tokens it holds. Fitted on the H200
+    all-GPU pp512 rows of gpt-oss-20b and Qwen3-30B-A3B (0.47 and 0.50); 1.0 would be pure padding."""
     narrow_embd: float = 4096.0
     """On a GPU with a catalog tensor rate (132-SM Hopper), matrices narrower than this leave SMs
     idle at a 512-token ubatch: prefill efficiency x (n_embd / 4096)^0.75 below it. Added after

@@ -5,6 +5,8 @@ Pure arithmetic. docs/methodology.md ("Speed", 4.2) gives the equations.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .rates import efficiencies, harmonic, largest_part, shape_counts
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
     from .constants import Bound, SpeedConstants
     from .facts import DeviceFacts, HostFacts
 
-__all__ = ["active_from_bytes", "prefill_time"]
+__all__ = ["active_from_bytes", "expert_tile_efficiency", "mmq_tile", "prefill_time"]
 
 
 def prefill_time(
@@ -69,8 +71,9 @@ def prefill_time(
         exp_share = (exp_bytes * spec.n_expert_used / max(1, spec.n_expert)) / max(
             1.0, all_bytes - exp_bytes + exp_bytes * spec.n_expert_used / max(1, spec.n_expert)
         )
-        per_expert = ub * spec.n_expert_used / max(1, spec.n_expert)
-        fill = max(0.1, min(1.0, per_expert / c.moe_prefill_tokens))
+        padded = expert_tile_efficiency(min(n, ub), spec.n_expert_used, spec.n_expert, c.mmq_tile_tokens)
+        # Only the tile's fixed share (weight tile loads, unpacking) is paid for padding columns.
+        fill = 1.0 / (c.moe_tile_fixed_share / padded + 1.0 - c.moe_tile_fixed_share)
         dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill + attn
     if gpu.fp16_tflops and spec.n_embd < c.narrow_embd:
         eta *= (spec.n_embd / c.narrow_embd) ** 0.75
@@ -93,6 +96,46 @@ def prefill_time(
     del busy
     bound = largest_part(parts)
     return pp, bound, round(tflops, 1), source
+
+
+def mmq_tile(tokens: int, max_tile: int) -> int:
+    """Columns per tile llama.cpp's MMQ picks for `tokens` columns: the narrowest multiple of 8 (up
+    to max_tile) that needs the fewest tiles (mul_mat_q_case in ggml-cuda/mmq.cuh)."""
+    best, best_tiles = 8, -(-tokens // 8)
+    for width in range(16, max_tile + 1, 8):
+        tiles = -(-tokens // width)
+        if tiles < best_tiles:
+            best, best_tiles = width, tiles
+    return best
+
+
+@lru_cache(maxsize=256)
+def expert_tile_efficiency(tokens: int, n_used: int, n_expert: int, max_tile: int) -> float:
+    """Share of an MoE prefill's expert tile work that multiplies real tokens.
+
+    mul_mat_id sizes its tiles for the whole ubatch (`tokens` columns, ncols_max) and runs, per
+    expert, ceil(X / tile) tiles for the X tokens routed to it, each costing a full tile. With
+    routing spread evenly X ~ Binomial(tokens, n_used / n_expert), so the efficiency is
+    E[X] / (tile x E[ceil(X / tile)]): 0.25 for 32 tokens an expert in 128-column tiles, and below
+    1 even at 128 an expert (half the experts then spill into a second tile).
+    """
+    if n_expert <= 1 or tokens <= 0:
+        return 1.0
+    p = min(1.0, n_used / n_expert)
+    tile = mmq_tile(tokens, max_tile)
+    if p >= 1.0:
+        return tokens / (tile * -(-tokens // tile))
+    # P(X > j * tile) summed over j = E[ceil(X / tile)]; the pmf from log-gamma (no overflow).
+    log_p, log_q = math.log(p), math.log1p(-p)
+    lg = math.lgamma(tokens + 1)
+    pmf = [math.exp(lg - math.lgamma(x + 1) - math.lgamma(tokens - x + 1) + x * log_p + (tokens - x) * log_q)
+           for x in range(tokens + 1)]  # fmt: skip
+    tail, above = 0.0, [0.0] * (tokens + 2)
+    for x in range(tokens, -1, -1):
+        tail += pmf[x]
+        above[x] = tail  # P(X >= x)
+    expected_tiles = sum(above[j * tile + 1] for j in range((tokens - 1) // tile + 1))
+    return tokens * p / (tile * expected_tiles) if expected_tiles > 0 else 1.0
 
 
 def active_from_bytes(layout: Layout, est: MemoryEstimate) -> int:

@@ -167,3 +167,153 @@ def test_impossible_amdgpu_sysfs_readings_are_unreadable(monkeypatch, isolated, 
     report = detect_hardware(sysfs_root=isolated)
     assert report.gpus == []
     assert any("out of range" in n for n in report.notes), report.notes
+
+
+# --------------------------------------------------------------------------- host RAM: /proc, cgroup, sysctl
+# Fake file contents under temporary /proc and /sys trees; sysconf is made to know nothing (as on a system
+# without SC_PHYS_PAGES) where a test needs /proc/meminfo to be the source of the total.
+
+GIB = 2**30
+
+
+def no_sysconf(monkeypatch) -> None:
+    import os
+
+    def sysconf(name: str) -> int:
+        raise ValueError(f"unrecognized configuration name {name!r}")
+
+    monkeypatch.setattr(os, "sysconf", sysconf)
+
+
+def proc(tmp_path: Path, meminfo: str) -> Path:
+    root = tmp_path / "proc"
+    root.mkdir(exist_ok=True)
+    (root / "meminfo").write_text(meminfo, encoding="utf-8")
+    return root
+
+
+def host(isolated: Path, procfs: Path):
+    from quantadvisor.hardware import detect_host_memory
+
+    return detect_host_memory(sysfs_root=isolated, procfs_root=procfs)
+
+
+def test_a_plain_meminfo_is_read_exactly(monkeypatch, isolated, tmp_path) -> None:
+    no_sysconf(monkeypatch)
+    report = host(isolated, proc(tmp_path, "MemTotal:       16777216 kB\nMemFree: 1 kB\nMemAvailable:    8388608 kB\n"))
+    assert (report.host_ram_bytes, report.host_ram_available_bytes) == (16 * GIB, 8 * GIB)
+    assert report.host_ram_source == "/proc/meminfo"
+    assert report.notes == []
+
+
+BAD_MEMTOTAL = {
+    "negative": "MemTotal: -5 kB",
+    "zero": "MemTotal: 0 kB",
+    "below any real host": "MemTotal: 4 kB",
+    "beyond 4 PiB": "MemTotal: 18446744073709551615 kB",
+    "21 digits": "MemTotal: 999999999999999999999 kB",
+    "5,000 digits (int() refuses them)": "MemTotal: " + "9" * 5000 + " kB",
+    "not a number": "MemTotal: lots kB",
+    "a float": "MemTotal: 1.6e7 kB",
+    "no unit": "MemTotal: 16777216",
+    "another unit": "MemTotal: 16 GB",
+    "non-ASCII digits": "MemTotal: ١٦٧٧٧٢١٦ kB",
+    "a control character": "MemTotal: 16777216\x1b[2J kB",
+}
+
+
+@pytest.mark.parametrize("line", BAD_MEMTOTAL.values(), ids=BAD_MEMTOTAL.keys())
+def test_an_impossible_memtotal_is_unreadable_with_a_reason(monkeypatch, isolated, tmp_path, line: str) -> None:
+    no_sysconf(monkeypatch)
+    report = host(isolated, proc(tmp_path, f"{line}\nMemAvailable: 1048576 kB\n"))
+    assert report.host_ram_bytes is None
+    assert report.host_ram_available_bytes is None
+    assert any(n.startswith("host RAM: /proc/meminfo MemTotal reads") and "unreadable" in n for n in report.notes)
+    assert any("host RAM could not be read; pass --ram GIB" in n for n in report.notes)
+    assert not any("\x1b" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("value", ["-1 kB", "lots kB", "99999999999999999999 kB", "20 GB", "33554432 kB"])
+def test_an_impossible_memavailable_keeps_the_total(monkeypatch, isolated, tmp_path, value: str) -> None:
+    no_sysconf(monkeypatch)
+    report = host(isolated, proc(tmp_path, f"MemTotal: 16777216 kB\nMemAvailable: {value}\n"))  # 33554432 kB > total
+    assert report.host_ram_bytes == 16 * GIB
+    assert report.host_ram_available_bytes is None
+    assert any("unreadable" in n for n in report.notes), report.notes
+
+
+@pytest.mark.parametrize(("pages", "page_size"), [(-5, 4096), (2**62, 4096), (0, 4096), (3, 4096)])
+def test_an_impossible_sysconf_total_falls_back_to_meminfo(monkeypatch, isolated, tmp_path, pages, page_size) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sysconf", lambda name: pages if name == "SC_PHYS_PAGES" else page_size)
+    report = host(isolated, proc(tmp_path, "MemTotal: 16777216 kB\nMemAvailable: 8388608 kB\n"))
+    assert report.host_ram_bytes == 16 * GIB
+    assert report.host_ram_source == "/proc/meminfo"
+    assert any(n.startswith("host RAM: sysconf") and "unreadable" in n for n in report.notes)
+
+
+def test_an_empty_or_missing_meminfo_is_no_reading(monkeypatch, isolated, tmp_path) -> None:
+    no_sysconf(monkeypatch)
+    assert host(isolated, proc(tmp_path, "")).host_ram_bytes is None
+    assert host(isolated, tmp_path / "no-proc").host_ram_bytes is None
+
+
+def cgroup(isolated: Path, limit: str, current: str | None = None) -> None:
+    folder = isolated / "fs" / "cgroup"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "memory.max").write_text(limit, encoding="utf-8")
+    if current is not None:
+        (folder / "memory.current").write_text(current, encoding="utf-8")
+
+
+@pytest.mark.parametrize("limit", ["-5\n", "0\n", "4096\n", "lots\n", "9" * 30 + "\n", "1.5e9\n", "\x1b[2J"])
+def test_an_impossible_cgroup_limit_is_not_applied(monkeypatch, isolated, tmp_path, limit: str) -> None:
+    no_sysconf(monkeypatch)
+    cgroup(isolated, limit, "1048576\n")
+    report = host(isolated, proc(tmp_path, "MemTotal: 16777216 kB\nMemAvailable: 8388608 kB\n"))
+    assert (report.host_ram_bytes, report.host_ram_available_bytes) == (16 * GIB, 8 * GIB)
+    assert any("memory cgroup memory.max reads" in n and "not applied" in n for n in report.notes), report.notes
+    assert not any("\x1b" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("current", ["-1\n", "lots\n", "9" * 30 + "\n"])
+def test_an_impossible_cgroup_usage_leaves_the_limit_as_room(monkeypatch, isolated, tmp_path, current: str) -> None:
+    no_sysconf(monkeypatch)
+    cgroup(isolated, f"{4 * GIB}\n", current)
+    report = host(isolated, proc(tmp_path, "MemTotal: 16777216 kB\nMemAvailable: 8388608 kB\n"))
+    assert (report.host_ram_bytes, report.host_ram_available_bytes) == (4 * GIB, 4 * GIB)
+    assert any("memory cgroup memory.current reads" in n for n in report.notes)
+
+
+def apple(monkeypatch, tmp_path: Path, memsize: str, wired_limit_mb: str = "0") -> None:
+    import stat
+
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
+    answers = {"hw.memsize": memsize, "iogpu.wired_limit_mb": wired_limit_mb, "machdep.cpu.brand_string": "Apple M2"}
+    tool = tmp_path / "bin" / "sysctl"
+    tool.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write({answers!r}[sys.argv[-1]] + '\\n')\n",
+                    encoding="utf-8")  # fmt: skip
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.mark.parametrize("memsize", ["-5", "0", "4096", str(2**53), "9" * 30, "lots", "6.8e10", "²", "", "\x1b[2J"])
+def test_an_impossible_hw_memsize_is_no_gpu_and_no_ram_figure(monkeypatch, isolated, tmp_path, memsize: str) -> None:
+    no_sysconf(monkeypatch)
+    apple(monkeypatch, tmp_path, memsize)
+    report = detect_hardware(sysfs_root=isolated, procfs_root=tmp_path / "no-proc")
+    assert report.gpus == []
+    assert report.host_ram_bytes is None
+    assert any("`sysctl -n hw.memsize` gave no figure" in n for n in report.notes)
+    assert not any("\x1b" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("wired", ["-1", "9" * 30, str(2**50), "lots", "²"])
+def test_an_impossible_wired_limit_falls_back_to_the_default_rule(monkeypatch, isolated, tmp_path, wired) -> None:
+    apple(monkeypatch, tmp_path, str(64 * GIB), wired)
+    report = detect_hardware(sysfs_root=isolated)
+    (gpu,) = report.gpus
+    assert gpu.total_bytes == 48 * GIB  # 3/4 of 64 GiB: macOS's default working set
+    assert report.host_ram_bytes == 64 * GIB
+    assert any("iogpu.wired_limit_mb reads" in n and "the macOS default is used" in n for n in report.notes)
