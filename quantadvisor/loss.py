@@ -69,11 +69,18 @@ def expected_loss(
         0.011
     """
     from .construct import construct
-    from .dataset import load_dataset
+    from .dataset import Dataset, load_dataset
+    from .memory.runtime import validate_cache_types
     from .quality import expected_loss as quality_loss
     from .request import normalise_task
     from .results import LossEstimate
 
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise InvalidRequestError(f"dataset must be a Dataset from load_dataset(), not {type(dataset).__name__}")
+    if imatrix is not None and not isinstance(imatrix, bool):
+        raise InvalidRequestError(f"imatrix must be True, False or None, not {type(imatrix).__name__}")
+    # The cost of a V cache does not depend on flash attention, which only gates whether llama.cpp runs it.
+    cache_type_k, cache_type_v = validate_cache_types(cache_type_k, cache_type_v, flash_attn=True)
     ds = dataset or load_dataset()
     if not isinstance(quant, str) or not quant.strip():
         raise InvalidRequestError(f"the format must be a name such as Q4_K_M, not {quant!r}")

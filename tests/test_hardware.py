@@ -998,3 +998,15 @@ def test_unified_memory_chip_with_a_size_is_planned_with_that_size() -> None:
     assert report.gpus[0].total_bytes == 24 * GIB
     with pytest.raises(InvalidRequestError):
         lookup_gpu("M3 Max 512GB")  # larger than the chip's largest option
+
+
+@pytest.mark.parametrize("root", [True, 5, 1.5, b"/sys", object(), "a" * 5000])
+@pytest.mark.parametrize("label", ["sysfs_root", "procfs_root"])
+def test_a_root_that_is_not_a_path_is_the_callers_error(root: object, label: str) -> None:
+    from quantadvisor.errors import InvalidRequestError
+    from quantadvisor.hardware.detect import detect_host_memory
+
+    with pytest.raises(InvalidRequestError, match=label):
+        detect_hardware(**{label: root})  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match=label):
+        detect_host_memory(**{label: root})  # type: ignore[arg-type]

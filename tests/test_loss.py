@@ -153,3 +153,10 @@ def test_a_released_precision_with_a_quantized_kv_cache_reads_as_the_release_plu
     assert pick.expected_loss.kv_cache is not None
     assert pick.expected_loss.mid is not None
     assert _loss(pick) == f"release+{pick.expected_loss.mid * 100:.1f}%†"
+
+
+@pytest.mark.parametrize("kwargs", [{"cache_type_k": None}, {"cache_type_v": 3}, {"cache_type_k": "q9"},
+                                    {"dataset": 5}, {"imatrix": "yes"}])  # fmt: skip
+def test_bad_arguments_raise_the_librarys_own_error(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidRequestError):
+        expected_loss("Q4_K_M", "code", model="8b", **kwargs)  # type: ignore[arg-type]

@@ -132,10 +132,14 @@ def detect_sysfs(root: Path, notes: list[str]) -> list[GPUReading]:
     """Read /sys/class/drm/card*/device/mem_info_vram_total (amdgpu exposes it)."""
     readings: list[GPUReading] = []
     drm = root / "class" / "drm"
-    cards = sorted(
-        (p for p in drm.glob("card*") if re.fullmatch(r"card\d+", p.name)),
-        key=lambda p: int(p.name.removeprefix("card")),
-    )
+    try:
+        cards = sorted(
+            (p for p in drm.glob("card*") if re.fullmatch(r"card\d+", p.name)),
+            key=lambda p: int(p.name.removeprefix("card")),
+        )
+    except OSError as exc:  # an unreadable tree is no AMD GPU, not an error
+        notes.append(f"cannot list {str(drm)[:200]}: {exc.strerror}")
+        return []
     for card in cards:
         device = card / "device"
         total = read_int(device / "mem_info_vram_total")
@@ -168,6 +172,9 @@ def detect_sysfs(root: Path, notes: list[str]) -> list[GPUReading]:
                 source="sysfs",
             )
         )
-    if not readings and drm.is_dir():
+    is_dir = False
+    with contextlib.suppress(OSError):  # is_dir() raises for a name too long, not only for a missing one
+        is_dir = drm.is_dir()
+    if not readings and is_dir:
         notes.append(f"no GPU with mem_info_vram_total under {drm}")
     return readings

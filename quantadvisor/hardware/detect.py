@@ -5,17 +5,15 @@ detect_host_memory() reads host RAM alone, for a CPU-only plan that must not que
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..errors import InvalidRequestError
 from .amd import detect_amdsmi, detect_rocm_smi, detect_sysfs
 from .apple import detect_apple
 from .host import read_host_ram
 from .nvidia import detect_nvidia
 from .readings import GPUReading, HardwareReport
-
-if TYPE_CHECKING:
-    import os
 
 
 def detect_hardware(
@@ -29,8 +27,8 @@ def detect_hardware(
     plans CPU-only.
     """
     notes: list[str] = []
-    root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
-    total, available, ram_source = read_host_ram(notes, root, _path(procfs_root))
+    root = _path(sysfs_root, "sysfs_root") or Path("/sys")
+    total, available, ram_source = read_host_ram(notes, root, _path(procfs_root, "procfs_root"))
 
     import platform
 
@@ -61,16 +59,32 @@ def detect_host_memory(
 ) -> HardwareReport:
     """Read host RAM only (no GPU query): what a CPU-only plan (--vram 0) is checked against.
 
-    Never raises: RAM that cannot be read is None, with a note saying so.
+    Never raises for the environment: RAM that cannot be read is None, with a note saying so (a root
+    argument that is not a path is the caller's error: InvalidRequestError).
     """
     notes: list[str] = []
-    root = Path(sysfs_root) if sysfs_root is not None else Path("/sys")
-    total, available, ram_source = read_host_ram(notes, root, _path(procfs_root))
+    root = _path(sysfs_root, "sysfs_root") or Path("/sys")
+    total, available, ram_source = read_host_ram(notes, root, _path(procfs_root, "procfs_root"))
     return _report([], "none", (total, available, ram_source), notes)
 
 
-def _path(root: str | os.PathLike[str] | None) -> Path | None:
-    return Path(root) if root is not None else None
+# PATH_MAX on Linux: a longer root cannot be opened.
+_MAX_ROOT_CHARS = 4096
+
+
+def _path(root: object, label: str) -> Path | None:
+    """A root directory argument as a Path; anything but a str or path is the caller's error."""
+    if root is None:
+        return None
+    if not isinstance(root, (str, os.PathLike)) or isinstance(root, bytes):
+        raise InvalidRequestError(f"{label} must be a directory path, not {type(root).__name__}")
+    try:
+        path = Path(root)
+    except TypeError as exc:  # an os.PathLike whose __fspath__ returns bytes
+        raise InvalidRequestError(f"{label} must be a directory path: {exc}") from None
+    if len(str(path)) > _MAX_ROOT_CHARS:
+        raise InvalidRequestError(f"{label} is {len(str(path))} characters long: no directory path is")
+    return path
 
 
 def _report(
