@@ -13,7 +13,8 @@ __all__ = [
     "MAX_FEED_FORWARD", "MAX_GGUF_ARRAY_LENGTH", "MAX_GGUF_HEADER_BYTES", "MAX_GGUF_KV_COUNT",
     "MAX_GGUF_STRING_BYTES", "MAX_GGUF_TENSORS", "MAX_GPU_MEMORY_BYTES", "MAX_HEADS", "MAX_HEAD_DIM",
     "MAX_HOST_BANDWIDTH_GBPS", "MAX_HOST_MEMORY_BYTES", "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES",
-    "MAX_MODEL_ARG_CHARS", "MAX_NAME_CHARS", "MAX_RANKED_FILES", "MAX_VOCAB", "MIN_HOST_MEMORY_BYTES",
+    "MAX_MODEL_ARG_CHARS", "MAX_NAME_CHARS", "MAX_PARAMS_BILLIONS", "MAX_RANKED_FILES", "MAX_VOCAB",
+    "MIN_HOST_MEMORY_BYTES",
 ]  # fmt: skip
 
 _MiB = 1024 * 1024
@@ -33,6 +34,9 @@ MAX_VOCAB = 4_194_304
 """Vocabulary rows. Largest seen: 262,208 (Gemma 3); 16x margin."""
 MAX_EXPERTS = 4096
 """Routed experts per MoE layer. Largest seen: 512 (Qwen3-Next, Qwen3.5-MoE)."""
+MAX_PARAMS_BILLIONS = 100_000.0
+"""A model's parameter count in billions (expected_loss's params_billions). Largest seen: about 1,000
+(Kimi K2, 1.04 T); 100x margin."""
 MAX_CONTEXT_TOKENS = 2**24
 """Context tokens (a request's context, a model's max_position_embeddings, a sliding window): 16.7 M.
 Largest trained context seen: 10 M (Llama 4 Scout)."""

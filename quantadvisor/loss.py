@@ -87,6 +87,10 @@ def expected_loss(
     name = _format_name(quant.strip(), ds)
     task = normalise_task(task)
     params, active, family, notes = _size(model, params_billions, active_params_billions, ds)
+    params = _checked_size(params, "params_billions") or DEFAULT_PARAMS_B  # never None: checked
+    active = _checked_size(active, "active_params_billions")
+    if active is not None and active > params:
+        raise InvalidRequestError(f"active_params_billions ({active:g}) exceeds params_billions ({params:g})")
     e = quality_loss(
         name, task, params_billions=params, active_params_billions=active, family=family, dataset=ds,
         imatrix=imatrix, cache_type_k=cache_type_k, cache_type_v=cache_type_v,
@@ -120,6 +124,19 @@ def _format_name(quant: str, ds: Dataset) -> str:
         if quant.casefold() == extra.casefold():
             return extra
     return ds.format(quant).name  # raises with a did-you-mean for an unknown name
+
+
+def _checked_size(value: object, label: str) -> float | None:
+    """A size in billions as a float, refused unless a positive finite number up to MAX_PARAMS_BILLIONS."""
+    from .limits import MAX_PARAMS_BILLIONS
+
+    if value is None and label == "active_params_billions":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestError(f"{label} must be a number of billions, not {type(value).__name__}")
+    if not (0 < value <= MAX_PARAMS_BILLIONS):  # NaN fails both comparisons
+        raise InvalidRequestError(f"{label} must be above 0 and at most {MAX_PARAMS_BILLIONS:g}, not {value!r:.40}")
+    return float(value)
 
 
 def _size(

@@ -184,6 +184,10 @@ def estimate_speed(
     ):
         raise InvalidRequestError(f"cpu_threads must be a positive integer, not {cpu_threads!r}")
     check_host_inputs(host_bandwidth_gbps, price_per_kwh)
+    if not isinstance(constants, SpeedConstants):
+        raise InvalidRequestError(
+            f"constants must be SpeedConstants (the fitted default), not {type(constants).__name__}"
+        )
     ds = dataset or load_dataset()
     device, memory_gib = _resolve_device(gpu, vram_gib, gpus, ds)
     spec = load_model_spec(model, ds)
