@@ -96,6 +96,10 @@ class SpeedConstants:
     """The same for Apple GPUs (no tensor cores): fitted on the M1/M2 prefill rows of discussion #4167."""
     prefill_layer_us: float = 90.0
     """Fixed time per layer per ubatch in prefill."""
+    attn_over_f16: float = 0.55
+    """Prefill attention's throughput (flash attention over the F16 cache) relative to an F16 matmul's:
+    it used to run at the weights' type efficiency (Q4_K's 0.156 of the tensor peak, against F16's
+    0.40). Fitted on the H200 Llama-3.1-8B pp512 -d 4096 / 16384 rows (218 TFLOPS on an H200)."""
     mmq_tile_tokens: int = 128
     """Widest MMQ tile (columns = tokens) llama.cpp's CUDA kernels use (mmq_x_max, NVIDIA Volta and
     later): mul_mat_id at prefill pads each expert's tokens to whole tiles (prefill.expert_tile_efficiency).

@@ -41,8 +41,12 @@ def prefill_time(
     active = active_params if active_params is not None else active_from_bytes(layout, est)
     if not spec.tied_embeddings:
         active -= spec.n_embd * spec.n_vocab  # the input embedding is a row lookup, not a matmul
-    n_attn = shape_counts(spec)[1]
-    attn = 4.0 * n * (depth + n / 2) * spec.n_head * spec.head_dim_k * n_attn
+    _, n_attn, share_swa = shape_counts(spec)
+    # Cells a query attends on average: depth + n/2 (causal); a sliding-window layer at most its window.
+    n_swa = min(float(n_attn), share_swa * spec.n_layers)
+    cells = depth + n / 2
+    swa_cells = min(cells, float(spec.sliding_window)) if spec.sliding_window else cells
+    attn = 4.0 * n * spec.n_head * spec.head_dim_k * ((n_attn - n_swa) * cells + n_swa * swa_cells)
     matmul = 2.0 * n * max(active, 0)
     flops = matmul + attn
     ub = max(1, est.n_ubatch)
@@ -64,7 +68,11 @@ def prefill_time(
         eta = harmonic(layout.dense_type_bytes + layout.expert_type_bytes, table, 0.30)
     if gpu.backend == "metal":
         eta *= c.metal_prefill_scale
-    dense_flops = flops
+    # Attention (flash attention, or cuBLAS on the F16 cache) runs at F16's efficiency, not the weights' type.
+    eta_attn = efficiencies(c)[3 if gpu.fp16_tflops else 1].get("F16", eta) * c.attn_over_f16
+    if gpu.backend == "metal":
+        eta_attn *= c.metal_prefill_scale
+    dense_flops = matmul
     if spec.is_moe and layout.expert_type_bytes:
         exp_bytes = sum(n for _, n in layout.expert_type_bytes)
         all_bytes = exp_bytes + sum(n for _, n in layout.dense_type_bytes)
@@ -74,10 +82,10 @@ def prefill_time(
         padded = expert_tile_efficiency(min(n, ub), spec.n_expert_used, spec.n_expert, c.mmq_tile_tokens)
         # Only the tile's fixed share (weight tile loads, unpacking) is paid for padding columns.
         fill = 1.0 / (c.moe_tile_fixed_share / padded + 1.0 - c.moe_tile_fixed_share)
-        dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill + attn
+        dense_flops = matmul * (1 - exp_share) + matmul * exp_share / fill
     if gpu.fp16_tflops and spec.n_embd < c.narrow_embd:
         eta *= (spec.n_embd / c.narrow_embd) ** 0.75
-    pp["compute"] = dense_flops / (tflops * 1e12 * eta) * 1000
+    pp["compute"] = (dense_flops / eta + attn / eta_attn) / (tflops * 1e12) * 1000
     # Every ubatch reads the GPU's weights once (all experts at a large batch).
     pp["gpu_reads"] = n_ubatches * est.weights_bytes / (gpu.bandwidth_gbps * 1e6 * 0.8)
     if host_weight_bytes and ub >= 32:
