@@ -618,18 +618,23 @@ def _catalog_sized_spec(sizes: tuple[float, float | None], ds: Dataset) -> Model
     of the size, and labelled so. Totals within 2 %, active parameters within 10 % (names round them).
     """
     total, active = sizes
+    from .catalog import catalog_spec
+
+    def counted(m: CatalogModel) -> float:
+        # A Hub count that includes weights llama.cpp does not load (DeepSeek-V3's multi-token-prediction
+        # layer: 684.5B, 671B without it): the size of the shape itself, which is what "671b" names.
+        return _params(catalog_spec(m, ds))[0] if m.params_include else m.params_billions
 
     def matches(m: CatalogModel) -> bool:
-        if m.params_include or abs(m.params_billions - total) > 0.02 * total:
+        if abs(m.params_billions - total) > 0.05 * total or abs(counted(m) - total) > 0.02 * total:
             return False
         if active is None or m.active_params_billions is None:
             return active is None and m.active_params_billions is None
         return abs(m.active_params_billions - active) <= 0.10 * active
 
-    found = sorted((m for m in ds.models.values() if matches(m)), key=lambda m: abs(m.params_billions - total))
+    found = sorted((m for m in ds.models.values() if matches(m)), key=lambda m: abs(counted(m) - total))
     if not found:
         return None
-    from .catalog import catalog_spec
 
     model = found[0]
     label = f"{total:g}b" + (f"-a{active:g}b" if active is not None else "")

@@ -71,7 +71,11 @@ def test_cli_suggest_takes_a_size_shorthand_of_any_size(capsys: pytest.CaptureFi
 
 @pytest.mark.parametrize(
     ("size", "model", "layers"),
-    [("405b", "Llama-3.1-405B-Instruct", 126), ("235b-a22b", "Qwen3-235B-A22B-Instruct-2507", 94)],
+    [
+        ("405b", "Llama-3.1-405B-Instruct", 126),
+        ("235b-a22b", "Qwen3-235B-A22B-Instruct-2507", 94),
+        ("671b-a37b", "DeepSeek-V3", 61),
+    ],  # DeepSeek-V3: 684.5B on the Hub with its MTP layer, 671B without
 )
 def test_a_size_the_catalog_has_takes_that_models_shape(size: str, model: str, layers: int) -> None:
     spec = load_model_spec(size)
