@@ -213,3 +213,36 @@ def test_catalog_spec_is_the_shapes_config_and_is_reused(ds: Dataset) -> None:
 def test_catalog_spec_of_an_unknown_name_raises() -> None:
     with pytest.raises(ModelResolutionError, match="not in the model catalog"):
         catalog_spec("no-such-model-anywhere")
+
+
+# Families added after issue 12's first pass (Phi-4, Devstral, GLM-4/4.5/4.6): present, resolvable by their Ollama
+# tags, and checked against their counts by test_shape_matches_the_recorded_parameter_count like every entry.
+@pytest.mark.parametrize(
+    ("text", "repo", "purpose"),
+    [
+        ("phi4", "microsoft/phi-4", "general"),
+        ("phi4-mini", "microsoft/Phi-4-mini-instruct", "general"),
+        ("phi4-reasoning", "microsoft/Phi-4-reasoning", "reasoning"),
+        ("phi4-mini-reasoning", "microsoft/Phi-4-mini-reasoning", "reasoning"),
+        ("Devstral-Small-2507", "mistralai/Devstral-Small-2507", "coder"),
+        ("devstral", "mistralai/Devstral-Small-2505", "coder"),
+        ("glm4:9b", "THUDM/glm-4-9b-chat", "general"),
+        ("GLM-4-9B-0414", "zai-org/GLM-4-9B-0414", "general"),
+        ("glm-4.5-air", "zai-org/GLM-4.5-Air", "reasoning"),
+        ("GLM-4.5", "zai-org/GLM-4.5", "reasoning"),
+        ("zai-org/GLM-4.6", "zai-org/GLM-4.6", "coder"),
+    ],
+)
+def test_added_families_resolve_and_say_what_they_are_for(text: str, repo: str, purpose: str) -> None:
+    found = find_model(text)
+    assert found is not None
+    assert found.hf_repo == repo
+    assert purpose in found.purposes
+
+
+def test_glm_moe_counts_hold_the_mtp_layer_the_shape_leaves_out() -> None:
+    for name in ("GLM-4.5-Air", "GLM-4.5", "GLM-4.6"):
+        model = lookup_model(name)
+        total, _ = model_params(catalog_spec(model))
+        assert model.params_include == ["mtp"]
+        assert total < model.params_billions  # the Hub count has the next-token-prediction layer on top
