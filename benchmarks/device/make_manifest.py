@@ -61,6 +61,17 @@ def manifest(model: str, quant: str) -> dict[str, object]:
             fill = "ones"
         elif moe and name.endswith("ffn_gate_inp.weight"):
             fill = "normal"
+        if arch == "deepseek2" and name.endswith("attn_kv_b.weight"):
+            # Current converters split kv_b for MLA: k_b {qk_nope, kv_lora_rank, n_head} (Q4_K cannot
+            # hold 128-wide rows: llama-quantize falls back to Q5_0) and v_b {kv_lora_rank, v_dim, n_head}.
+            blk, nope, rank = name.rsplit(".", 2)[0], spec.head_dim_k - spec.qk_rope_head_dim, spec.kv_lora_rank
+            for part, dims, ty in (("k_b", [nope, rank, spec.n_head], "Q5_0"),
+                                   ("v_b", [rank, spec.head_dim_v, spec.n_head], t.ggml_type)):  # fmt: skip
+                n = dims[0] * dims[1] * dims[2]
+                size = {"Q5_0": n // 32 * 22, "Q4_K": n // 256 * 144, "Q6_K": n // 256 * 210, "Q8_0": n // 32 * 34}[ty]
+                tensors.append({"name": f"{blk}.attn_{part}.weight", "shape": dims, "type": ty, "nbytes": size,
+                                "fill": fill})  # fmt: skip
+            continue
         tensors.append({"name": name, "shape": shape, "type": t.ggml_type, "nbytes": t.nbytes, "fill": fill})
         if arch == "gpt-oss" and name.endswith("attn_output.bias"):
             # real gpt-oss files carry q/k/v biases; the inventory lacks them (speed-h200.README.md)
@@ -102,7 +113,18 @@ def manifest(model: str, quant: str) -> dict[str, object]:
             [f"{arch}.expert_weights_norm", BOOL, False],
             [f"{arch}.expert_gating_func", U32, 1],
             [f"{arch}.attention.kv_lora_rank", U32, spec.kv_lora_rank],
+            # MLA layout (as convert_hf_to_gguf writes it): one latent KV head of kv_lora_rank + rope
+            # dims, the per-head sizes under the _mla keys.
+            [f"{arch}.attention.key_length_mla", U32, spec.head_dim_k],
+            [f"{arch}.attention.value_length_mla", U32, spec.head_dim_v],
         ]
+        for row in kv:
+            if row[0] == f"{arch}.attention.head_count_kv":
+                row[2] = 1
+            elif row[0] == f"{arch}.attention.key_length":
+                row[2] = spec.kv_lora_rank + (spec.qk_rope_head_dim or 0)
+            elif row[0] == f"{arch}.attention.value_length":
+                row[2] = spec.kv_lora_rank
         if spec.q_lora_rank:
             kv.append([f"{arch}.attention.q_lora_rank", U32, spec.q_lora_rank])
     tag = re.sub(r"[^A-Za-z0-9.]+", "-", model.rsplit("/", 1)[-1])
