@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .rates import host_read_gbps, kv_read_bytes, largest_part, layout_rates, shape_counts
+from .rates import host_read_gbps, host_type_rate, kv_read_bytes, largest_part, layout_rates, shape_counts
 
 if TYPE_CHECKING:
     from ..architecture import ModelSpec
@@ -72,7 +72,7 @@ def decode_time(
 
     tensor = bool(gpu is not None and gpu.fp16_tflops)
     rates = layout_rates(layout, c, gpu.bandwidth_gbps if gpu else 1.0, gpu.fp16_tflops if gpu else None, scale, tensor)
-    rate_rep, rate_out, rate_exp, _, host_rep, host_exp = rates
+    rate_rep, rate_out, rate_exp = rates[:3]
 
     cells = depth_tokens + gen_tokens // 2
     kv_total = kv_read_bytes(spec, est, cells)
@@ -87,7 +87,10 @@ def decode_time(
         )
         ms["gpu_kv"] = kv_total * kv_gpu_share / (bw * c.kv_efficiency * scale)
     host_bw = host_read_gbps(host, c) * 1e6
-    ms["host_weights"] = host_dense / (host_bw * host_rep) + host_expert * share / (host_bw * host_exp)
+    if host_dense or host_expert:
+        rate_host_rep = host_type_rate(layout.dense_type_bytes, host, c) * 1e6
+        rate_host_exp = host_type_rate(layout.expert_type_bytes, host, c) * 1e6
+        ms["host_weights"] = host_dense / rate_host_rep + host_expert * share / rate_host_exp
     ms["host_kv"] = kv_total * (1 - kv_gpu_share) / host_bw
 
     # Fixed costs: per layer on each side, per MoE layer, per GPU/CPU hand-over.

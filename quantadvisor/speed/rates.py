@@ -17,6 +17,7 @@ __all__ = [
     "efficiencies",
     "harmonic",
     "host_read_gbps",
+    "host_type_rate",
     "kernel_rate",
     "kv_read_bytes",
     "largest_part",
@@ -149,6 +150,31 @@ def largest_part(parts: dict[Bound, float]) -> Bound:
         if t > value:
             best, value = name, t
     return best  # type: ignore[return-value]
+
+
+def host_type_rate(type_bytes: tuple[tuple[str, int], ...], host: HostFacts, c: SpeedConstants) -> float:
+    """GB/s at which the CPU reads a part's weights, per type min(memory, the threads' unpacking), combined by bytes.
+
+    The memory side is host_read_gbps's share of RAM bandwidth (times host_type_efficiency); the
+    unpacking side is what the threads sustain through Q4_K (host_thread_gbps each) scaled by the
+    type's integer work per byte relative to Q4_K's, taken from the same kernels' GPU rates
+    (decode_cap_gbps_per_tflops: Q3_K unpacks half as many bytes per cycle as Q4_K). With the
+    threads unknown, just enough are assumed to saturate memory through Q4_K (llama.cpp's default
+    uses every physical core), so a type with more work per byte is bound by the unpacking.
+    """
+    total = sum(n for _, n in type_bytes)
+    base = host_read_gbps(host, c)
+    if total <= 0:
+        return base
+    _, _, cap, _, host_eff = efficiencies(c)
+    memory = max(host.bandwidth_gbps * c.host_efficiency, 1e-3)
+    threads = host.threads * c.host_thread_gbps if host.threads else memory
+    reference = cap.get("Q4_K", 1.0)
+    inverse = 0.0
+    for ty, n in type_bytes:
+        rate = min(memory * host_eff.get(ty, 1.0), threads * cap.get(ty, reference) / reference)
+        inverse += n / max(rate, 1e-3)
+    return total / inverse
 
 
 def host_read_gbps(host: HostFacts, c: SpeedConstants) -> float:
