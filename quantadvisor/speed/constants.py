@@ -42,16 +42,20 @@ class SpeedConstants:
         ("MXFP4", 0.36), ("TQ1_0", 0.15), ("TQ2_0", 0.15),
     )  # fmt: skip
     decode_cap_gbps_per_tflops: tuple[tuple[str, float], ...] = (
-        ("F32", 8.0), ("F16", 8.0), ("BF16", 8.0), ("Q8_0", 2.75), ("Q4_0", 2.3), ("Q4_1", 2.2),
-        ("Q5_0", 2.0), ("Q5_1", 2.0), ("Q4_K", 1.96), ("Q5_K", 2.05), ("Q6_K", 1.6), ("Q3_K", 1.0),
-        ("Q2_K", 0.95), ("IQ4_XS", 2.0), ("IQ4_NL", 2.0), ("IQ3_S", 1.0), ("IQ3_XXS", 0.95),
+        ("F32", 8.0), ("F16", 8.0), ("BF16", 8.0), ("Q8_0", 2.75), ("Q4_0", 2.3), ("Q4_1", 2.556),
+        ("Q5_0", 2.0), ("Q5_1", 2.182), ("Q4_K", 1.96), ("Q5_K", 2.05), ("Q6_K", 1.6), ("Q3_K", 0.9),
+        ("Q2_K", 0.95), ("IQ4_XS", 2.0), ("IQ4_NL", 2.118), ("IQ3_S", 1.066), ("IQ3_XXS", 0.95),
         ("IQ2_S", 1.0), ("IQ2_XS", 1.0), ("IQ2_XXS", 1.0), ("IQ1_M", 0.9), ("IQ1_S", 0.9),
         ("MXFP4", 2.0), ("TQ1_0", 0.8), ("TQ2_0", 0.8),
     )  # fmt: skip
     """GB/s of weights a matrix-vector kernel can unpack per dense FP16 TFLOPS of the GPU (its
     SM x clock throughput), where the catalog has that rate: on Hopper the kernels are bound by
     their integer work, not by HBM (an H200 decodes an 8B no faster than an H100). Fitted on the
-    H200 Llama-3.1-8B types rows (each file's effective rate, its Q6_K share taken out)."""
+    H200 Llama-3.1-8B types rows (each file's effective rate, its Q6_K share taken out); Q3_K 0.9
+    balances the two fit files that hold it (Q3_K_M +5%, Q2_K -5%). A type without a row of its own
+    takes its sibling's rate per weight, since the kernels do the same integer work per weight and
+    differ in bytes: Q4_1 = Q4_0 x 20/18 bytes a block, Q5_1 = Q5_0 x 24/22, IQ4_NL = IQ4_XS x
+    4.5/4.25 bits, IQ3_S = IQ3_XXS x 3.4375/3.0625 bits (not fitted)."""
     prefill_efficiency_tensor: tuple[tuple[str, float], ...] = (
         ("F16", 0.40), ("BF16", 0.40), ("F32", 0.05), ("Q8_0", 0.18), ("Q4_0", 0.19), ("Q4_1", 0.18),
         ("Q5_0", 0.17), ("Q5_1", 0.17), ("Q4_K", 0.156), ("Q5_K", 0.157), ("Q6_K", 0.13), ("Q3_K", 0.127),
