@@ -103,6 +103,21 @@ class Planner:
         self.trace: list[FiredRule] = []
         self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
         self._losses: dict[tuple[str, str, str], ExpectedLoss] = {}
+        # A budget too small for llama.cpp's fixed GPU buffers (CUDA context, compute buffers at -ngl 0)
+        # runs nothing on the GPU: planned exactly as with no GPU (--device none), speeds included, so
+        # 0.25 GiB and 1.25 GiB of a bare --vram card give one answer.
+        self.below_gpu_buffers = self.budget > 0 and self._gpu_buffers_bytes() > self.budget
+        if self.below_gpu_buffers:
+            self.budget, self.device = 0, None
+            self.host = host or host_facts(None, None, None)
+
+    def _gpu_buffers_bytes(self) -> int:
+        """What llama.cpp holds on a GPU with no layer on it (Q4_K_M's plan at -ngl 0, with the settings
+        an offloaded plan runs): below this budget nothing can be offloaded."""
+        k, v, ub, fa = self.knobs.offload()
+        est = self._estimate("Q4_K_M", gpu_layers=0, gpu_present=True, cache_type_k=k, cache_type_v=v,
+                             n_ubatch=ub, flash_attn=fa)  # fmt: skip
+        return est.total_bytes + est.prompt_bytes
 
     def _estimate(
         self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any
@@ -223,7 +238,7 @@ class Planner:
             if speed is not None
             else ""
         )
-        if fit == "partial" and self.budget > 0 and est.gpu_layers == 0:
+        if fit == "partial" and (self.below_gpu_buffers or (self.budget > 0 and est.gpu_layers == 0)):
             notes.append(
                 "the GPU budget is below llama.cpp's fixed GPU buffers: run on the CPU only "
                 "(llama.cpp --device none), as with no GPU"
