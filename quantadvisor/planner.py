@@ -485,8 +485,36 @@ class Planner:
         ranked = _lift_dominating(sorted(out, key=key))
         how = "speed" if timed and self.prefer == "speed" else "balanced" if timed else "ladder"
         return [
-            _with_reason(o, _reason(o, i + 1, how, tier_of(o), fastest, target_loss(o))) for i, o in enumerate(ranked)
+            _with_reason(
+                o,
+                _reason(o, i + 1, how, tier_of(o), fastest, target_loss(o))
+                + (self._ladder_place(o) if how == "ladder" else ""),
+            )
+            for i, o in enumerate(ranked)
         ]
+
+    def _ladder_place(self, o: QuantOption) -> str:
+        """Where the policy's order puts `o` (the ranking without speeds), in words."""
+        policy = self.policy if o.fit == "gpu" else self.policy.unbumped()
+        if o.released_precision:
+            return ": the model's released precision first"
+        if o.quant not in LADDER:
+            return ": off the ladder, beside the type of the same expected loss"
+        if self.prefer == "quality":
+            return ": more bits first (prefer quality)"
+        i, t, f = LADDER.index(o.quant), LADDER.index(policy.target), LADDER.index(policy.floor)
+        if self.prefer == "speed":
+            place = "at or above the floor, fewer bits first" if i <= f else "below the floor"
+            return f": {place} (prefer speed)"
+        if i == t:
+            place = f"the task's target, {o.quant}"
+        elif t < i <= f:
+            place = f"below the target {policy.target}, down to the floor {policy.floor}: fewer bytes per token first"
+        elif i < t:
+            place = f"above the target {policy.target}: more bits after every type down to the floor"
+        else:
+            place = f"below the floor {policy.floor}"
+        return f": {place}"
 
 
 # balanced: cost = max(expected loss, the target's) x (fastest decode / this decode). Scale-free: the
@@ -564,7 +592,7 @@ def _reason(o: QuantOption, place: int, how: str, tier: float, fastest: float, t
         slower = fastest / _decode(o) if _decode(o) > 0 else math.inf
         why = f"cost {counted * slower:.3g} = {loss_text}{at} x {slower:.2f} ({speed} vs {fastest:.3g})"
     else:
-        why = f"{loss_text}, {speed}: ladder order of the policy"
+        why = loss_text if o.speed is None else f"{loss_text}, {speed}"
     return f"#{place} {o.quant}: {fit}; {why}"
 
 
