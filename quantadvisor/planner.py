@@ -103,6 +103,21 @@ class Planner:
         self.trace: list[FiredRule] = []
         self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
         self._losses: dict[tuple[str, str, str], ExpectedLoss] = {}
+        # A budget too small for llama.cpp's fixed GPU buffers (CUDA context, compute buffers at -ngl 0)
+        # runs nothing on the GPU: planned exactly as with no GPU (--device none), speeds included, so
+        # 0.25 GiB and 1.25 GiB of a bare --vram card give one answer.
+        self.below_gpu_buffers = self.budget > 0 and self._gpu_buffers_bytes() > self.budget
+        if self.below_gpu_buffers:
+            self.budget, self.device = 0, None
+            self.host = host or host_facts(None, None, None)
+
+    def _gpu_buffers_bytes(self) -> int:
+        """What llama.cpp holds on a GPU with no layer on it (Q4_K_M's plan at -ngl 0, with the settings
+        an offloaded plan runs): below this budget nothing can be offloaded."""
+        k, v, ub, fa = self.knobs.offload()
+        est = self._estimate("Q4_K_M", gpu_layers=0, gpu_present=True, cache_type_k=k, cache_type_v=v,
+                             n_ubatch=ub, flash_attn=fa)  # fmt: skip
+        return est.total_bytes + est.prompt_bytes
 
     def _estimate(
         self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any
@@ -223,7 +238,7 @@ class Planner:
             if speed is not None
             else ""
         )
-        if fit == "partial" and self.budget > 0 and est.gpu_layers == 0:
+        if fit == "partial" and (self.below_gpu_buffers or (self.budget > 0 and est.gpu_layers == 0)):
             notes.append(
                 "the GPU budget is below llama.cpp's fixed GPU buffers: run on the CPU only "
                 "(llama.cpp --device none), as with no GPU"
@@ -470,8 +485,36 @@ class Planner:
         ranked = _lift_dominating(sorted(out, key=key))
         how = "speed" if timed and self.prefer == "speed" else "balanced" if timed else "ladder"
         return [
-            _with_reason(o, _reason(o, i + 1, how, tier_of(o), fastest, target_loss(o))) for i, o in enumerate(ranked)
+            _with_reason(
+                o,
+                _reason(o, i + 1, how, tier_of(o), fastest, target_loss(o))
+                + (self._ladder_place(o) if how == "ladder" else ""),
+            )
+            for i, o in enumerate(ranked)
         ]
+
+    def _ladder_place(self, o: QuantOption) -> str:
+        """Where the policy's order puts `o` (the ranking without speeds), in words."""
+        policy = self.policy if o.fit == "gpu" else self.policy.unbumped()
+        if o.released_precision:
+            return ": the model's released precision first"
+        if o.quant not in LADDER:
+            return ": off the ladder, beside the type of the same expected loss"
+        if self.prefer == "quality":
+            return ": more bits first (prefer quality)"
+        i, t, f = LADDER.index(o.quant), LADDER.index(policy.target), LADDER.index(policy.floor)
+        if self.prefer == "speed":
+            place = "at or above the floor, fewer bits first" if i <= f else "below the floor"
+            return f": {place} (prefer speed)"
+        if i == t:
+            place = f"the task's target, {o.quant}"
+        elif t < i <= f:
+            place = f"below the target {policy.target}, down to the floor {policy.floor}: fewer bytes per token first"
+        elif i < t:
+            place = f"above the target {policy.target}: more bits after every type down to the floor"
+        else:
+            place = f"below the floor {policy.floor}"
+        return f": {place}"
 
 
 # balanced: cost = max(expected loss, the target's) x (fastest decode / this decode). Scale-free: the
@@ -549,7 +592,7 @@ def _reason(o: QuantOption, place: int, how: str, tier: float, fastest: float, t
         slower = fastest / _decode(o) if _decode(o) > 0 else math.inf
         why = f"cost {counted * slower:.3g} = {loss_text}{at} x {slower:.2f} ({speed} vs {fastest:.3g})"
     else:
-        why = f"{loss_text}, {speed}: ladder order of the policy"
+        why = loss_text if o.speed is None else f"{loss_text}, {speed}"
     return f"#{place} {o.quant}: {fit}; {why}"
 
 

@@ -292,7 +292,9 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     for note in rec.notes:
         console.print(f"[dim]{note}[/]")
     if explain and not rec.by_size:
-        console.print("\n[bold]Ranking[/] (one line per option):")
+        timed = any(o.speed is not None for o in rec.options if o.fit != "none")
+        order = "" if timed else "; no speeds without a named GPU, so the task's policy order (--gpu NAME adds speed)"
+        console.print(f"\n[bold]Ranking[/] (one line per option{order}):")
         for o in rec.options if show_all else rec.options[:10]:
             console.print(f"  {o.rank_reason or o.quant}")
     if explain:

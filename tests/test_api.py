@@ -274,3 +274,14 @@ def test_math_rows_name_reasoning_models_and_chat_rows_general_ones() -> None:
     assert "DeepSeek-R1-Distill-Qwen-14B" not in chat_rows["14b"].models
     # Sizing and loss are the row's reference shape whatever the models: the same for both tasks' rows.
     assert math_rows["14b"].stands_for == chat_rows["14b"].stands_for
+
+
+def test_without_speeds_each_rank_reason_says_where_the_policy_puts_it() -> None:
+    """A bare --vram has no bandwidth: the order is the policy's, and each line says which part of it."""
+    rec = recommend("chat", model="9b", vram_gib=12)
+    assert all(o.speed is None for o in rec.options)
+    reasons = {o.quant: o.rank_reason or "" for o in rec.options}
+    assert "the task's target, Q4_K_M" in reasons["Q4_K_M"]
+    assert "below the target Q4_K_M, down to the floor Q3_K_M" in reasons["Q3_K_M"]
+    assert "above the target Q4_K_M" in reasons["Q6_K"]
+    assert all("speed unknown" not in r for r in reasons.values())

@@ -162,14 +162,31 @@ def test_a_quantized_kv_cache_adds_its_measured_cost(ds: Dataset) -> None:
 
 
 def test_an_unmeasured_kv_cache_type_says_so(ds: Dataset) -> None:
-    if kv_cache_distortion(ds, "q4_1", "q4_1") is not None:
-        pytest.skip("the data now measures a q4_1 cache")
-    alone = _loss(ds, "KV-q4_1", "chat")
+    if kv_cache_distortion(ds, "q5_0", "q5_0") is not None:
+        pytest.skip("the data now measures a q5_0 cache")
+    alone = _loss(ds, "KV-q5_0", "chat")
     assert math.isnan(alone.mid)
-    assert any("no record measures a q4_1/q4_1 KV cache" in n for n in alone.notes)
-    with_weights = _loss(ds, "Q4_K_M", "chat", cache_type_k="q4_1", cache_type_v="q4_1")
+    assert any("no record measures a q5_0/q5_0 KV cache" in n for n in alone.notes)
+    with_weights = _loss(ds, "Q4_K_M", "chat", cache_type_k="q5_0", cache_type_v="q5_0")
     assert with_weights.mid == pytest.approx(_loss(ds, "Q4_K_M", "chat").mid)
     assert any("not in it" in n for n in with_weights.notes)
+
+
+def test_a_kv_cache_type_pr7412_did_not_reach_is_estimated_from_other_runs(ds: Dataset) -> None:
+    """q4_0 K and V: no Llama-3-8B KLD row, so the median of the runs that measured it on other models;
+    IQ4_NL, which no run measures, at q4_0's cost; both labelled estimates."""
+    q8, q4, nl = (kv_cache_distortion(ds, t, t) for t in ("q8_0", "q4_0", "iq4_nl"))
+    assert q8 is not None
+    assert q4 is not None
+    assert nl is not None
+    assert q4[0] > q8[0]
+    assert nl == q4
+    assert all(ds.evidence[i].source != "llama-cpp-pr-7412" for i in q4[1])
+    e = _loss(ds, "Q4_K_M", "chat", cache_type_k="q4_0", cache_type_v="q4_0")
+    assert e.mid > _loss(ds, "Q4_K_M", "chat", cache_type_k="q8_0", cache_type_v="q8_0").mid
+    assert any("estimated" in n and "runs on other models" in n for n in e.notes)
+    nl_loss = _loss(ds, "Q4_K_M", "chat", cache_type_k="iq4_nl", cache_type_v="iq4_nl")
+    assert any("at q4_0's cost" in n for n in nl_loss.notes)
 
 
 def test_observations_weigh_a_benchmark_by_its_size() -> None:

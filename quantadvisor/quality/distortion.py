@@ -20,16 +20,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSUMED_EQUIVALENT",
+    "KV_CACHE_PROXY",
+    "KV_CACHE_RUN",
     "UNQUANTIZED",
     "distortion",
     "family_factor",
     "family_key",
     "kld_equivalents",
     "kv_cache_distortion",
+    "other_runs_kv_cost",
 ]
 
 SCOREBOARD = "llama-cpp-perplexity-readme"
-_KV_RUN = "llama-cpp-pr-7412"
+KV_CACHE_RUN = "llama-cpp-pr-7412"
+"""The run every KV-cache type it measured is priced from (Llama-3-8B, one f16 noise-floor row)."""
 _FAMILY_RUN = "ik-llama-cpp-pr-83"
 
 UNQUANTIZED = frozenset({"F32", "F16", "BF16", "BF16-safetensors", "FP16"})
@@ -122,22 +126,59 @@ def kv_cache_distortion(ds: Dataset, cache_k: str, cache_v: str) -> tuple[float,
 
     PR #7412 measured f16 weights with each cache type on Llama-3-8B, beside its own f16 row (the
     run's noise floor) and q8_0 weights; the cache's KLD above that floor is carried onto the
-    scoreboard in proportion to the two tables' q8_0-weights rows.
+    scoreboard in proportion to the two tables' q8_0-weights rows. Types that run did not reach
+    (q4_0 K and V, say) take other_runs_kv_cost(): an estimate from other models' runs.
     """
     k, v = cache_k.casefold(), cache_v.casefold()
     if {k, v} <= {"f16", "f32", "bf16"}:
         return (0.0, [])
-    rows = {r.format: r for r in ds.evidence.values() if r.source == _KV_RUN and r.metric == "mean_kld"}
+    rows = {r.format: r for r in ds.evidence.values() if r.source == KV_CACHE_RUN and r.metric == "mean_kld"}
     name = f"KV-{k}" if k == v else f"KV-{k}/{v}"
     hit, floor, weights = rows.get(name), rows.get("KV-f16"), rows.get("Q8_0")
     board = distortion(ds, "Q8_0")
     if hit is None or floor is None or hit.quantized is None or floor.quantized is None:
-        return None
+        return other_runs_kv_cost(ds, k, v)
     scale = 1.0
     if weights is not None and weights.quantized and board and weights.quantized > floor.quantized:
         scale = board[0] / (weights.quantized - floor.quantized)
     ids = [hit.id, floor.id] + ([weights.id] if weights is not None else [])
     return (max(0.0, hit.quantized - floor.quantized) * scale, ids)
+
+
+# Cache types no run measures, placed at the cost of the type with the same 32-value blocks and
+# bits (IQ4_NL: 4.5 bpw with a non-linear grid; Q4_1: Q4_0 plus an offset, 5.0 bpw). An assumption.
+KV_CACHE_PROXY = {"iq4_nl": "q4_0", "q4_1": "q4_0"}
+
+
+def other_runs_kv_cost(ds: Dataset, cache_k: str, cache_v: str) -> tuple[float, list[str]] | None:
+    """A K/V cache's cost from the runs outside PR #7412 that measured it: the median over them.
+
+    Each run compares one model's weights with an f16 cache against the same weights with this
+    cache ("Q4_0+KV-q4_0" against Q4_0), in perplexity (Δ ln PPL, which mean KLD approximates for a
+    small divergence) or in mean KLD. Other models, contexts and llama.cpp versions (some with the
+    K/V rotation of PR #21038, some without): an estimate, and the expected loss says so. A type no
+    run measures takes its KV_CACHE_PROXY's cost.
+    """
+    k, v = cache_k.casefold(), cache_v.casefold()
+    for kk, vv in ((k, v), (KV_CACHE_PROXY.get(k, k), KV_CACHE_PROXY.get(v, v))):
+        costs, ids = [], []
+        for r in ds.evidence.values():
+            weights, plus, cache = r.format.partition("+KV-")
+            if not plus or r.source == KV_CACHE_RUN or r.task != "language-modelling" or r.baseline_format != weights:
+                continue
+            rk, _, rv = cache.casefold().partition("/")
+            if (rk, rv or rk) != (kk, vv) or r.quantized is None:
+                continue
+            if r.metric == "mean_kld":
+                costs.append(max(0.0, r.quantized))
+            elif r.metric == "ppl" and r.baseline and r.baseline > 0 and r.quantized > 0:
+                costs.append(max(0.0, math.log(r.quantized / r.baseline)))
+            else:
+                continue
+            ids.append(r.id)
+        if costs:
+            return (statistics.median(costs), ids)
+    return None
 
 
 def family_key(name: str | None) -> str | None:

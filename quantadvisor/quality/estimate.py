@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict
 
 from ..construct import construct
 from ..errors import InvalidRequestError
-from .distortion import ASSUMED_EQUIVALENT, UNQUANTIZED, distortion, family_factor, family_key, kv_cache_distortion
+from .distortion import (
+    ASSUMED_EQUIVALENT,
+    KV_CACHE_PROXY,
+    KV_CACHE_RUN,
+    UNQUANTIZED,
+    distortion,
+    family_factor,
+    family_key,
+    kv_cache_distortion,
+)
 from .fit import format_tau, loss_model, sensitivity_key, size_factor
 
 if TYPE_CHECKING:
@@ -177,7 +186,14 @@ def expected_loss(
             like += f" with {INHERITS[fmt]}'s measured factor"
         notes.append(f"{fmt} placed at the quality of {like} (no record measures it directly)")
     if quantized_cache and kv[0] > 0:
-        notes.append(f"includes the {cache_type_k}/{cache_type_v} KV cache's cost (Llama-3-8B KLD, PR #7412)")
+        measured = [i for i in kv[1] if i in ds.evidence]
+        if any(ds.evidence[i].source == KV_CACHE_RUN for i in measured):
+            origin = "Llama-3-8B KLD, PR #7412"
+        else:  # other_runs_kv_cost: other models' runs of this cache type (or of its proxy's)
+            proxy = {KV_CACHE_PROXY.get(t, t) for t in (cache_type_k, cache_type_v)} - {cache_type_k, cache_type_v}
+            like = f" at {'/'.join(sorted(proxy))}'s cost" if proxy else ""
+            origin = f"estimated{like}: the median of {len(measured)} runs on other models, not Llama-3-8B's KLD"
+        notes.append(f"includes the {cache_type_k}/{cache_type_v} KV cache's cost ({origin})")
     if size >= 30:
         notes.append(
             "larger models are usually more tolerant, but by mean KLD Llama-3-70B was more sensitive than "
