@@ -50,7 +50,7 @@ def model_params(spec: ModelSpec) -> tuple[float, float | None]:
     return total / 1e9, (active / 1e9 if spec.is_moe else None)
 
 
-def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
+def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str, *, device_none: bool = False) -> list[str]:
     if family == "serving":
         return ["vllm", "serve", f"<a {quant} checkpoint>", "--max-model-len", str(est.context_tokens)]
     # All layers: 99 as people write it, or the count itself for a model deeper than that (a 405B has 127).
@@ -63,6 +63,10 @@ def _flags(est: MemoryEstimate, fit: Fit, quant: str, family: str) -> list[str]:
         flags += ["-ub", str(est.n_ubatch)]
     if est.n_cpu_moe:
         flags += ["--n-cpu-moe", str(est.n_cpu_moe)]
+    if device_none:
+        # -ngl 0 alone still puts the CUDA context and compute buffers on the GPU; "--device none"
+        # offloads nothing (common/arg.cpp at 0c1e57098: "none = don't offload").
+        flags += ["--device", "none"]
     return flags
 
 
@@ -82,9 +86,14 @@ class Planner:
         self, spec: ModelSpec, *, task: str, context: int, budget_bytes: int, ram_bytes: int | None,
         cc: float | None, gpu_bw: float | None, n_gpus: int, policy: Policy, prefer: Prefer, dataset: Dataset,
         knobs: RuntimeKnobs | None = None, device: DeviceFacts | None = None, host: HostFacts | None = None,
-        price_per_kwh: float | None = None,
+        price_per_kwh: float | None = None, card_budget_bytes: int | None = None, device_none: bool = False,
     ) -> None:  # fmt: skip
         self.spec, self.task, self.context, self.budget = spec, task, context, budget_bytes
+        # What one card holds: every per-GPU figure is checked against it (the budget is their sum).
+        self.card_budget = budget_bytes // max(1, n_gpus) if card_budget_bytes is None else card_budget_bytes
+        # The request is CPU-only because its GPU budget is too small (not for want of a GPU): its
+        # commands keep llama.cpp off the GPU with --device none.
+        self.device_none = device_none
         if device is None and gpu_bw:
             device = DeviceFacts(name=None, bandwidth_gbps=gpu_bw, bandwidth_source="detected", n_gpus=n_gpus)
         # Speed needs a GPU's bandwidth: a bare --vram card has none, so its GPU plans carry no speed.
@@ -103,21 +112,26 @@ class Planner:
         self.trace: list[FiredRule] = []
         self._layouts: dict[tuple[str, int | None], tuple[Layout, int]] = {}
         self._losses: dict[tuple[str, str, str], ExpectedLoss] = {}
-        # A budget too small for llama.cpp's fixed GPU buffers (CUDA context, compute buffers at -ngl 0)
-        # runs nothing on the GPU: planned exactly as with no GPU (--device none), speeds included, so
-        # 0.25 GiB and 1.25 GiB of a bare --vram card give one answer.
-        self.below_gpu_buffers = self.budget > 0 and self._gpu_buffers_bytes() > self.budget
+        # A card too small for llama.cpp's smallest GPU plan (one layer, the output, with its CUDA
+        # context and compute buffer) runs nothing on the GPU: planned exactly as with no GPU
+        # (--device none), speeds included, so 0.25 GiB and 1.25 GiB of a bare --vram card give one answer.
+        self.below_gpu_buffers = self.budget > 0 and self._gpu_buffers_bytes() > self.card_budget
         if self.below_gpu_buffers:
-            self.budget, self.device = 0, None
+            self.budget, self.card_budget, self.device = 0, 0, None
             self.host = host or host_facts(None, None, None)
 
     def _gpu_buffers_bytes(self) -> int:
-        """What llama.cpp holds on a GPU with no layer on it (Q4_K_M's plan at -ngl 0, with the settings
-        an offloaded plan runs): below this budget nothing can be offloaded."""
+        """The smallest GPU footprint of a plan that runs: -ngl 1 (the output layer, every expert in
+        RAM) with the settings an offloaded plan runs, for Q4_K_M and the ladder's fewest bits. The
+        fit never plans -ngl 0 on a GPU (its buffers buy no layer), so below this nothing is offloaded."""
         k, v, ub, fa = self.knobs.offload()
-        est = self._estimate("Q4_K_M", gpu_layers=0, gpu_present=True, cache_type_k=k, cache_type_v=v,
-                             n_ubatch=ub, flash_attn=fa)  # fmt: skip
-        return est.total_bytes + est.prompt_bytes
+        moe = self.spec.n_layers if self.spec.is_moe else 0
+        sizes = []
+        for quant in ("Q4_K_M", LADDER[-1]):
+            est = self._estimate(quant, gpu_layers=1, gpu_present=True, cache_type_k=k, cache_type_v=v,
+                                 n_ubatch=ub, flash_attn=fa, n_cpu_moe=moe)  # fmt: skip
+            sizes.append(_card_bytes(est))
+        return min(sizes)
 
     def _estimate(
         self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any
@@ -162,7 +176,7 @@ class Planner:
             est = self._on_gpu(quant, knobs, file_bytes)
             if self._fits(est):
                 return est, "gpu"
-        budget = self.budget - est.prompt_bytes
+        budget, card = self.budget - est.prompt_bytes, self.card_budget - est.prompt_bytes
         k, v, ub, fa = self.knobs.offload()
 
         def estimator(**kw: Any) -> MemoryEstimate:
@@ -171,7 +185,7 @@ class Planner:
             )
 
         if self.spec.is_moe:
-            moe = fit_moe_offload(estimator, self.spec.n_layers, budget)
+            moe = fit_moe_offload(estimator, self.spec.n_layers, budget, per_gpu_budget_bytes=card)
             if moe is not None and (self.ram is None or moe.host_bytes <= self.ram):
                 return moe, "moe-offload"
         if self.spec.is_moe:
@@ -182,9 +196,9 @@ class Planner:
             def layers_then_experts(**kw: Any) -> MemoryEstimate:
                 return estimator(n_cpu_moe=every, **kw)
 
-            partial = fit_gpu_layers(layers_then_experts, self.spec.n_layers + 1, budget)
+            partial = fit_gpu_layers(layers_then_experts, self.spec.n_layers + 1, budget, per_gpu_budget_bytes=card)
         else:
-            partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget)
+            partial = fit_gpu_layers(estimator, self.spec.n_layers + 1, budget, per_gpu_budget_bytes=card)
         if partial is not None and (self.ram is None or partial.host_bytes <= self.ram):
             return partial, "partial"
         # A budget below llama.cpp's fixed GPU buffers is no worse than no GPU: the CPU-only plan that a
@@ -218,7 +232,9 @@ class Planner:
             verdict.flags.append(f"{quant} kernels need compute capability {needs:g} (this GPU: {self.cc:g})")
         if family == "serving":
             est = self._serving_estimate(quant)
+            # Tensor parallel splits the checkpoint evenly: each card holds its share.
             fits = self.budget > 0 and est.total_bytes + est.prompt_bytes <= self.budget
+            fits = fits and (est.total_bytes + est.prompt_bytes) / max(1, self.n_gpus) <= self.card_budget
             fit: Fit = "gpu" if fits else "none"
         else:
             est, fit = self._fit(quant, file_bytes)
@@ -238,7 +254,10 @@ class Planner:
             if speed is not None
             else ""
         )
-        if fit == "partial" and (self.below_gpu_buffers or (self.budget > 0 and est.gpu_layers == 0)):
+        # CPU-only because the GPU budget is too small for llama.cpp's buffers (not for want of a GPU).
+        no_offload = family == "gguf" and fit == "partial" and est.total_bytes == 0 and est.gpu_layers == 0
+        device_none = no_offload and (self.device_none or self.below_gpu_buffers or self.budget > 0)
+        if device_none:
             notes.append(
                 "the GPU budget is below llama.cpp's fixed GPU buffers: run on the CPU only "
                 "(llama.cpp --device none), as with no GPU"
@@ -263,7 +282,8 @@ class Planner:
                 kv_cache=None if (est.cache_type_k, est.cache_type_v) == ("f16", "f16")
                 else f"{est.cache_type_k}/{est.cache_type_v}",
             ),
-            evidence=loss.sources, notes=notes, runner_flags=_flags(est, fit, quant, family), native=verdict.native,
+            evidence=loss.sources, notes=notes, native=verdict.native,
+            runner_flags=_flags(est, fit, quant, family, device_none=device_none),
             released_precision=verdict.released_precision,
             meets_target=q_index <= t_index or verdict.released_precision,
             below_floor=q_index > f_index and not verdict.released_precision,
@@ -413,8 +433,9 @@ class Planner:
         return self._estimate(quant, file_bytes=file_bytes, flash_attn=fa, cache_type_k=k, cache_type_v=v, n_ubatch=ub)
 
     def _fits(self, est: MemoryEstimate) -> bool:
-        # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint.
-        return est.total_bytes + est.prompt_bytes <= self.budget
+        # prompt_bytes: the CUDA pool a long prompt adds on top of the calibrated footprint; each
+        # GPU's share is checked against its own card, not only the sum against the sum.
+        return est.total_bytes + est.prompt_bytes <= self.budget and _card_bytes(est) <= self.card_budget
 
     def file_options(self, files: Sequence[FileCandidate]) -> list[QuantOption]:
         """Rank real GGUF files: each sized from its own byte count, ranked like the quant type it is."""
@@ -533,6 +554,11 @@ def _with_reason(o: QuantOption, reason: str) -> QuantOption:
     object.__setattr__(made, "__pydantic_extra__", None)
     object.__setattr__(made, "__pydantic_private__", None)
     return made
+
+
+def _card_bytes(est: MemoryEstimate) -> int:
+    """What the fullest GPU of a plan holds, with the prompt pool (on the main GPU) on top."""
+    return max(est.per_gpu_bytes, default=est.total_bytes) + est.prompt_bytes
 
 
 def _decode(o: QuantOption) -> float:

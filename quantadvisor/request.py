@@ -191,6 +191,8 @@ class Request:
     rag: bool
     hardware: HardwareUsed
     common: dict[str, Any]
+    cards: tuple[int, ...] = ()
+    """Each planned GPU's budget for the LLM (what a per-GPU figure is checked against)."""
 
     def with_reserve(self, nbytes: int, what: str) -> Request:
         """Keep `nbytes` of VRAM for something beside the LLM (an embedding model, an mmproj)."""
@@ -203,7 +205,13 @@ class Request:
                 "steps": [*hw.steps, f"reserve {what}: {nbytes / GIB:.2f} GiB → {llm / GIB:.2f} GiB for the LLM"],
             }
         )  # fmt: skip
-        return replace(self, hardware=hardware, common={**self.common, "budget_bytes": llm})
+        # The resident model sits on one card: the one with the most room.
+        cards = sorted(self.cards)
+        if cards:
+            cards[-1] = max(0, cards[-1] - nbytes)
+        card = min(cards, default=0) if llm > 0 else 0
+        common = {**self.common, "budget_bytes": llm, "card_budget_bytes": card}
+        return replace(self, hardware=hardware, common=common, cards=tuple(cards))
 
 
 def prepare_request(
@@ -253,6 +261,7 @@ def prepare_request(
     from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
 
     gpu_bw = min(measured_bw) if measured_bw else None
+    cards = tuple(b for b in budget.per_gpu_bytes if b > 0)
     hardware = construct(
         HardwareUsed,
         vram_bytes=budget.vram_bytes, llm_vram_bytes=llm_budget, ram_bytes=budget.ram_bytes, gpu_name=budget.gpu_name,
@@ -264,11 +273,11 @@ def prepare_request(
     common = {
         "task": task, "context": context_tokens, "budget_bytes": llm_budget, "ram_bytes": budget.ram_bytes,
         "cc": budget.compute_capability, "gpu_bw": gpu_bw, "n_gpus": hardware.n_gpus, "prefer": prefer, "dataset": ds,
-        "knobs": knobs or RuntimeKnobs(),
+        "knobs": knobs or RuntimeKnobs(), "card_budget_bytes": min(cards, default=0),
         **speed_facts(budget.gpu_name, gpu_bw, hardware.n_gpus, ds, host_bandwidth_gbps, price_per_kwh),
     }  # fmt: skip
     rag = bool(reserve)
-    req = Request(ds, task, prefer, context_tokens, rag, hardware, common)
+    req = Request(ds, task, prefer, context_tokens, rag, hardware, common, cards)
     return req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
 
 

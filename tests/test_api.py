@@ -244,8 +244,10 @@ def test_results_survive_a_json_round_trip(model: str | None) -> None:
 def test_an_f16_cache_that_fits_is_used_even_when_q8_0_would_not() -> None:
     """A q8_0 cache is not always smaller in total: the f16 copy the FA kernel makes is paid on
     every GPU, and Gemma-3's sliding-window layers leave little KV to halve. Found by review: with
-    the most compact knobs tried alone, Q4_K_M dropped to a partial offload here."""
-    rec = recommend("chat", model="12b", vram_gib=3.0, gpus=8, context_tokens=131072, margin_gib=0)
+    the most compact knobs tried alone, Q4_K_M dropped to a partial offload here. 3.05 GiB, not 3.0:
+    each card's share plus its own 12 MiB CUDA pool is checked against that card, and at 3.0 the f16
+    plan is 10 MB over on every card."""
+    rec = recommend("chat", model="12b", vram_gib=3.05, gpus=8, context_tokens=131072, margin_gib=0)
     top = rec.options[0]
     assert (top.quant, top.fit, top.memory.cache_type_k) == ("Q4_K_M", "gpu", "f16")
 
@@ -285,3 +287,44 @@ def test_without_speeds_each_rank_reason_says_where_the_policy_puts_it() -> None
     assert "below the target Q4_K_M, down to the floor Q3_K_M" in reasons["Q3_K_M"]
     assert "above the target Q4_K_M" in reasons["Q6_K"]
     assert all("speed unknown" not in r for r in reasons.values())
+
+
+def test_a_budget_below_the_gpu_buffers_keeps_llama_cpp_off_the_gpu() -> None:
+    """The note says "run on the CPU only (llama.cpp --device none)": the flags say it too. With
+    --vram 0 (no GPU by request) the plan is the same but no device flag is added."""
+    small = recommend("chat", model="8b", vram_gib=1.25).pick
+    none = recommend("chat", model="8b", vram_gib=0, ram_gib=64).pick
+    assert small is not None
+    assert none is not None
+    assert small.runner_flags[-2:] == ["--device", "none"]
+    assert small.runner_flags[:-2] == none.runner_flags
+    assert "--device" not in none.runner_flags
+
+
+def test_the_fixed_buffers_are_compared_with_one_card_not_the_sum() -> None:
+    """Two 1.65 GiB cards leave 0.65 GiB each: no card holds the 1.24 GiB of -ngl 1, so the plan is
+    CPU-only as on one 2.2 GiB card (the old check put 1.24 GiB on a 0.65 GiB card)."""
+    two = recommend("chat", model="8b", vram_gib=1.65, gpus=2)
+    one = recommend("chat", model="8b", vram_gib=2.2)
+    assert two.pick is not None
+    assert one.pick is not None
+    assert (two.pick.quant, two.pick.gpu_layers) == (one.pick.quant, one.pick.gpu_layers) == ("Q4_K_M", 0)
+
+
+@pytest.mark.parametrize(("model", "vram", "gpus"), [("8b", 3.3, 2), ("8b", 2.5, 4), ("30b-a3b", 6, 2), ("14b", 5, 3)])
+def test_every_gpu_share_fits_its_own_card(model: str, vram: float, gpus: int) -> None:
+    rec = recommend("chat", model=model, vram_gib=vram, gpus=gpus, ram_gib=256)
+    card = rec.hardware.llm_vram_bytes // gpus
+    assert any(o.fit in {"gpu", "partial", "moe-offload"} and o.memory.per_gpu_bytes for o in rec.options)
+    for o in rec.options:
+        if o.fit != "none" and o.family == "gguf":
+            assert max(o.memory.per_gpu_bytes, default=0) + o.memory.prompt_bytes <= card, o.quant
+
+
+def test_one_layer_on_the_gpu_is_planned_when_it_fits() -> None:
+    """The smallest GPU plan is -ngl 1 (1.2485 GiB for 8B), below -ngl 0's buffers (1.261 GiB with
+    the staged output weight): 1.255 GiB must offload a layer, not fall back to the CPU."""
+    pick = recommend("chat", model="8b", vram_gib=2.255).pick
+    assert pick is not None
+    assert pick.gpu_layers >= 1
+    assert "--device" not in pick.runner_flags

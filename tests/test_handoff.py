@@ -97,6 +97,17 @@ def test_ollama_parameters_match_the_plan(bartowski):
     assert h.ollama_parameters == {"num_ctx": 4096, "num_gpu": single.memory.gpu_layers}
 
 
+def test_a_card_below_the_gpu_buffers_runs_with_no_device(bartowski):
+    """-ngl 0 alone still puts llama.cpp's CUDA context and compute buffers on the GPU the plan
+    said it would not use: the command says --device none; Ollama's num_gpu 0 is its equivalent."""
+    rec = rank_files(REPO, task="chat", vram_gib=1.25)
+    h = rec.pick.handoff
+    assert rec.pick.gpu_layers == 0
+    assert "-ngl 0 -c 4096 -fa on --device none" in h.llama_server
+    assert h.llama_server_local.endswith("--device none")
+    assert h.ollama_parameters["num_gpu"] == 0
+
+
 def test_a_tag_two_builds_share_names_the_file(hub, tmp_path):
     head = test_files.llama_header(tmp_path)
     files = {
