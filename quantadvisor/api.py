@@ -10,6 +10,7 @@ from .knobs import RuntimeKnobs
 from .planner import FileCandidate, Planner, model_params
 from .quality import effective_params
 from .request import (
+    GIB,
     TASKS,
     Request,
     is_repo_model,
@@ -210,8 +211,16 @@ def _compare_sizes(req: Request) -> Recommendation:
     best: list[tuple[QuantOption, float]] = []
     trace: list[FiredRule] = []
     first_policy: Policy | None = None
+    cpu_req: Request | None = None  # the request as --vram 0 (host RAM read once), for sizes that need it
     for arch in sorted(req.ds.architectures.values(), key=lambda a: _size_key(a.shorthand)):
         planner, params, active = _size_planner(arch.shorthand, req)
+        if planner.below_gpu_buffers:
+            # No card holds this size's smallest GPU plan: planned exactly as --vram 0, RAM checked.
+            cpu_req = cpu_req or req.as_cpu_only(
+                "a size whose smallest GPU plan (the output layer with llama.cpp's CUDA context and compute "
+                "buffers) does not fit the card is planned as with no GPU, run with --device none"
+            )
+            planner, params, active = _size_planner(arch.shorthand, cpu_req)
         first_policy = first_policy or planner.policy
         trace.extend(r for r in planner.policy.fired if r.id not in {t.id for t in trace})
         top = planner.best_option(_MATRIX_QUANTS)
@@ -232,16 +241,25 @@ def _compare_sizes(req: Request) -> Recommendation:
     suited = {id(r.best) for r in rows if r.best is not None and r.models_purpose in _TASK_PURPOSES.get(req.task, ())}
 
     def overall(item: tuple[QuantOption, float]) -> tuple[int, int, float, float]:
-        # Fully on the GPU beats experts in RAM beats partial offload; within a tier a size with
-        # models made for the task (coder models for code, by their cards) comes first, then the
-        # largest size at >= 3.5 bpw that meets the floor wins (arXiv:2505.15030).
+        # Fully on the GPU beats experts in RAM beats partial offload beats the CPU alone (a size
+        # whose card is below llama.cpp's GPU buffers); within a tier a size with models made for
+        # the task (coder models for code, by their cards) comes first, then the largest size at
+        # >= 3.5 bpw that meets the floor wins (arXiv:2505.15030).
         o, eff = item
         ok = not o.below_floor and o.bits_per_weight >= 3.5
-        tier = {"gpu": 0, "moe-offload": 1, "partial": 2}.get(o.fit, 3) if ok else 4
+        tier = {"gpu": 0, "moe-offload": 1, "partial": 2}.get(o.fit, 4) if ok else 5
+        if tier == 2 and o.gpu_layers == 0 and o.memory.total_bytes == 0:
+            tier = 3
         return (tier, 0 if id(o) in suited else 1, -eff, o.expected_loss.sort_key)
 
     ranked = [o for o, _ in sorted(best, key=overall)]
     policy = first_policy or Policy()
+    cpu_note = []
+    if cpu_req is not None and not req.hardware.cpu_only:
+        ram = cpu_req.hardware.ram_bytes
+        checked = f"checked against {ram / GIB:.1f} GiB of host RAM" if ram else "host RAM unknown (--ram GIB)"
+        cpu_note = [f"sizes marked CPU only: the card is below their smallest GPU plan, so they are planned as "
+                    f"with no GPU ({checked}) and run with --device none"]  # fmt: skip
     if not ranked:
         notes = ["no reference size fits this budget, even partially offloaded"]
     else:
@@ -254,6 +272,7 @@ def _compare_sizes(req: Request) -> Recommendation:
             "expected loss is relative to each model's own unquantized score: a larger model quantized to "
             "about 3.5 bpw or more usually still scores higher than a smaller one at more bits (arXiv:2505.15030)",
         ]
+    notes += cpu_note
     return construct(
         Recommendation,
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=None, model_approximate=True,

@@ -233,6 +233,10 @@ def _chosen(rec: Recommendation, files: Files) -> QuantOption:
     budget = f"{hw.llm_vram_bytes / GIB:.1f} GiB of VRAM" + (
         f" and {hw.ram_bytes / GIB:.1f} GiB of RAM" if hw.ram_bytes else ""
     )
+    if hw.cpu_only and hw.vram_bytes > 0:  # planned CPU-only: the card is below llama.cpp's GPU buffers
+        budget = (f"{hw.ram_bytes / GIB:.1f} GiB of RAM" if hw.ram_bytes else "the CPU alone") + (
+            f" ({hw.vram_bytes / GIB:.1f} GiB of VRAM is below llama.cpp's GPU buffers: CPU only)"
+        )
     needs = (
         f"{smallest.memory.host_bytes / GIB:.1f} GiB of RAM"
         if hw.llm_vram_bytes <= 0

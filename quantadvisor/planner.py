@@ -115,23 +115,23 @@ class Planner:
         # A card too small for llama.cpp's smallest GPU plan (one layer, the output, with its CUDA
         # context and compute buffer) runs nothing on the GPU: planned exactly as with no GPU
         # (--device none), speeds included, so 0.25 GiB and 1.25 GiB of a bare --vram card give one answer.
-        self.below_gpu_buffers = self.budget > 0 and self._gpu_buffers_bytes() > self.card_budget
+        self.gpu_buffers_bytes = self._gpu_buffers_bytes() if self.budget > 0 else 0
+        self.below_gpu_buffers = self.budget > 0 and self.gpu_buffers_bytes > self.card_budget
         if self.below_gpu_buffers:
             self.budget, self.card_budget, self.device = 0, 0, None
             self.host = host or host_facts(None, None, None)
 
     def _gpu_buffers_bytes(self) -> int:
-        """The smallest GPU footprint of a plan that runs: -ngl 1 (the output layer, every expert in
-        RAM) with the settings an offloaded plan runs, for Q4_K_M and the ladder's fewest bits. The
-        fit never plans -ngl 0 on a GPU (its buffers buy no layer), so below this nothing is offloaded."""
+        """The smallest GPU footprint of Q4_K_M with the settings an offloaded plan runs: the lesser of
+        -ngl 1 (the output layer; every expert in RAM) and -ngl 0 (the CUDA context and compute
+        buffers alone). Below it the model's options all run on the CPU (each still fits on its own)."""
         k, v, ub, fa = self.knobs.offload()
         moe = self.spec.n_layers if self.spec.is_moe else 0
-        sizes = []
-        for quant in ("Q4_K_M", LADDER[-1]):
-            est = self._estimate(quant, gpu_layers=1, gpu_present=True, cache_type_k=k, cache_type_v=v,
-                                 n_ubatch=ub, flash_attn=fa, n_cpu_moe=moe)  # fmt: skip
-            sizes.append(_card_bytes(est))
-        return min(sizes)
+        return min(
+            _card_bytes(self._estimate("Q4_K_M", gpu_layers=ngl, gpu_present=True, cache_type_k=k, cache_type_v=v,
+                                       n_ubatch=ub, flash_attn=fa, n_cpu_moe=moe))
+            for ngl in (0, 1)
+        )  # fmt: skip
 
     def _estimate(
         self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any

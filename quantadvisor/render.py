@@ -177,6 +177,8 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     ram = f", {hw.ram_bytes / GIB:.0f} GiB RAM" if hw.ram_bytes else ", RAM unknown (--ram GIB)"
     if hw.cpu_only or hw.vram_bytes <= 0:
         why = "--vram 0" if hw.source == "user" else "no GPU found"
+        if hw.vram_bytes > 0:  # a budget too small for llama.cpp's GPU buffers
+            why = f"{hw.vram_bytes / GIB:.2f} GiB of VRAM is below llama.cpp's GPU buffers"
         room = f"{hw.ram_bytes / GIB:.1f} GiB of RAM" if hw.ram_bytes else "RAM unknown (--ram GIB)"
         console.print(f"[bold]{rec.task}[/], [bold yellow]CPU only[/] ({why}): {room}, context {rec.context_tokens}")
         console.print("[dim]To plan for a GPU: --vram GIB or --gpu NAME[/]")
@@ -269,7 +271,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
         command = f"llama-server -m {model_file} " + " ".join(pick.runner_flags)
         if pick.family == "serving":
             command = " ".join(pick.runner_flags)
-        room = (f"{pick.memory.host_bytes / GIB:.2f} GiB of RAM" if hw.cpu_only else
+        room = (f"{pick.memory.host_bytes / GIB:.2f} GiB of RAM" if hw.cpu_only or _on_cpu(pick) else
                 f"{pick.memory.total_bytes / GIB:.2f} GiB on the GPU")  # fmt: skip
         pick_row = next((r for r in rec.by_size if r.best is pick), None)
         label = (f"{pick_row.size} ({', '.join(pick_row.models[:2])})" if pick_row is not None and pick_row.models
@@ -338,8 +340,15 @@ def _quant(o: QuantOption) -> str:
     return (o.variant or o.quant) + (f" ×{len(o.files)}" if len(o.files) > 1 else "")
 
 
+def _on_cpu(o: QuantOption) -> bool:
+    """A plan with nothing on the GPU (its budget below llama.cpp's GPU buffers): RAM is its figure."""
+    return o.fit == "partial" and o.gpu_layers == 0 and o.memory.total_bytes == 0
+
+
 def _where_gib(o: QuantOption, cpu_only: bool) -> str:
-    return _gib(o.memory.host_bytes if cpu_only else o.memory.total_bytes)
+    if cpu_only:
+        return _gib(o.memory.host_bytes)
+    return f"{_gib(o.memory.host_bytes)} RAM" if _on_cpu(o) else _gib(o.memory.total_bytes)
 
 
 def _runtime(o: QuantOption) -> str:

@@ -15,6 +15,7 @@ from .construct import construct
 from .errors import InvalidRequestError, ModelResolutionError
 from .knobs import RuntimeKnobs
 from .memory import type_sizes
+from .memory.runtime import DEFAULTS
 from .planner import FileCandidate, Planner, model_params
 from .quality import effective_params
 from .results import HardwareUsed, Recommendation
@@ -31,11 +32,15 @@ if TYPE_CHECKING:
     from .rules import Prefer
 
 __all__ = [
-    "GIB", "TASKS", "Request", "is_repo_model", "local_gguf", "normalise_task", "prepare_request", "rank_model",
-    "resolve_model", "tag_quant", "thin_headroom",
+    "GIB", "GPU_FLOOR_BYTES", "TASKS", "Request", "is_repo_model", "local_gguf", "normalise_task", "prepare_request",
+    "rank_model", "resolve_model", "tag_quant", "thin_headroom",
 ]  # fmt: skip
 
 GIB = 2**30
+# Any plan with a layer on a GPU pays llama.cpp's CUDA context and the runtime seen whenever layers
+# run there, before any weight or compute buffer (memory/runtime.py, both measured): a card with
+# less than this cannot hold a layer of any model, so such a request is CPU-only, as --vram 0.
+GPU_FLOOR_BYTES = DEFAULTS.cuda_context_bytes + DEFAULTS.offload_runtime_bytes
 TASKS = ("code", "math", "reasoning", "chat", "qa", "summarization", "translation", "rag")
 
 _TASK_ALIASES = {
@@ -193,6 +198,31 @@ class Request:
     common: dict[str, Any]
     cards: tuple[int, ...] = ()
     """Each planned GPU's budget for the LLM (what a per-GPU figure is checked against)."""
+    host_bandwidth_gbps: float | None = None
+    price_per_kwh: float | None = None
+
+    def as_cpu_only(self, why: str) -> Request:
+        """This request planned as with no GPU (--vram 0): host RAM read when not given (and then
+        checked), the RAM column, and commands that keep llama.cpp off the GPU (--device none)."""
+        from .hardware import detect_host_memory, planning_budget
+        from .speed import speed_facts
+
+        hw = self.hardware
+        ram, steps = hw.ram_bytes, [*hw.steps, f"CPU only: {why}"]
+        if ram is None:
+            host = planning_budget(detect_host_memory())
+            ram = host.ram_bytes
+            steps = [s for s in steps if not s.startswith("host RAM unknown")]
+            steps += [s for s in host.steps if s.startswith("host RAM")]
+        hardware = hw.model_copy(
+            update={"llm_vram_bytes": 0, "ram_bytes": ram, "cpu_only": True, "steps": steps,
+                    "notes": [*hw.notes, f"CPU only: {why}"], "bandwidth_gbps": None}
+        )  # fmt: skip
+        common = {
+            **self.common, "budget_bytes": 0, "card_budget_bytes": 0, "ram_bytes": ram, "gpu_bw": None,
+            "device_none": True, **speed_facts(None, None, 1, self.ds, self.host_bandwidth_gbps, self.price_per_kwh),
+        }  # fmt: skip
+        return replace(self, hardware=hardware, common=common, cards=())
 
     def with_reserve(self, nbytes: int, what: str) -> Request:
         """Keep `nbytes` of VRAM for something beside the LLM (an embedding model, an mmproj)."""
@@ -277,8 +307,17 @@ def prepare_request(
         **speed_facts(budget.gpu_name, gpu_bw, hardware.n_gpus, ds, host_bandwidth_gbps, price_per_kwh),
     }  # fmt: skip
     rag = bool(reserve)
-    req = Request(ds, task, prefer, context_tokens, rag, hardware, common, cards)
-    return req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
+    req = Request(ds, task, prefer, context_tokens, rag, hardware, common, cards, host_bandwidth_gbps, price_per_kwh)
+    req = req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
+    card = req.common["card_budget_bytes"]
+    if hardware.vram_bytes > 0 and card < GPU_FLOOR_BYTES:
+        req = req.as_cpu_only(
+            f"{card / GIB:.2f} GiB for the model per GPU is below llama.cpp's fixed GPU buffers (a "
+            f"{DEFAULTS.cuda_context_bytes / 2**20:.0f} MiB CUDA context + "
+            f"{DEFAULTS.offload_runtime_bytes / 2**20:.0f} MiB once a layer runs there, before any weight): "
+            "planned as with no GPU, run with --device none"
+        )
+    return req
 
 
 def local_gguf(model: object, ds: Dataset) -> tuple[ModelSpec, FileCandidate | None] | None:
@@ -316,6 +355,14 @@ def rank_model(
     eff = effective_params(params, active)
     policy = evaluate_request_rules(req.ds.rules.values(), task=req.task, params=eff, rag=req.rag)
     planner = Planner(spec, policy=policy, **req.common)
+    if planner.below_gpu_buffers:
+        # No card holds this model's smallest GPU plan: the request is CPU-only, exactly as --vram 0.
+        req = req.as_cpu_only(
+            f"{req.common['card_budget_bytes'] / GIB:.2f} GiB for the model per GPU is below {spec.name}'s smallest "
+            f"GPU plan ({planner.gpu_buffers_bytes / GIB:.2f} GiB: the output layer with llama.cpp's CUDA context "
+            "and compute buffers): planned as with no GPU, run with --device none"
+        )
+        planner = Planner(spec, policy=policy, **req.common)
     if files is None:
         options = planner.options()
         have = {o.quant for o in options}
@@ -344,7 +391,7 @@ def thin_headroom(options: list[QuantOption], hw: HardwareUsed) -> list[QuantOpt
     """
     from .hardware import DEFAULT_SAFETY_MARGIN_BYTES
 
-    if hw.vram_bytes <= 0 or hw.margin_bytes >= DEFAULT_SAFETY_MARGIN_BYTES:
+    if hw.vram_bytes <= 0 or hw.cpu_only or hw.margin_bytes >= DEFAULT_SAFETY_MARGIN_BYTES:
         return options
     out = []
     for o in options:

@@ -52,7 +52,8 @@ class HardwareUsed(BaseModel):
     card_bytes: int | None = None
     """Total memory of the smallest GPU planned with (None CPU-only)."""
     cpu_only: bool = False
-    """No GPU to plan with (none found, or --vram 0): every option runs on the CPU from host RAM."""
+    """No GPU to plan with (none found, --vram 0, or a budget below llama.cpp's fixed GPU buffers,
+    ``vram_bytes`` > 0 then): every option runs on the CPU from host RAM."""
 
 
 class LossRange(BaseModel):

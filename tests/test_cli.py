@@ -141,6 +141,52 @@ def test_cpu_only_never_picks_more_than_the_ram(
     assert {"70b", "72b"} <= too_big
 
 
+@pytest.mark.parametrize("vram", ["1.25", "2.2"])
+def test_a_card_below_the_gpu_buffers_is_planned_as_vram_0(
+    vram: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1.25 GiB (0.25 to plan with) is below any model's GPU buffers (the request's floor); 2.2 GiB
+    is below 8B's smallest GPU plan (the planner's): both are --vram 0's answer, RAM read and checked."""
+    _no_gpu_machine(monkeypatch, ram_gib=23.5)
+    assert main(["suggest", "--task", "chat", "--model", "8b", "--vram", "0", "--json"]) == 0
+    zero = json.loads(capsys.readouterr().out)
+    assert main(["suggest", "--task", "chat", "--model", "8b", "--vram", vram, "--json"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    hw = small["hardware"]
+    assert (hw["cpu_only"], hw["llm_vram_bytes"], hw["ram_bytes"]) == (True, 0, round(23.5 * 2**30))
+    assert any("below" in n and "--device none" in n for n in hw["notes"])
+    for a, b in zip(zero["options"], small["options"], strict=True):
+        assert (a["quant"], a["fit"], a["speed"]) == (b["quant"], b["fit"], b["speed"])
+        assert b["runner_flags"] == [*a["runner_flags"], "--device", "none"]
+    assert main(["suggest", "--task", "chat", "--model", "8b", "--vram", vram]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("chat, CPU only (")
+    assert "below llama.cpp's GPU buffers): 23.5 GiB of RAM" in " ".join(out.split())
+    assert "RAM GiB" in out
+    assert "GiB on the GPU" not in out
+
+
+def test_the_matrix_puts_sizes_on_the_gpu_before_cpu_only_ones(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At 1.2 GiB to plan with, most sizes cannot hold their smallest GPU plan: those rows are
+    planned as --vram 0 (RAM read and checked: 70b does not fit 23.5 GiB), shown in RAM, and never
+    picked over sizes with layers on the GPU (the old pick: 72b CPU-only, 45 GiB of RAM unchecked)."""
+    _no_gpu_machine(monkeypatch, ram_gib=23.5)
+    assert main(["suggest", "--task", "chat", "--vram", "2.2", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    rows = {r["size"]: r["best"] for r in payload["by_size"]}
+    assert rows["70b"] is None
+    cpu = [b for b in rows.values() if b and b["gpu_layers"] == 0]
+    assert cpu
+    assert all(b["runner_flags"][-2:] == ["--device", "none"] for b in cpu)
+    assert all(b["memory"]["host_bytes"] <= round(23.5 * 2**30) for b in cpu)
+    assert payload["pick"]["gpu_layers"] > 0
+    assert main(["suggest", "--task", "chat", "--vram", "2.2"]) == 0
+    out = capsys.readouterr().out
+    assert " RAM  f16   CPU only" in out
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -187,7 +187,9 @@ def test_pick_file_returns_a_file_that_fits_8_gib(bartowski):
 
 
 def test_pick_file_raises_nothing_fits(bartowski):
-    with pytest.raises(NothingFitsError, match=r"no GGUF file of .* fits 0\.5 GiB of VRAM and 2\.0 GiB of RAM") as info:
+    # 0.5 GiB is below llama.cpp's GPU buffers: planned CPU-only, as --vram 0, against the 2 GiB of RAM.
+    match = r"no GGUF file of .* fits 2\.0 GiB of RAM \(0\.5 GiB of VRAM is below llama.cpp's GPU buffers: CPU only\)"
+    with pytest.raises(NothingFitsError, match=match) as info:
         pick_file(REPO, task="chat", vram_gib=0.5, ram_gib=2, margin_gib=0)
     assert f"{STEM}-IQ2_M.gguf" in str(info.value)  # the smallest is named
     assert info.value.exit_code == ExitCode.NOTHING_FITS
