@@ -549,6 +549,12 @@ def _resolve_shorthand(wanted: str, shorthand: str, ds: Dataset) -> ModelSpec:
         return ds.derived(
             ("scaled-shorthand", sizes), lambda: _catalog_sized_spec(sizes, ds) or _scaled_spec(sizes, ds)
         )
+    if _SIZE_RE.match(wanted):  # a size, but none a model has
+        raise ModelResolutionError(
+            f"model size {shorthand!r} is outside {limits.MIN_PARAMS_BILLIONS:g}b to {_MAX_SCALED_BILLIONS:,.0f}b "
+            "(an MoE's active size at most its total)",
+            hint="give the size in billions of parameters, such as 8b, 0.5b or 671b-a37b",
+        )
     known = sorted(a.shorthand for a in ds.architectures.values())
     close = closest_names(wanted, known)
     raise ModelResolutionError(
@@ -569,7 +575,9 @@ def _parse_size(text: str) -> tuple[float, float | None] | None:
     if match is None:
         return None
     total, active = float(match.group(1)), float(match.group(2)) if match.group(2) else None
-    if total <= 0 or (active is not None and not 0 < active <= total) or total > _MAX_SCALED_BILLIONS:
+    if not limits.MIN_PARAMS_BILLIONS <= total <= _MAX_SCALED_BILLIONS:
+        return None
+    if active is not None and not limits.MIN_PARAMS_BILLIONS <= active <= total:
         return None
     return total, active
 

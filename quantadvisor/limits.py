@@ -8,13 +8,37 @@ ranked, MAX_CONFIG_BYTES of JSON read. No I/O, no heavy imports.
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
-    "MAX_CONFIG_BYTES", "MAX_CONTEXT_TOKENS", "MAX_DATA_FILE_BYTES", "MAX_EMBEDDING", "MAX_EXPERTS",
-    "MAX_FEED_FORWARD", "MAX_GGUF_ARRAY_LENGTH", "MAX_GGUF_HEADER_BYTES", "MAX_GGUF_KV_COUNT",
-    "MAX_GGUF_STRING_BYTES", "MAX_GGUF_TENSORS", "MAX_GPU_MEMORY_BYTES", "MAX_HEADS", "MAX_HEAD_DIM",
-    "MAX_HOST_BANDWIDTH_GBPS", "MAX_HOST_MEMORY_BYTES", "MAX_JSON_DEPTH", "MAX_LAYERS", "MAX_LISTED_FILES",
-    "MAX_MODEL_ARG_CHARS", "MAX_NAME_CHARS", "MAX_PARAMS_BILLIONS", "MAX_RANKED_FILES", "MAX_VOCAB",
+    "MAX_CONFIG_BYTES",
+    "MAX_CONTEXT_TOKENS",
+    "MAX_CPU_THREADS",
+    "MAX_DATA_FILE_BYTES",
+    "MAX_EMBEDDING",
+    "MAX_EXPERTS",
+    "MAX_FEED_FORWARD",
+    "MAX_GGUF_ARRAY_LENGTH",
+    "MAX_GGUF_HEADER_BYTES",
+    "MAX_GGUF_KV_COUNT",
+    "MAX_GGUF_STRING_BYTES",
+    "MAX_GGUF_TENSORS",
+    "MAX_GPU_MEMORY_BYTES",
+    "MAX_HEADS",
+    "MAX_HEAD_DIM",
+    "MAX_HOST_BANDWIDTH_GBPS",
+    "MAX_HOST_MEMORY_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_LAYERS",
+    "MAX_LISTED_FILES",
+    "MAX_MODEL_ARG_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_PARAMS_BILLIONS",
+    "MAX_RANKED_FILES",
+    "MAX_VOCAB",
     "MIN_HOST_MEMORY_BYTES",
+    "MIN_PARAMS_BILLIONS",
+    "real_number",
 ]  # fmt: skip
 
 _MiB = 1024 * 1024
@@ -34,6 +58,8 @@ MAX_VOCAB = 4_194_304
 """Vocabulary rows. Largest seen: 262,208 (Gemma 3); 16x margin."""
 MAX_EXPERTS = 4096
 """Routed experts per MoE layer. Largest seen: 512 (Qwen3-Next, Qwen3.5-MoE)."""
+MIN_PARAMS_BILLIONS = 0.001
+"""The smallest parameter count accepted, in billions (1 M). Smallest LLM seen: SmolLM-135M (0.135)."""
 MAX_PARAMS_BILLIONS = 100_000.0
 """A model's parameter count in billions (expected_loss's params_billions). Largest seen: about 1,000
 (Kimi K2, 1.04 T); 100x margin."""
@@ -82,3 +108,20 @@ MIN_HOST_MEMORY_BYTES = 16 * _MiB
 """The least host RAM (or memory cgroup limit) a reading may report: 16 MiB. The process reading it is resident
 in more (CPython 3 alone: ~8.5 MiB RSS; with quantadvisor.hardware imported: ~27 MiB, measured on Linux x86-64,
 2026-12-02), so a smaller figure is a bad reading, not a small machine."""
+
+MAX_CPU_THREADS = 65_536
+"""CPU threads a plan may assume (--threads). Largest machines seen: 1,024 hardware threads."""
+
+
+def real_number(value: object) -> float | None:
+    """`value` as a float when it is a real, finite int or float (not a bool); None otherwise.
+
+    math.isfinite(10**400) raises OverflowError: an int beyond a float's range is not a number here.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

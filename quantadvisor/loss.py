@@ -128,15 +128,17 @@ def _format_name(quant: str, ds: Dataset) -> str:
 
 def _checked_size(value: object, label: str) -> float | None:
     """A size in billions as a float, refused unless a positive finite number up to MAX_PARAMS_BILLIONS."""
-    from .limits import MAX_PARAMS_BILLIONS
+    from .limits import MAX_PARAMS_BILLIONS, MIN_PARAMS_BILLIONS, real_number
 
     if value is None and label == "active_params_billions":
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidRequestError(f"{label} must be a number of billions, not {type(value).__name__}")
-    if not (0 < value <= MAX_PARAMS_BILLIONS):  # NaN fails both comparisons
-        raise InvalidRequestError(f"{label} must be above 0 and at most {MAX_PARAMS_BILLIONS:g}, not {value!r:.40}")
-    return float(value)
+    number = real_number(value)
+    if number is None or not MIN_PARAMS_BILLIONS <= number <= MAX_PARAMS_BILLIONS:
+        raise InvalidRequestError(
+            f"{label} must be a number of billions from {MIN_PARAMS_BILLIONS:g} to {MAX_PARAMS_BILLIONS:g}, "
+            f"not {value!r:.40}"
+        )
+    return number
 
 
 def _size(

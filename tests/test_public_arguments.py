@@ -15,7 +15,7 @@ from quantadvisor.errors import QuantAdvisorError
 
 HOSTILE: list[Any] = [
     None, True, -1, 0, 1e309, float("nan"), 2**80, "", " ", "../x", "\x1b[31mred", "a" * 5000, b"bytes",
-    [], {}, object(), ("8b",), 3j,
+    [], {}, object(), ("8b",), 3j, 10**400, 5e-324, "\x00",
 ]  # fmt: skip
 SANE = {"task": "code", "model": "8b", "quant": "Q4_K_M", "repo_id": "a/b", "files": [], "fmt": "Q4_K_M"}
 FUNCTIONS = [

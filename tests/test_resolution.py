@@ -151,3 +151,9 @@ def test_every_layer_of_a_deep_model_is_asked_for() -> None:
     assert top.fit == "gpu"
     assert top.memory.n_layers > 99
     assert top.runner_flags[:2] == ["-ngl", str(top.memory.n_layers)]  # -ngl 99 would leave layers on the CPU
+
+
+@pytest.mark.parametrize("size", ["0.0000001b", "10001b", "8b-a9b"])
+def test_a_size_no_model_has_names_the_bounds(size: str) -> None:
+    with pytest.raises(ModelResolutionError, match="outside 0.001b to 10,000b"):
+        load_model_spec(size)

@@ -82,6 +82,8 @@ def _path(root: object, label: str) -> Path | None:
         path = Path(root)
     except TypeError as exc:  # an os.PathLike whose __fspath__ returns bytes
         raise InvalidRequestError(f"{label} must be a directory path: {exc}") from None
+    if "\x00" in str(path):
+        raise InvalidRequestError(f"{label} holds a NUL character: no directory path does")
     if len(str(path)) > _MAX_ROOT_CHARS:
         raise InvalidRequestError(f"{label} is {len(str(path))} characters long: no directory path is")
     return path

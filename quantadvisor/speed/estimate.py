@@ -173,16 +173,22 @@ def estimate_speed(
     from ..architecture import load_model_spec
     from ..dataset import load_dataset
     from ..errors import InvalidRequestError
+    from ..limits import MAX_CONTEXT_TOKENS, MAX_CPU_THREADS, MAX_LAYERS
     from ..memory import estimate_memory, gguf_layout, parameter_count, type_sizes
     from ..memory.fit import fit_gpu_layers, fit_moe_offload
 
-    for label, value, minimum in (("gpus", gpus, 1), ("depth_tokens", depth_tokens, 0), ("n_cpu_moe", n_cpu_moe, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise InvalidRequestError(f"{label} must be an integer of at least {minimum}, not {value!r}")
+    for label, value, minimum, maximum in (
+        ("gpus", gpus, 1, MAX_LAYERS), ("depth_tokens", depth_tokens, 0, MAX_CONTEXT_TOKENS),
+        ("n_cpu_moe", n_cpu_moe, 0, MAX_LAYERS),
+    ):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise InvalidRequestError(f"{label} must be an integer from {minimum} to {maximum:,}, not {value!r:.40}")
     if cpu_threads is not None and (
-        isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 1
+        isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or not 1 <= cpu_threads <= MAX_CPU_THREADS
     ):
-        raise InvalidRequestError(f"cpu_threads must be a positive integer, not {cpu_threads!r}")
+        raise InvalidRequestError(
+            f"cpu_threads must be an integer from 1 to {MAX_CPU_THREADS:,}, not {cpu_threads!r:.40}"
+        )
     check_host_inputs(host_bandwidth_gbps, price_per_kwh)
     if not isinstance(constants, SpeedConstants):
         raise InvalidRequestError(
@@ -241,14 +247,13 @@ def _resolve_device(
     """The GPU's facts and the memory to fit into: the named catalog GPU, or the detected one."""
     from ..errors import InvalidRequestError
     from ..hardware import detect_hardware, lookup_gpu
+    from ..limits import MAX_GPU_MEMORY_BYTES, real_number
 
-    if vram_gib is not None and (
-        isinstance(vram_gib, bool)
-        or not isinstance(vram_gib, (int, float))
-        or not math.isfinite(vram_gib)
-        or vram_gib < 0
-    ):
-        raise InvalidRequestError(f"vram_gib must be a non-negative number of GiB, not {vram_gib!r}")
+    real = real_number(vram_gib)
+    if vram_gib is not None and (real is None or not 0 <= real * 2**30 <= MAX_GPU_MEMORY_BYTES):
+        raise InvalidRequestError(
+            f"vram_gib must be a non-negative number of GiB (at most 1 PiB), not {vram_gib!r:.40}"
+        )
     if gpu is not None:
         named = lookup_gpu(gpu, ds)
         memory = vram_gib if vram_gib is not None else named.memory_gib

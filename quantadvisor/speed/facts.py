@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,12 +99,10 @@ def check_host_inputs(host_bandwidth_gbps: object, price_per_kwh: object) -> Non
     """Refuse a host bandwidth or price that is not a positive finite number (or a bandwidth beyond any
     real machine's: limits.MAX_HOST_BANDWIDTH_GBPS), before any plan is made from it."""
     from ..errors import InvalidRequestError
-    from ..limits import MAX_HOST_BANDWIDTH_GBPS
+    from ..limits import MAX_HOST_BANDWIDTH_GBPS, real_number
 
     for label, number in (("host_bandwidth_gbps", host_bandwidth_gbps), ("price_per_kwh", price_per_kwh)):
-        if number is not None and (
-            isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number <= 0
-        ):
+        if number is not None and ((real := real_number(number)) is None or real <= 0):
             raise InvalidRequestError(f"{label} must be a positive number, not {number!r}")
     if isinstance(host_bandwidth_gbps, (int, float)) and host_bandwidth_gbps > MAX_HOST_BANDWIDTH_GBPS:
         raise InvalidRequestError(
