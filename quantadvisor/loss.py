@@ -72,6 +72,7 @@ def expected_loss(
     from .dataset import Dataset, load_dataset
     from .memory.runtime import validate_cache_types
     from .quality import expected_loss as quality_loss
+    from .quality import kv_cache_distortion
     from .request import normalise_task
     from .results import LossEstimate
 
@@ -95,10 +96,12 @@ def expected_loss(
         name, task, params_billions=params, active_params_billions=active, family=family, dataset=ds,
         imatrix=imatrix, cache_type_k=cache_type_k, cache_type_v=cache_type_v,
     )  # fmt: skip
-    kv = None if (cache_type_k, cache_type_v) == ("f16", "f16") else f"{cache_type_k}/{cache_type_v}"
     if name.startswith("KV-"):
         k, _, v = name[3:].partition("/")
-        kv = f"{k}/{v or k}"
+        cache_type_k, cache_type_v = k, v or k
+    # Named only when its cost is in the figures (a type no run measures is said in the notes instead).
+    priced = kv_cache_distortion(ds, cache_type_k, cache_type_v) is not None
+    kv = None if (cache_type_k, cache_type_v) == ("f16", "f16") or not priced else f"{cache_type_k}/{cache_type_v}"
 
     def finite(x: float) -> float | None:
         return None if math.isnan(x) else x  # nothing prices it

@@ -39,8 +39,9 @@ _ORIGIN = {"catalog": "from the catalog", "user": "as given", "nvml": "detected,
 
 
 _LOSS_LEGEND = (
-    "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks, the range holding 90% "
-    "of published measurements (models differ, benchmarks are noisy; below 0: a measured gain); "
+    "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; the range is where one "
+    "published measurement should fall (a 90% interval: models differ, benchmarks are noisy; below 0 a measured "
+    "gain; it held 84% of measurements the model never saw); "
     "* = carried over from other formats or sizes, not measured directly; † = includes the quantized KV cache's "
     "cost[/]"
 )

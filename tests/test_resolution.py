@@ -155,5 +155,5 @@ def test_every_layer_of_a_deep_model_is_asked_for() -> None:
 
 @pytest.mark.parametrize("size", ["0.0000001b", "10001b", "8b-a9b"])
 def test_a_size_no_model_has_names_the_bounds(size: str) -> None:
-    with pytest.raises(ModelResolutionError, match="outside 0.001b to 10,000b"):
+    with pytest.raises(ModelResolutionError, match=r"outside 0\.001b to 10,000b"):
         load_model_spec(size)
