@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from quantadvisor.models import EvidenceRecord
 
 TOLERANCE = 0.01
-NOISE_Z = 1.645
 DOWNSTREAM = ("code", "math", "reasoning", "chat", "qa", "summarization", "translation", "rag")
 FAMILIES = ("GGUF", "W4A16", "W8A8-INT", "FP8", "NVFP4/MXFP4")
 _FAMILY_OF = {
@@ -169,8 +168,8 @@ class Figures:
     n: int
     mae: float
     inside: float
-    inside_noise: float
-    """The share inside with the tolerance max(1 point, 1.645 × the record's standard error)."""
+    inside_strict: float
+    """The share inside [low, high] with no tolerance: the range itself holds the benchmark's noise."""
     median_width: float
 
 
@@ -179,13 +178,12 @@ def figures(rows: list[Row], which: str) -> Figures:
     preds = [getattr(r, which) for r in rows]
     errors = [abs(p[0] - r.measured) for p, r in zip(preds, rows, strict=True)]
     inside = [p[1] - TOLERANCE <= r.measured <= p[2] + TOLERANCE for p, r in zip(preds, rows, strict=True)]
-    tol = [max(TOLERANCE, NOISE_Z * r.noise) for r in rows]
-    noisy = [p[1] - t <= r.measured <= p[2] + t for p, r, t in zip(preds, rows, tol, strict=True)]
+    strict = [p[1] <= r.measured <= p[2] for p, r in zip(preds, rows, strict=True)]
     return Figures(
         n=len(rows),
         mae=statistics.fmean(errors),
         inside=sum(inside) / len(rows),
-        inside_noise=sum(noisy) / len(rows),
+        inside_strict=sum(strict) / len(rows),
         median_width=statistics.median(p[2] - p[1] for p in preds),
     )
 
@@ -300,16 +298,16 @@ def main(argv: list[str]) -> int:
         return 0
     sources = sorted({r.source for r in rows})
     print(f"{len(rows)} held-out records from {len(sources)} sources. MAE and width in points of relative loss;")
-    print(f"in%: inside [low, high] ± {TOLERANCE * 100:.0f} point; inN%: ± max(1 point, {NOISE_Z} s.e. of the record);")
+    print(f"in%: inside [low, high] ± {TOLERANCE * 100:.0f} point; in0%: inside [low, high] with no tolerance;")
     print("rho: Spearman within (source, model, benchmark); rhoL: across a source's ladder (its median per format)")
     print(f"{'slice':18} {'n':>4}  " + "  ".join(f"{label:^38}" for label, _ in PREDICTORS))
-    cols = f"{'MAE':>6} {'in%':>4} {'inN%':>4} {'width':>6} {'rho':>5} {'rhoL':>5}  "
+    cols = f"{'MAE':>6} {'in%':>4} {'in0%':>4} {'width':>6} {'rho':>5} {'rhoL':>5}  "
     print(f"{'':18} {'':>4}  " + "  ".join(cols for _ in PREDICTORS))
     for name, by in figs.items():
         cells = []
         for label, _ in PREDICTORS:
             f = by[label]
-            mae, inside, noisy, width = (f[k] * 100 for k in ("mae", "inside", "inside_noise", "median_width"))
+            mae, inside, noisy, width = (f[k] * 100 for k in ("mae", "inside", "inside_strict", "median_width"))
             cells.append(
                 f"{mae:6.2f} {inside:4.0f} {noisy:4.0f} {width:6.2f} {f['spearman']:5.2f} {f['ladder_spearman']:5.2f}  "
             )

@@ -72,6 +72,7 @@ def expected_loss(
     from .dataset import Dataset, load_dataset
     from .memory.runtime import validate_cache_types
     from .quality import expected_loss as quality_loss
+    from .quality import kv_cache_distortion
     from .request import normalise_task
     from .results import LossEstimate
 
@@ -95,10 +96,12 @@ def expected_loss(
         name, task, params_billions=params, active_params_billions=active, family=family, dataset=ds,
         imatrix=imatrix, cache_type_k=cache_type_k, cache_type_v=cache_type_v,
     )  # fmt: skip
-    kv = None if (cache_type_k, cache_type_v) == ("f16", "f16") else f"{cache_type_k}/{cache_type_v}"
     if name.startswith("KV-"):
         k, _, v = name[3:].partition("/")
-        kv = f"{k}/{v or k}"
+        cache_type_k, cache_type_v = k, v or k
+    # Named only when its cost is in the figures (a type no run measures is said in the notes instead).
+    priced = kv_cache_distortion(ds, cache_type_k, cache_type_v) is not None
+    kv = None if (cache_type_k, cache_type_v) == ("f16", "f16") or not priced else f"{cache_type_k}/{cache_type_v}"
 
     def finite(x: float) -> float | None:
         return None if math.isnan(x) else x  # nothing prices it
@@ -145,21 +148,25 @@ def _size(
     model: str | ModelSpec | None, params: float | None, active: float | None, ds: Dataset
 ) -> tuple[float, float | None, str | None, list[str]]:
     """(total, active, family, notes) from the arguments; an 8B model when none is given."""
-    from .architecture import ModelSpec, nearest_reference, shorthand_size
+    from .architecture import ModelSpec, load_model_spec, nearest_reference, shorthand_size
 
     if params is not None:
         family = model.stands_for or model.name if isinstance(model, ModelSpec) else model
         return params, active, family, []
     if model is None:
-        return DEFAULT_PARAMS_B, None, None, [f"no model given: a {DEFAULT_PARAMS_B:g}B dense model"]
+        return DEFAULT_PARAMS_B, None, None, [f"no model given: a dense model of {DEFAULT_PARAMS_B:g}B parameters"]
     if isinstance(model, ModelSpec):
         return (*_spec_params(model), model.stands_for or model.name, [])
     text = str(model).strip()
     size = shorthand_size(text)
     if size is not None:
+        # The shape suggest plans with (a reference, a catalog model of that size, or a stretched
+        # reference): "20b" is gpt-oss-20b's MoE, "671b-a37b" DeepSeek-V3's, in both commands.
+        spec = load_model_spec(text, ds)
+        total, active = _spec_params(spec)
         ref = nearest_reference(*size, ds)
-        if ref.shorthand.casefold() == text.casefold():
-            return size[0], size[1], ref.stands_for, [f"size {text}: {ref.stands_for}, approximate for other models"]
+        if "scaled to" not in (spec.stands_for or ""):  # a real model's shape, not a stretched one
+            return total, active, spec.stands_for, [f"size {text}: {spec.stands_for}, approximate for other models"]
         # Any other size: the loss scales with the size itself; the family is unknown (factor 1).
         note = f"size {text}: scaled from the nearest reference shape ({ref.shorthand}, {ref.stands_for}), approximate"
         return size[0], size[1], None, [note]

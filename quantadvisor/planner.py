@@ -17,7 +17,7 @@ from .knobs import KnobSet, RuntimeKnobs
 from .memory import MemoryEstimate, gguf_file_bytes, gguf_layout, gpu_weights_floor, type_sizes, typed_tensors
 from .memory.fit import fit_gpu_layers, fit_moe_offload
 from .memory.runtime import DEFAULTS, Layout, plan_runtime
-from .quality import ExpectedLoss, effective_params, expected_loss
+from .quality import ExpectedLoss, effective_params, expected_loss, kv_cache_distortion
 from .results import Fit, LossRange, QuantOption
 from .rules import LADDER, FiredRule, Policy, Prefer, evaluate_format_rules, preference_order
 from .speed import DeviceFacts, HostFacts, SpeedEstimate, energy_of, host_facts, predict_serving_speed, predict_speed
@@ -279,7 +279,9 @@ class Planner:
                 LossRange,
                 mid=_finite(loss.mid), low=_finite(loss.low), high=_finite(loss.high), estimate=loss.estimate,
                 records=loss.evidence, sources=loss.sources, notes=loss.notes,
+                # Only a cache whose cost is in the figures is named (the table's †).
                 kv_cache=None if (est.cache_type_k, est.cache_type_v) == ("f16", "f16")
+                or kv_cache_distortion(self.ds, est.cache_type_k, est.cache_type_v) is None
                 else f"{est.cache_type_k}/{est.cache_type_v}",
             ),
             evidence=loss.sources, notes=notes, native=verdict.native,

@@ -39,8 +39,9 @@ _ORIGIN = {"catalog": "from the catalog", "user": "as given", "nvml": "detected,
 
 
 _LOSS_LEGEND = (
-    "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks, the range holding 90% "
-    "of published measurements (models differ, benchmarks are noisy; below 0: a measured gain); "
+    "[dim]expected loss: mid (low–high) relative to unquantized on this task's benchmarks; the range is where one "
+    "published measurement should fall (a 90% interval: models differ, benchmarks are noisy; below 0 a measured "
+    "gain; it held 84% of measurements the model never saw); "
     "* = carried over from other formats or sizes, not measured directly; † = includes the quantized KV cache's "
     "cost[/]"
 )
@@ -500,7 +501,8 @@ def render_loss(e: LossEstimate, ds: Dataset) -> None:
     """Print one format's expected loss, what it rests on, and the sources cited."""
     console = _console()
     e = _clean(e)  # type: ignore[assignment]  # names from data/ overrides and the catalog: printed as written
-    size = f"{e.params_billions:g}B" + (f" ({e.active_params_billions:g}B active)" if e.active_params_billions else "")
+    active = f" ({e.active_params_billions:.3g}B active)" if e.active_params_billions else ""
+    size = f"{e.params_billions:.4g}B{active}"
     if e.mid is None or e.low is None or e.high is None:
         figure = "unknown"
     else:

@@ -82,7 +82,8 @@ def test_modern_8b_losses_at_4_bits_and_up_are_small(ds: Dataset) -> None:
         assert q4.mid < 0.03, task
         assert q4.low < 0.015, task
         assert q8.mid < 0.005, task
-        assert q4.high - q4.low < 0.10, task
+        # The range holds one published run's noise too: HumanEval's 164 problems make code's the widest.
+        assert q4.high - q4.low < (0.14 if task == "code" else 0.10), task
 
 
 def test_unquantized_is_the_reference_and_a_format_off_the_ladder_is_unknown(ds: Dataset) -> None:

@@ -53,7 +53,7 @@ def test_the_model_beats_both_naive_predictors(cv: tuple[ModuleType, list[Any]])
     model, median, nothing = (module.figures(rows, w) for w in ("model", "median", "no_loss"))
     assert model.mae < median.mae < nothing.mae
     assert model.inside >= 0.85  # within one point of the 90 % range
-    assert model.inside_noise >= 0.90
+    assert model.inside_strict >= 0.80  # with no tolerance: the range holds the benchmark noise itself
     assert model.median_width <= 0.06
 
 

@@ -8,8 +8,11 @@ docs/methodology.md §2 has the equations and the cross-validation figures.
 
 from __future__ import annotations
 
-from .distortion import kld_equivalents
+from .distortion import kld_equivalents, kv_cache_distortion
 from .estimate import TASK_BORROWING, ExpectedLoss, effective_params, expected_loss
 from .observations import record_loss
 
-__all__ = ["TASK_BORROWING", "ExpectedLoss", "effective_params", "expected_loss", "kld_equivalents", "record_loss"]
+__all__ = [
+    "TASK_BORROWING", "ExpectedLoss", "effective_params", "expected_loss", "kld_equivalents", "kv_cache_distortion",
+    "record_loss",
+]  # fmt: skip

@@ -129,8 +129,8 @@ def kv_cache_distortion(ds: Dataset, cache_k: str, cache_v: str) -> tuple[float,
     scoreboard in proportion to the two tables' q8_0-weights rows. Types that run did not reach
     (q4_0 K and V, say) take other_runs_kv_cost(): an estimate from other models' runs.
     """
-    k, v = cache_k.casefold(), cache_v.casefold()
-    if {k, v} <= {"f16", "f32", "bf16"}:
+    k, v = (_UNQUANTIZED_CACHE.get(t.casefold(), t.casefold()) for t in (cache_k, cache_v))
+    if (k, v) == ("f16", "f16"):
         return (0.0, [])
     rows = {r.format: r for r in ds.evidence.values() if r.source == KV_CACHE_RUN and r.metric == "mean_kld"}
     name = f"KV-{k}" if k == v else f"KV-{k}/{v}"
@@ -145,6 +145,8 @@ def kv_cache_distortion(ds: Dataset, cache_k: str, cache_v: str) -> tuple[float,
     return (max(0.0, hit.quantized - floor.quantized) * scale, ids)
 
 
+# f32 and bf16 caches are unquantized as f16 is: priced as f16 (no cost) on either side of a pair.
+_UNQUANTIZED_CACHE = {"f32": "f16", "bf16": "f16"}
 # Cache types no run measures, placed at the cost of the type with the same 32-value blocks and
 # bits (IQ4_NL: 4.5 bpw with a non-linear grid; Q4_1: Q4_0 plus an offset, 5.0 bpw). An assumption.
 KV_CACHE_PROXY = {"iq4_nl": "q4_0", "q4_1": "q4_0"}
@@ -153,28 +155,39 @@ KV_CACHE_PROXY = {"iq4_nl": "q4_0", "q4_1": "q4_0"}
 def other_runs_kv_cost(ds: Dataset, cache_k: str, cache_v: str) -> tuple[float, list[str]] | None:
     """A K/V cache's cost from the runs outside PR #7412 that measured it: the median over them.
 
-    Each run compares one model's weights with an f16 cache against the same weights with this
-    cache ("Q4_0+KV-q4_0" against Q4_0), in perplexity (Δ ln PPL, which mean KLD approximates for a
-    small divergence) or in mean KLD. Other models, contexts and llama.cpp versions (some with the
-    K/V rotation of PR #21038, some without): an estimate, and the expected loss says so. A type no
-    run measures takes its KV_CACHE_PROXY's cost.
+    Only runs with the same type for K and V count (one K-only run without llama.cpp's rotation
+    would set a K-only cost 13x the K+V one). Each compares one model's weights with an f16 cache
+    against the same weights with this cache ("Q4_0+KV-q4_0" against Q4_0), in perplexity (Δ ln PPL,
+    which mean KLD approximates for a small divergence) or in mean KLD, and is put on Llama 3's scale
+    by its model's family factor. A pair of two types (K q4_0, V f16 or q8_0) costs at most what the
+    costlier type costs as both K and V: that bound is its price. A type no run measures takes its
+    KV_CACHE_PROXY's cost. Other models, contexts and llama.cpp versions (some with the K/V rotation
+    of PR #21038, some without): an estimate, and the expected loss says so.
     """
-    k, v = cache_k.casefold(), cache_v.casefold()
-    for kk, vv in ((k, v), (KV_CACHE_PROXY.get(k, k), KV_CACHE_PROXY.get(v, v))):
+    k, v = (_UNQUANTIZED_CACHE.get(t.casefold(), t.casefold()) for t in (cache_k, cache_v))
+    if k != v:
+        sides = [kv_cache_distortion(ds, t, t) for t in (k, v) if t != "f16"]
+        if any(side is None for side in sides) or not sides:
+            return None
+        costly = max((side for side in sides if side is not None), key=lambda side: side[0])
+        return (costly[0], list(costly[1]))
+    for t in (k, KV_CACHE_PROXY.get(k, k)):
         costs, ids = [], []
         for r in ds.evidence.values():
             weights, plus, cache = r.format.partition("+KV-")
             if not plus or r.source == KV_CACHE_RUN or r.task != "language-modelling" or r.baseline_format != weights:
                 continue
             rk, _, rv = cache.casefold().partition("/")
-            if (rk, rv or rk) != (kk, vv) or r.quantized is None:
+            if (rk, rv or rk) != (t, t) or r.quantized is None:
                 continue
             if r.metric == "mean_kld":
-                costs.append(max(0.0, r.quantized))
+                cost = max(0.0, r.quantized)
             elif r.metric == "ppl" and r.baseline and r.baseline > 0 and r.quantized > 0:
-                costs.append(max(0.0, math.log(r.quantized / r.baseline)))
+                cost = max(0.0, math.log(r.quantized / r.baseline))
             else:
                 continue
+            phi = family_factor(ds, (r.model.family or r.model.name) if r.model else None)[0]
+            costs.append(cost / phi)
             ids.append(r.id)
         if costs:
             return (statistics.median(costs), ids)
