@@ -148,10 +148,10 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    "the chip's own on unified memory)")
     s.add_argument("--price-kwh", type=_gbps, metavar="PRICE",
                    help="electricity price per kWh: adds a cost per million tokens at the GPU's TDP (default: none)")
-    s.add_argument("--cache-type-k", default="auto", metavar="TYPE",
+    s.add_argument("--cache-type-k", "-ctk", default="auto", metavar="TYPE",
                    help=f"KV cache type for K, llama.cpp -ctk: auto or {_CACHE_TYPES_HELP} (default: auto = f16, "
                    "then q8_0, then q4_0 until it fits on the GPU)")
-    s.add_argument("--cache-type-v", default="auto", metavar="TYPE",
+    s.add_argument("--cache-type-v", "-ctv", default="auto", metavar="TYPE",
                    help="KV cache type for V, llama.cpp -ctv; a quantized V needs flash attention (default: auto)")
     s.add_argument("--flash-attn", choices=["auto", "on", "off"], default="auto",
                    help="flash attention, llama.cpp -fa (default: auto = on, as llama.cpp's -fa auto "
@@ -175,9 +175,9 @@ def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                    "required otherwise)")
     m.add_argument("--context", type=_positive_int, default=4096, metavar="N",
                    help="context tokens, llama.cpp -c; 32k = 32768 (default: 4096)")
-    m.add_argument("--cache-type-k", default="f16", metavar="TYPE",
+    m.add_argument("--cache-type-k", "-ctk", default="f16", metavar="TYPE",
                    help=f"KV cache type for K, llama.cpp -ctk: {_CACHE_TYPES_HELP} (default: f16)")
-    m.add_argument("--cache-type-v", default="f16", metavar="TYPE",
+    m.add_argument("--cache-type-v", "-ctv", default="f16", metavar="TYPE",
                    help="KV cache type for V, llama.cpp -ctv; a quantized V needs flash attention (default: f16)")
     m.add_argument("--flash-attn", nargs="?", const="on", choices=["auto", "on", "off"], default="auto",
                    help="flash attention, llama.cpp -fa; bare --flash-attn = on (default: auto = on, as llama.cpp's "

@@ -148,21 +148,25 @@ def _size(
     model: str | ModelSpec | None, params: float | None, active: float | None, ds: Dataset
 ) -> tuple[float, float | None, str | None, list[str]]:
     """(total, active, family, notes) from the arguments; an 8B model when none is given."""
-    from .architecture import ModelSpec, nearest_reference, shorthand_size
+    from .architecture import ModelSpec, load_model_spec, nearest_reference, shorthand_size
 
     if params is not None:
         family = model.stands_for or model.name if isinstance(model, ModelSpec) else model
         return params, active, family, []
     if model is None:
-        return DEFAULT_PARAMS_B, None, None, [f"no model given: a {DEFAULT_PARAMS_B:g}B dense model"]
+        return DEFAULT_PARAMS_B, None, None, [f"no model given: a dense model of {DEFAULT_PARAMS_B:g}B parameters"]
     if isinstance(model, ModelSpec):
         return (*_spec_params(model), model.stands_for or model.name, [])
     text = str(model).strip()
     size = shorthand_size(text)
     if size is not None:
+        # The shape suggest plans with (a reference, a catalog model of that size, or a stretched
+        # reference): "20b" is gpt-oss-20b's MoE, "671b-a37b" DeepSeek-V3's, in both commands.
+        spec = load_model_spec(text, ds)
+        total, active = _spec_params(spec)
         ref = nearest_reference(*size, ds)
-        if ref.shorthand.casefold() == text.casefold():
-            return size[0], size[1], ref.stands_for, [f"size {text}: {ref.stands_for}, approximate for other models"]
+        if "scaled to" not in (spec.stands_for or ""):  # a real model's shape, not a stretched one
+            return total, active, spec.stands_for, [f"size {text}: {spec.stands_for}, approximate for other models"]
         # Any other size: the loss scales with the size itself; the family is unknown (factor 1).
         note = f"size {text}: scaled from the nearest reference shape ({ref.shorthand}, {ref.stands_for}), approximate"
         return size[0], size[1], None, [note]

@@ -492,7 +492,8 @@ def render_loss(e: LossEstimate, ds: Dataset) -> None:
     """Print one format's expected loss, what it rests on, and the sources cited."""
     console = _console()
     e = _clean(e)  # type: ignore[assignment]  # names from data/ overrides and the catalog: printed as written
-    size = f"{e.params_billions:g}B" + (f" ({e.active_params_billions:g}B active)" if e.active_params_billions else "")
+    active = f" ({e.active_params_billions:.3g}B active)" if e.active_params_billions else ""
+    size = f"{e.params_billions:.4g}B{active}"
     if e.mid is None or e.low is None or e.high is None:
         figure = "unknown"
     else:

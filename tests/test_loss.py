@@ -56,12 +56,23 @@ def test_gptq_widths_order_by_bits_and_aliases_resolve() -> None:
     assert expected_loss("q4_k_m", "coding", model="8b").format == "Q4_K_M"
 
 
-@pytest.mark.parametrize(("size", "total", "active"), [("0.5b", 0.5, None), ("405b", 405.0, None),
-                                                      ("671b-a37b", 671.0, 37.0)])  # fmt: skip
-def test_any_size_is_scaled_and_labelled_approximate(size: str, total: float, active: float | None) -> None:
+@pytest.mark.parametrize(("size", "total", "active", "shape"), [
+    ("0.5b", 0.5, None, "Qwen2.5-0.5B"), ("405b", 405.0, None, "Llama-3.1-405B"),
+    ("671b-a37b", 671.0, 37.0, "DeepSeek-V3"), ("20b", 20.9, 4.2, "gpt-oss-20b"),
+])  # fmt: skip
+def test_a_size_takes_the_shape_suggest_plans_with(size: str, total: float, active: float | None, shape: str) -> None:
+    """The same model stands for a size in loss and in suggest: 20b is gpt-oss-20b's MoE in both."""
     e = expected_loss("Q4_K_M", "chat", model=size)
-    assert e.params_billions == total
-    assert e.active_params_billions == active
+    assert e.params_billions == pytest.approx(total, rel=0.03)
+    assert (e.active_params_billions is None) == (active is None)
+    if active is not None:
+        assert e.active_params_billions == pytest.approx(active, rel=0.03)
+    assert any(shape in n and "approximate" in n for n in e.notes)
+
+
+def test_a_size_no_model_has_is_scaled_and_labelled_approximate() -> None:
+    e = expected_loss("Q4_K_M", "chat", model="100b")
+    assert e.params_billions == 100.0
     assert any("scaled from the nearest reference shape" in n and "approximate" in n for n in e.notes)
 
 
@@ -98,7 +109,7 @@ def test_expected_loss_is_lazy_public_api() -> None:
 def test_cli_loss_prints_the_figure_and_its_sources(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["loss", "--quant", "Q4_K_M", "--task", "code", "--model", "8b"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Q4_K_M on code, 8B model: expected loss ")
+    assert out.startswith("Q4_K_M on code, 8.03B model: expected loss ")
     assert "nyamsuren-2024-qlmm-lua" in out
     assert "llama-cpp-perplexity-readme" in out
     assert main(["loss", "--quant", "Q4_K_M", "--task", "code", "--model", "8b", "--json"]) == 0
