@@ -111,10 +111,16 @@ def decode_time(
         layer_us += c.norm_us * (spec.norms_per_layer - 2)
     # gpt-oss: q/k/v, output, router and three expert biases, and the attention sinks.
     layer_us += c.bias_us * (9 if spec.gpt_oss_biases else 3 if spec.attn_bias else 0)
+    # MLA attention (DeepSeek-V2/V3): the latent KV norm, the k_b and v_b absorption matmuls and two
+    # concats replace the separate K and V projections and V's cache write: three kernels more.
+    if spec.kv_lora_rank:
+        layer_us += c.bias_us * 3
+    # A shared expert is a dense FFN beside the routed ones: gate, up, activation, down and its add.
+    moe_layer_us = c.moe_layer_us + (c.bias_us * 5 if spec.n_expert_shared else 0.0)
     overhead_us = (
         gpu_layers * layer_us
         + cpu_layers * c.cpu_layer_us
-        + n_moe * c.moe_layer_us * (gpu_layers / max(1, n_layers) if gpu is not None else 1.0)
+        + n_moe * moe_layer_us * (gpu_layers / max(1, n_layers) if gpu is not None else 1.0)
         + splits * c.split_us
         + c.token_us
     )
