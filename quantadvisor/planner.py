@@ -505,19 +505,23 @@ class Planner:
                 pref = self._loss_preference(o, prefs)
             return (tier, pref, -o.headroom_bytes)
 
-        ranked = _lift_dominating(sorted(out, key=key))
+        ranked, beaten = _lift_dominating(sorted(out, key=key))
         how = "speed" if timed and self.prefer == "speed" else "balanced" if timed else "ladder"
+        place_of = {id(o): i + 1 for i, o in enumerate(ranked)}
+
+        def why(o: QuantOption) -> str:
+            passed = beaten.get(id(o))
+            if passed is not None:  # its tier's order put it lower: the dominance pass lifted it
+                return f"{':' if how == 'ladder' else ';'} moved up: beats #{place_of[id(passed)]} on loss and speed"
+            return self._ladder_place(o) if how == "ladder" else ""
+
         return [
-            _with_reason(
-                o,
-                _reason(o, i + 1, how, tier_of(o), fastest, target_loss(o))
-                + (self._ladder_place(o) if how == "ladder" else ""),
-            )
+            _with_reason(o, _reason(o, i + 1, how, tier_of(o), fastest, target_loss(o)) + why(o))
             for i, o in enumerate(ranked)
         ]
 
     def _ladder_place(self, o: QuantOption) -> str:
-        """Where the policy's order puts `o` (the ranking without speeds), in words."""
+        """Where the policy's order (rules.preference_order) puts `o` (the ranking without speeds), in words."""
         policy = self.policy if o.fit == "gpu" else self.policy.unbumped()
         if o.released_precision:
             return ": the model's released precision first"
@@ -527,16 +531,20 @@ class Planner:
             return ": more bits first (prefer quality)"
         i, t, f = LADDER.index(o.quant), LADDER.index(policy.target), LADDER.index(policy.floor)
         if self.prefer == "speed":
-            place = "at or above the floor, fewer bits first" if i <= f else "below the floor"
+            place = "at or above the floor, fewer bits first" if i <= f else "below the floor, more bits first"
             return f": {place} (prefer speed)"
-        if i == t:
+        if i == 0:
+            place = f"{o.quant}, unquantized: last in the policy's order"
+        elif i == t:
             place = f"the task's target, {o.quant}"
         elif t < i <= f:
-            place = f"below the target {policy.target}, down to the floor {policy.floor}: fewer bytes per token first"
+            down = ", ".join(LADDER[t + 1 : f + 1])
+            place = f"below the target {policy.target}, down to the floor {policy.floor} in the ladder's order ({down})"
         elif i < t:
-            place = f"above the target {policy.target}: more bits after every type down to the floor"
+            up = ", ".join(LADDER[t - 1 : 0 : -1])
+            place = f"above the target {policy.target}: after every type down to the floor, fewer bits first ({up})"
         else:
-            place = f"below the floor {policy.floor}"
+            place = f"below the floor {policy.floor}: after every type at or above it, more bits first"
         return f": {place}"
 
 
@@ -576,8 +584,11 @@ def _balanced_cost(o: QuantOption, fastest: float, target_loss: float) -> float:
     return loss * fastest / speed
 
 
-def _lift_dominating(ranked: list[QuantOption]) -> list[QuantOption]:
-    """Move every option above the first one ranked before it that it beats on loss and speed."""
+def _lift_dominating(ranked: list[QuantOption]) -> tuple[list[QuantOption], dict[int, QuantOption]]:
+    """Move every option above the first one ranked before it that it beats on loss and speed.
+
+    Returns the order and, by id, the option each moved one was last lifted above.
+    """
     # (loss, decode) of options that run with both figures known; the others neither move nor are passed.
     figures = [
         (o.expected_loss.sort_key, _decode(o))
@@ -586,6 +597,7 @@ def _lift_dominating(ranked: list[QuantOption]) -> list[QuantOption]:
         for o in ranked
     ]
     items = list(zip(figures, ranked, strict=True))
+    beaten: dict[int, QuantOption] = {}
     for _ in range(len(items) * len(items)):
         moved = False
         for j in range(1, len(items)):
@@ -595,18 +607,21 @@ def _lift_dominating(ranked: list[QuantOption]) -> list[QuantOption]:
             lj, vj = fj
             i = next((i for i in range(j) if (fi := items[i][0]) is not None and lj < fi[0] and vj > fi[1]), None)
             if i is not None:
+                beaten[id(items[j][1])] = items[i][1]
                 items.insert(i, items.pop(j))
                 moved = True
                 break
         if not moved:
             break
-    return [o for _f, o in items]
+    return [o for _f, o in items], beaten
 
 
 def _reason(o: QuantOption, place: int, how: str, tier: float, fastest: float, target_loss: float) -> str:
     """One line on why `o` sits at `place`."""
     where = {0.0: "fits on the GPU", 1.0: "offloaded", 3.0: "below the task's floor", 4.0: "does not fit"}
-    fit = where.get(math.floor(tier), "offloaded") + (", not native here" if tier % 1 >= 0.5 else "")
+    if o.fit == "partial" and o.gpu_layers == 0 and o.memory.total_bytes == 0:
+        where[1.0] = "CPU only"  # nothing on the GPU: not an offload
+    fit = where.get(math.floor(tier), where[1.0]) + (", not native here" if tier % 1 >= 0.5 else "")
     if o.family == "serving":
         fit += ", vLLM"
     loss = o.expected_loss.mid

@@ -284,9 +284,27 @@ def test_without_speeds_each_rank_reason_says_where_the_policy_puts_it() -> None
     assert all(o.speed is None for o in rec.options)
     reasons = {o.quant: o.rank_reason or "" for o in rec.options}
     assert "the task's target, Q4_K_M" in reasons["Q4_K_M"]
-    assert "below the target Q4_K_M, down to the floor Q3_K_M" in reasons["Q3_K_M"]
-    assert "above the target Q4_K_M" in reasons["Q6_K"]
+    # preference_order goes down the ladder from the target (Q4_K_S before IQ4_XS, though IQ4_XS
+    # reads fewer bytes per token), then up from it, fewer bits first.
+    order = "in the ladder's order (Q4_K_S, IQ4_XS, Q3_K_L, Q3_K_M)"
+    assert f"below the target Q4_K_M, down to the floor Q3_K_M {order}" in reasons["Q3_K_M"]
+    assert "fewer bytes per token" not in reasons["IQ4_XS"]
+    assert "above the target Q4_K_M: after every type down to the floor, fewer bits first" in reasons["Q6_K"]
     assert all("speed unknown" not in r for r in reasons.values())
+
+
+def test_cpu_only_rank_reasons_say_cpu_only_and_why_an_option_moved_up() -> None:
+    """CPU-only plans have speeds, so the dominance pass lifts options out of the ladder order: those
+    say so ("moved up: beats #N") instead of their ladder place; none says "offloaded"."""
+    rec = recommend("chat", model="8b", vram_gib=0, ram_gib=64)
+    place = {o.quant: i + 1 for i, o in enumerate(rec.options)}
+    reasons = {o.quant: o.rank_reason or "" for o in rec.options}
+    assert all("offloaded" not in r for r in reasons.values())
+    assert reasons["Q4_K_M"].startswith("#1 Q4_K_M: CPU only;")
+    assert place["IQ4_XS"] < place["Q4_K_S"]  # IQ4_XS: lower loss and faster, lifted above Q4_K_S
+    assert reasons["IQ4_XS"].endswith(f": moved up: beats #{place['Q4_K_S']} on loss and speed")
+    lifted = [r for r in reasons.values() if "moved up" in r]
+    assert all("ladder" not in r and "target" not in r for r in lifted)
 
 
 def test_a_budget_below_the_gpu_buffers_keeps_llama_cpp_off_the_gpu() -> None:
