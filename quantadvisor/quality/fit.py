@@ -23,6 +23,7 @@ Secondary records (summaries of a source) enter only for a format no primary rec
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,9 +123,14 @@ def format_tau(ds: Dataset, fmt: str) -> float:
 def loss_model(ds: Dataset) -> LossModel:
     """The model fitted to this dataset's evidence, once per dataset."""
     # The fit takes ~0.7 s: it is kept on disk with the dataset, keyed by the modules that compute it.
+    return ds.persisted("loss_model", LossModel, lambda: fit_loss_model(ds), _fit_code())
+
+
+@functools.cache
+def _fit_code() -> tuple[Path, ...]:
+    """The modules the fit depends on (resolved once: every expected_loss call asks for the model)."""
     here = Path(__file__).resolve().parent
-    code = [here / name for name in ("fit.py", "observations.py", "distortion.py")]
-    return ds.persisted("loss_model", LossModel, lambda: fit_loss_model(ds), code)
+    return tuple(here / name for name in ("fit.py", "observations.py", "distortion.py"))
 
 
 def _points(ds: Dataset) -> list[_Point]:
