@@ -109,6 +109,7 @@ def expected_loss(
     return construct(
         LossEstimate,
         mid=finite(e.mid), low=finite(e.low), high=finite(e.high), estimate=e.estimate, records=list(e.evidence),
+        model_low=finite(e.model_low), model_high=finite(e.model_high),
         kv_cache=kv, sources=list(e.sources), notes=[*notes, *e.notes], format=name, task=task,
         params_billions=params, active_params_billions=active,
     )  # fmt: skip

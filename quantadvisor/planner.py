@@ -278,6 +278,7 @@ class Planner:
             expected_loss=construct(
                 LossRange,
                 mid=_finite(loss.mid), low=_finite(loss.low), high=_finite(loss.high), estimate=loss.estimate,
+                model_low=_finite(loss.model_low), model_high=_finite(loss.model_high),
                 records=loss.evidence, sources=loss.sources, notes=loss.notes,
                 # Only a cache whose cost is in the figures is named (the table's †).
                 kv_cache=None if (est.cache_type_k, est.cache_type_v) == ("f16", "f16")

@@ -510,6 +510,9 @@ def render_loss(e: LossEstimate, ds: Dataset) -> None:
             " (estimate: carried over, not measured directly)" if e.estimate else ""
         )
     console.print(f"[bold]{e.format}[/] on {e.task}, {size} model: expected loss {figure}")
+    if e.mid and e.model_low is not None and e.model_high is not None:
+        own = loss_text(e.mid, e.model_low, e.model_high).partition(" ")[2].strip("()")
+        console.print(f"  · the model's own loss, without one benchmark run's noise: {own}%")
     for note in e.notes:
         console.print(f"  · {note}")
     direct = [i for i in e.records if i in ds.evidence and ds.evidence[i].format == e.format]

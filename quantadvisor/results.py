@@ -64,6 +64,8 @@ class LossRange(BaseModel):
     mid: float | None
     """None when no evidence covers the format (a ternary TQ type on an ordinary model, say)."""
     low: float | None
+    """low-high: where one published measurement should fall (a 90 % interval: the model spread and
+    the benchmark's noise; below 0 a measured gain). On sources the model never saw it held 84 %."""
     high: float | None
     estimate: bool
     records: list[str]
@@ -71,6 +73,10 @@ class LossRange(BaseModel):
     """The K/V cache types ("q8_0/q8_0") whose cost the figures include; None for an f16 cache."""
     sources: list[str] = []
     notes: list[str] = []
+    model_low: float | None = None
+    """model_low-model_high: the 90 % range of the model's own loss, without one benchmark run's
+    noise: the narrower figure to compare two options by (None where unknown)."""
+    model_high: float | None = None
 
     @property
     def sort_key(self) -> float:

@@ -171,3 +171,18 @@ def test_a_released_precision_with_a_quantized_kv_cache_reads_as_the_release_plu
 def test_bad_arguments_raise_the_librarys_own_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidRequestError):
         expected_loss("Q4_K_M", "code", model="8b", **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_models_own_range_sits_inside_the_one_run_range() -> None:
+    """model_low-model_high leaves out a benchmark run's noise: narrower, around the same mid."""
+    for quant in ("Q8_0", "Q4_K_M", "Q3_K_M"):
+        e = expected_loss(quant, "code", model="8b")
+        assert e.low is not None
+        assert e.high is not None
+        assert e.mid is not None
+        assert e.model_low is not None
+        assert e.model_high is not None
+        assert e.low <= e.model_low <= e.mid <= e.model_high <= e.high
+        assert e.model_low >= 0.0
+    unknown = expected_loss("TQ1_0", "code", model="8b")
+    assert unknown.model_low is None

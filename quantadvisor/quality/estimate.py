@@ -63,6 +63,9 @@ class ExpectedLoss(BaseModel):
     notes: list[str]
     estimate: bool
     """True when no record measured this format on this task: the figure is carried over."""
+    model_low: float = math.nan
+    """The 90 % range of the model's own loss, without one benchmark run's noise (NaN where unknown)."""
+    model_high: float = math.nan
 
 
 def effective_params(params_b: float, active_b: float | None = None) -> float:
@@ -112,12 +115,17 @@ def expected_loss(
     kv = kv_cache_distortion(ds, cache_type_k, cache_type_v)
     quantized_cache = (cache_type_k, cache_type_v) != ("f16", "f16")
 
-    def result(mid: float, low: float, high: float, evidence: list[str], notes: list[str], est: bool) -> ExpectedLoss:
+    def result(
+        mid: float, low: float, high: float, evidence: list[str], notes: list[str], est: bool,
+        model_range: tuple[float, float] | None = None,
+    ) -> ExpectedLoss:  # fmt: skip
+        model_low, model_high = model_range or ((low, high) if mid == 0.0 else (math.nan, math.nan))
         return construct(
             ExpectedLoss,
             format=fmt if not quantized_cache else f"{fmt}+KV-{cache_type_k}/{cache_type_v}", task=task,
             mid=mid, low=low, high=high, evidence=evidence,
             sources=sorted({ds.evidence[i].source for i in evidence if i in ds.evidence}), notes=notes, estimate=est,
+            model_low=model_low, model_high=model_high,
         )  # fmt: skip
 
     if weights is None:
@@ -168,11 +176,14 @@ def expected_loss(
     # evaluation's own noise (normal, additive) combined in quadrature on each side. A measured
     # gain (low < 0) is inside it: a quarter of published measurements at 4-8 bits show one.
     spread_low, spread_high, jitter = z - z_low, z_high - z, RANGE_Z * noise
+    model_z = (z_low, z_high)  # the model's own loss: the spread without a run's noise
     z_low, z_high = z - math.hypot(spread_low, jitter), z + math.hypot(spread_high, jitter)
-    if task == "language-modelling":
-        mid, low, high = math.expm1(z), math.expm1(z_low), math.expm1(z_high)
-    else:
-        mid, low, high = -math.expm1(-z), -math.expm1(-z_low), -math.expm1(-z_high)
+
+    def loss_of(value: float) -> float:
+        return math.expm1(value) if task == "language-modelling" else -math.expm1(-value)
+
+    mid, low, high = loss_of(z), loss_of(z_low), loss_of(z_high)
+    model_range = (_clamp(loss_of(model_z[0])), _clamp(loss_of(model_z[1])))
 
     direct = [
         i for i in m.format_records.get(fmt, []) if ds.evidence[i].task in borrowed and ds.evidence[i].format == fmt
@@ -208,7 +219,9 @@ def expected_loss(
         notes.append("Llama 3 is 2-4x more quantization-sensitive than Llama 2 by mean KLD")
     elif phi != 1.0:
         notes.append(f"{key} measured {phi:.2g}x as sensitive as Llama 3 at the same GGUF type")
-    return result(_clamp(mid), _clamp(low, -1.0), _clamp(high), evidence, notes, not direct or quantized_cache)
+    return result(
+        _clamp(mid), _clamp(low, -1.0), _clamp(high), evidence, notes, not direct or quantized_cache, model_range
+    )
 
 
 def _unit(ds: Dataset, fmt: str, d: float, imatrix: bool | None) -> tuple[float, float, float]:
