@@ -266,9 +266,18 @@ def _compare_sizes(req: Request) -> Recommendation:
         top_row = next(r for r in rows if r.best is ranked[0])
         named = f" ({', '.join(top_row.models[:3])})" if top_row.models else ""
         kind = f" with {top_row.models_purpose} models" if id(ranked[0]) in suited else ""
+        top = ranked[0]
+        if req.hardware.cpu_only:
+            fit = ""
+        elif top.fit == "partial" and top.gpu_layers == 0:
+            fit = "none fits on the GPU: "
+        elif top.fit != "gpu":
+            fit = "none fits fully on the GPU: "
+        else:
+            fit = "fully on the GPU: "
         notes = [
-            f"overall pick: the {top_row.size} size{named} as {ranked[0].quant} "
-            f"(largest size{kind} at ≥3.5 bpw that meets the task's floor)",
+            f"overall pick: the {top_row.size} size{named} as {top.quant} "
+            f"({fit}the largest size{kind} at ≥3.5 bpw and the task's floor)",
             "expected loss is relative to each model's own unquantized score: a larger model quantized to "
             "about 3.5 bpw or more usually still scores higher than a smaller one at more bits (arXiv:2505.15030)",
         ]
