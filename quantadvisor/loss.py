@@ -100,8 +100,8 @@ def expected_loss(
         k, _, v = name[3:].partition("/")
         cache_type_k, cache_type_v = k, v or k
     # Named only when its cost is in the figures (a type no run measures is said in the notes instead).
-    priced = kv_cache_distortion(ds, cache_type_k, cache_type_v) is not None
-    kv = None if (cache_type_k, cache_type_v) == ("f16", "f16") or not priced else f"{cache_type_k}/{cache_type_v}"
+    priced = kv_cache_distortion(ds, cache_type_k, cache_type_v)
+    kv = None if priced is None or priced[0] <= 0 else f"{cache_type_k}/{cache_type_v}"  # f32/bf16 cost nothing
 
     def finite(x: float) -> float | None:
         return None if math.isnan(x) else x  # nothing prices it

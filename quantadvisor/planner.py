@@ -122,16 +122,14 @@ class Planner:
             self.host = host or host_facts(None, None, None)
 
     def _gpu_buffers_bytes(self) -> int:
-        """The smallest GPU footprint of Q4_K_M with the settings an offloaded plan runs: the lesser of
-        -ngl 1 (the output layer; every expert in RAM) and -ngl 0 (the CUDA context and compute
-        buffers alone). Below it the model's options all run on the CPU (each still fits on its own)."""
+        """The smallest GPU plan of Q4_K_M with the settings an offloaded plan runs: -ngl 1 (the output
+        layer, every expert in RAM), the fewest layers the fit ever places. Below it no option can put a
+        layer on the GPU, so all of them run on the CPU (an -ngl 0 footprint that fits changes nothing)."""
         k, v, ub, fa = self.knobs.offload()
         moe = self.spec.n_layers if self.spec.is_moe else 0
-        return min(
-            _card_bytes(self._estimate("Q4_K_M", gpu_layers=ngl, gpu_present=True, cache_type_k=k, cache_type_v=v,
-                                       n_ubatch=ub, flash_attn=fa, n_cpu_moe=moe))
-            for ngl in (0, 1)
-        )  # fmt: skip
+        est = self._estimate("Q4_K_M", gpu_layers=1, gpu_present=True, cache_type_k=k, cache_type_v=v,
+                             n_ubatch=ub, flash_attn=fa, n_cpu_moe=moe)  # fmt: skip
+        return _card_bytes(est)
 
     def _estimate(
         self, quant: str, *, file_bytes: int | None = None, gpu_present: bool | None = None, **kw: Any
@@ -281,8 +279,8 @@ class Planner:
                 model_low=_finite(loss.model_low), model_high=_finite(loss.model_high),
                 records=loss.evidence, sources=loss.sources, notes=loss.notes,
                 # Only a cache whose cost is in the figures is named (the table's †).
-                kv_cache=None if (est.cache_type_k, est.cache_type_v) == ("f16", "f16")
-                or kv_cache_distortion(self.ds, est.cache_type_k, est.cache_type_v) is None
+                kv_cache=None if (kv := kv_cache_distortion(self.ds, est.cache_type_k, est.cache_type_v)) is None
+                or kv[0] <= 0  # f16, or f32/bf16 (no cost): no dagger
                 else f"{est.cache_type_k}/{est.cache_type_v}",
             ),
             evidence=loss.sources, notes=notes, native=verdict.native,

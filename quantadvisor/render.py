@@ -177,12 +177,17 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     hw = rec.hardware
     ram = f", {hw.ram_bytes / GIB:.0f} GiB RAM" if hw.ram_bytes else ", RAM unknown (--ram GIB)"
     if hw.cpu_only or hw.vram_bytes <= 0:
-        why = "--vram 0" if hw.source == "user" else "no GPU found"
-        if hw.vram_bytes > 0:  # a budget too small for llama.cpp's GPU buffers
-            why = f"{hw.vram_bytes / GIB:.2f} GiB of VRAM is below llama.cpp's GPU buffers"
+        why, hint = ("--vram 0" if hw.source == "user" else "no GPU found"), "--vram GIB or --gpu NAME"
+        margin_took_it = any("margin leaves nothing" in n for n in hw.notes)
+        if hw.card_bytes and hw.vram_bytes > 0:  # a budget too small for llama.cpp's GPU buffers
+            per_card = max(0, hw.card_bytes - hw.margin_bytes)
+            why = f"{per_card / GIB:.2f} GiB per GPU after the margin is below llama.cpp's GPU buffers"
+            hint = "a larger card (--vram GIB) or a smaller --margin GIB"
+        elif margin_took_it:
+            why, hint = "the margin leaves nothing of the card", "a larger card (--vram GIB) or a smaller --margin GIB"
         room = f"{hw.ram_bytes / GIB:.1f} GiB of RAM" if hw.ram_bytes else "RAM unknown (--ram GIB)"
         console.print(f"[bold]{rec.task}[/], [bold yellow]CPU only[/] ({why}): {room}, context {rec.context_tokens}")
-        console.print("[dim]To plan for a GPU: --vram GIB or --gpu NAME[/]")
+        console.print(f"[dim]To plan for a GPU: {hint}[/]")
         for note in hw.notes:  # why a GPU that is there was not used (an unreadable NVML reading …)
             if "left out" in note:
                 console.print(f"[yellow]{note}[/]")

@@ -14,6 +14,7 @@ from .architecture import ModelSpec, load_model_spec
 from .construct import construct
 from .errors import InvalidRequestError, ModelResolutionError
 from .knobs import RuntimeKnobs
+from .limits import real_number
 from .memory import type_sizes
 from .memory.runtime import DEFAULTS
 from .planner import FileCandidate, Planner, model_params
@@ -310,7 +311,15 @@ def prepare_request(
     req = Request(ds, task, prefer, context_tokens, rag, hardware, common, cards, host_bandwidth_gbps, price_per_kwh)
     req = req.with_reserve(reserve, reserved_for) if reserve and reserved_for else req
     card = req.common["card_budget_bytes"]
-    if hardware.vram_bytes > 0 and card < GPU_FLOOR_BYTES:
+    given = real_number(vram_gib) or 0.0
+    if hardware.cpu_only and hardware.vram_bytes <= 0 and given > 0:
+        # The margin took the whole card: as --vram 0 (RAM read and checked, --device none), not a bare
+        # "CPU only" with RAM unknown.
+        req = req.as_cpu_only(
+            f"the {hardware.margin_bytes / GIB:.2f} GiB margin leaves nothing of the {given:g} GiB card "
+            "(--margin GIB to change it)"
+        )
+    elif hardware.vram_bytes > 0 and card < GPU_FLOOR_BYTES:
         req = req.as_cpu_only(
             f"{card / GIB:.2f} GiB for the model per GPU is below llama.cpp's fixed GPU buffers (a "
             f"{DEFAULTS.cuda_context_bytes / 2**20:.0f} MiB CUDA context + "
@@ -396,7 +405,8 @@ def thin_headroom(options: list[QuantOption], hw: HardwareUsed) -> list[QuantOpt
     out = []
     for o in options:
         free = o.headroom_bytes + hw.margin_bytes
-        if o.fit != "none" and free < DEFAULT_SAFETY_MARGIN_BYTES:
+        on_gpu = o.memory.total_bytes > 0  # a CPU-only row (the card below its GPU plan) holds nothing there
+        if o.fit != "none" and on_gpu and free < DEFAULT_SAFETY_MARGIN_BYTES:
             note = (
                 f"leaves {max(0, free) / GIB:.2f} GiB free on the GPU, under llama.cpp's default --fit-target "
                 f"of {DEFAULT_SAFETY_MARGIN_BYTES / GIB:.0f} GiB (--margin {hw.margin_bytes / GIB:g}): another "

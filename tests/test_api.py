@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+from typing import TYPE_CHECKING
 
 import pytest
 from quantadvisor import InvalidRequestError, recommend
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GIB = 2**30
 
@@ -346,3 +351,31 @@ def test_one_layer_on_the_gpu_is_planned_when_it_fits() -> None:
     assert pick is not None
     assert pick.gpu_layers >= 1
     assert "--device" not in pick.runner_flags
+
+
+def test_a_card_the_margin_takes_whole_is_planned_as_vram_0() -> None:
+    """--vram 0.5 (all of it the 1 GiB margin) answers as --vram 0: host RAM read, --device none."""
+    zero = recommend("code", model="8b", vram_gib=0)
+    half = recommend("code", model="8b", vram_gib=0.5)
+    assert half.hardware.cpu_only
+    assert half.hardware.ram_bytes == zero.hardware.ram_bytes
+    assert [o.quant for o in half.options] == [o.quant for o in zero.options]
+    assert half.pick is not None
+    assert "--device none" in " ".join(half.pick.runner_flags)
+    assert any("margin leaves nothing" in n for n in half.hardware.notes)
+
+
+def test_a_model_whose_smallest_gpu_plan_exceeds_the_card_is_a_cpu_only_request(tmp_path: Path) -> None:
+    """-ngl 0 may fit where -ngl 1 does not; the fit never plans -ngl 0, so that card is CPU-only."""
+    config = {"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 128256,
+              "intermediate_size": 14336}  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    rec = recommend("code", model=str(path), vram_gib=2.2)
+    assert rec.hardware.cpu_only
+    assert all(o.gpu_layers == 0 for o in rec.options if o.fit != "none")
+
+
+def test_an_unquantized_f32_cache_carries_no_dagger() -> None:
+    rec = recommend("code", model="8b", vram_gib=8, cache_type_k="f32", cache_type_v="f32")
+    assert all(o.expected_loss.kv_cache is None for o in rec.options)
