@@ -490,7 +490,8 @@ class Planner:
         def key(o: QuantOption) -> tuple[float, float, float]:
             tier = tier_of(o)
             if tier == 4.0:
-                return (tier, o.memory.total_bytes, 0.0)
+                # What it would need, smallest first: GPU memory, or host RAM for a CPU-only plan.
+                return (tier, o.memory.total_bytes + o.memory.host_bytes, 0.0)
             if timed and self.prefer == "speed":
                 return (tier, -_decode(o), -o.headroom_bytes)
             if timed:

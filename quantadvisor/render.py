@@ -269,7 +269,7 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
     console.print(_fit_legend(shown_options))
     pick = rec.pick
     if pick is None:
-        console.print("[red]Nothing fits.[/] " + " ".join(rec.notes))
+        console.print("[red]Nothing fits.[/]")  # the notes below say what the rows would need
     else:
         # The whole path, shell-quoted: a base name alone is another file when a folder is in it
         # (a listing's "[/]x-Q4_K_M.gguf" must not print as "]x-Q4_K_M.gguf").

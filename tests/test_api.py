@@ -379,3 +379,11 @@ def test_a_model_whose_smallest_gpu_plan_exceeds_the_card_is_a_cpu_only_request(
 def test_an_unquantized_f32_cache_carries_no_dagger() -> None:
     rec = recommend("code", model="8b", vram_gib=8, cache_type_k="f32", cache_type_v="f32")
     assert all(o.expected_loss.kv_cache is None for o in rec.options)
+
+
+def test_when_nothing_fits_the_smallest_options_come_first() -> None:
+    """'The smallest options are listed with what they would need': by what they need, not the ladder."""
+    rec = recommend("chat", model="120b", vram_gib=0, ram_gib=16)
+    assert rec.pick is None
+    need = [o.memory.total_bytes + o.memory.host_bytes for o in rec.options]
+    assert need == sorted(need)
