@@ -282,10 +282,15 @@ def _compare_sizes(req: Request) -> Recommendation:
             "about 3.5 bpw or more usually still scores higher than a smaller one at more bits (arXiv:2505.15030)",
         ]
     notes += cpu_note
+    hardware = req.hardware
+    on_gpu = [r for r in rows if r.best is not None and r.best.memory.total_bytes > 0]
+    if cpu_req is not None and not on_gpu:
+        # Every size is below its smallest GPU plan: the whole answer is CPU-only, and says so.
+        hardware, notes = cpu_req.hardware, [n for n in notes if n not in cpu_note]
     return construct(
         Recommendation,
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=None, model_approximate=True,
-        target=policy.target, floor=policy.floor, hardware=req.hardware, options=ranked, by_size=rows, trace=trace,
+        target=policy.target, floor=policy.floor, hardware=hardware, options=ranked, by_size=rows, trace=trace,
         notes=notes,
     )  # fmt: skip
 

@@ -387,3 +387,9 @@ def test_when_nothing_fits_the_smallest_options_come_first() -> None:
     assert rec.pick is None
     need = [o.memory.total_bytes + o.memory.host_bytes for o in rec.options]
     assert need == sorted(need)
+
+
+def test_a_size_matrix_with_every_size_on_the_cpu_says_cpu_only() -> None:
+    rec = recommend("code", vram_gib=1.8, gpus=2)  # 0.8 GiB per card after the margin: no size's GPU plan fits
+    assert rec.hardware.cpu_only
+    assert all(r.best is None or r.best.memory.total_bytes == 0 for r in rec.by_size)
