@@ -200,7 +200,13 @@ def render_recommendation(rec: Recommendation, ds: Dataset, *, explain: bool = F
             f"model{reserved}{ram}, context {rec.context_tokens}"
         )
     if not rec.by_size:
-        console.print(f"[dim]rules: target {rec.target}, floor {rec.floor} (--explain shows why)[/]")
+        if rec.offload_target and (hw.cpu_only or (rec.pick is not None and rec.pick.fit != "gpu")):
+            target = f"{rec.offload_target} off the GPU ({rec.target} on it)"
+        elif rec.offload_target:
+            target = f"{rec.target} ({rec.offload_target} off the GPU)"
+        else:
+            target = rec.target
+        console.print(f"[dim]rules: target {target}, floor {rec.floor} (--explain shows why)[/]")
     wide = console.width >= _WIDE
     where = "RAM GiB" if hw.cpu_only else "GPU GiB"
     shown_options = [row.best for row in rec.by_size if row.best] or rec.options

@@ -389,6 +389,7 @@ def rank_model(
         task=req.task, prefer=req.prefer, context_tokens=req.context, model=spec.name,
         model_approximate=spec.approximate, target=policy.target, floor=policy.floor, hardware=req.hardware,
         options=options, trace=[*policy.fired, *planner.trace], notes=_notes(options, spec, req.context),
+        offload_target=None if policy.unbumped().target == policy.target else policy.unbumped().target,
     )  # fmt: skip
 
 

@@ -190,6 +190,9 @@ class Recommendation(BaseModel):
     hardware: HardwareUsed
     options: list[QuantOption]
     by_size: list[SizeChoice] = []
+    offload_target: str | None = None
+    """The target an option off the GPU (offloaded or CPU only) is ranked against, where the rules bumped
+    the GPU target one level ("small models: one level higher when it fits"); None when the same."""
     trace: list[FiredRule]
     notes: list[str]
 
