@@ -257,7 +257,10 @@ def _compare_sizes(req: Request) -> Recommendation:
     cpu_note = []
     if cpu_req is not None and not req.hardware.cpu_only:
         ram = cpu_req.hardware.ram_bytes
-        checked = f"checked against {ram / GIB:.1f} GiB of host RAM" if ram else "host RAM unknown (--ram GIB)"
+        checked = (
+            f"checked against this machine's {ram / GIB:.1f} GiB of RAM; offloaded sizes are checked only "
+            "with --ram GIB" if ram else "host RAM unknown (--ram GIB)"
+        )
         cpu_note = [f"sizes marked CPU only: the card is below their smallest GPU plan, so they are planned as "
                     f"with no GPU ({checked}) and run with --device none"]  # fmt: skip
     if not ranked:
