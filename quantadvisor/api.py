@@ -259,7 +259,9 @@ def _compare_sizes(req: Request) -> Recommendation:
         ram = cpu_req.hardware.ram_bytes
         checked = (
             f"checked against this machine's {ram / GIB:.1f} GiB of RAM; offloaded sizes are checked only "
-            "with --ram GIB" if ram else "host RAM unknown (--ram GIB)"
+            "with --ram GIB"
+            if ram
+            else "host RAM unknown (--ram GIB)"
         )
         cpu_note = [f"sizes marked CPU only: the card is below their smallest GPU plan, so they are planned as "
                     f"with no GPU ({checked}) and run with --device none"]  # fmt: skip

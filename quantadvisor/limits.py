@@ -23,6 +23,7 @@ __all__ = [
     "MAX_GGUF_KV_COUNT",
     "MAX_GGUF_STRING_BYTES",
     "MAX_GGUF_TENSORS",
+    "MAX_GPUS",
     "MAX_GPU_MEMORY_BYTES",
     "MAX_HEADS",
     "MAX_HEAD_DIM",
@@ -108,6 +109,9 @@ MIN_HOST_MEMORY_BYTES = 16 * _MiB
 """The least host RAM (or memory cgroup limit) a reading may report: 16 MiB. The process reading it is resident
 in more (CPython 3 alone: ~8.5 MiB RSS; with quantadvisor.hardware imported: ~27 MiB, measured on Linux x86-64,
 2026-12-02), so a smaller figure is a bad reading, not a small machine."""
+
+MAX_GPUS = 64
+"""GPUs one plan may span (gpus=, --gpus). Largest single hosts seen: 16 GPUs (NVIDIA HGX 2); 4x margin."""
 
 MAX_CPU_THREADS = 65_536
 """CPU threads a plan may assume (--threads). Largest machines seen: 1,024 hardware threads."""

@@ -272,8 +272,8 @@ def prepare_request(
     ram_gib = _check_number(ram_gib, "RAM (GiB)")
     margin_gib = _check_number(margin_gib, "margin (GiB)")
     margin_bytes = None if margin_gib is None else round(margin_gib * GIB)
-    if isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= 1024:
-        raise InvalidRequestError(f"gpus must be from 1 to 1024, not {_short(gpus)}")
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= limits.MAX_GPUS:
+        raise InvalidRequestError(f"gpus must be from 1 to {limits.MAX_GPUS}, not {_short(gpus)}")
     if gpu is not None and (not isinstance(gpu, str) or not gpu.strip()):
         raise InvalidRequestError(f"gpu must be a GPU name such as 'RTX 4090', not {_short(gpu)}")
     if embedding_model is not None and not isinstance(embedding_model, (str, bool)):

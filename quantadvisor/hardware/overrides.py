@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .. import limits
 from ..construct import construct
 from ..errors import InvalidRequestError
 from .apple import apple_working_set_bytes
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 # Planned memory above 1 PiB is a typo, and would overflow byte arithmetic as a float.
 MAX_PLANNED_GIB = 1024 * 1024
 
-_MAX_OVERRIDE_GPUS = 64
+_MAX_OVERRIDE_GPUS = limits.MAX_GPUS
 
 
 def _check_gib(value: object, flag: str) -> float:
