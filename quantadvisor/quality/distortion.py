@@ -132,6 +132,11 @@ def kv_cache_distortion(ds: Dataset, cache_k: str, cache_v: str) -> tuple[float,
     k, v = (_UNQUANTIZED_CACHE.get(t.casefold(), t.casefold()) for t in (cache_k, cache_v))
     if (k, v) == ("f16", "f16"):
         return (0.0, [])
+    # Once per dataset and pair: every option of a plan asks, and each answer scans the evidence.
+    return ds.derived(("kv_cache", k, v), lambda: _kv_cache_distortion(ds, k, v))
+
+
+def _kv_cache_distortion(ds: Dataset, k: str, v: str) -> tuple[float, list[str]] | None:
     rows = {r.format: r for r in ds.evidence.values() if r.source == KV_CACHE_RUN and r.metric == "mean_kld"}
     name = f"KV-{k}" if k == v else f"KV-{k}/{v}"
     hit, floor, weights = rows.get(name), rows.get("KV-f16"), rows.get("Q8_0")
