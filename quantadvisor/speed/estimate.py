@@ -60,11 +60,7 @@ def predict_speed(
     )  # fmt: skip
     hit = _RESULTS.get(key)
     if hit is not None and hit[0] is spec and hit[1] is layout and hit[2] is constants:
-        cached = hit[3]
-        fields = dict(cached.__dict__)
-        fields["decode_ms"], fields["prefill_ms"] = dict(cached.decode_ms), dict(cached.prefill_ms)
-        fields["notes"] = list(cached.notes)
-        return made(SpeedEstimate, **fields)
+        return _copy(hit[3])
     result = _predict(
         spec, layout, est, device, host, depth_tokens=depth_tokens, prompt_tokens=prompt_tokens,
         gen_tokens=gen_tokens, active_params=active_params, price_per_kwh=price_per_kwh, constants=constants,
@@ -72,6 +68,11 @@ def predict_speed(
     _RESULTS[key] = (spec, layout, constants, result)
     if len(_RESULTS) > 2048:
         _RESULTS.popitem(last=False)
+    return _copy(result)
+
+
+def _copy(result: SpeedEstimate) -> SpeedEstimate:
+    """A copy with its own containers: a caller may change what it got without changing the cache."""
     fields = dict(result.__dict__)
     fields["decode_ms"], fields["prefill_ms"] = dict(result.decode_ms), dict(result.prefill_ms)
     fields["notes"] = list(result.notes)
