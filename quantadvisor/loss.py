@@ -164,11 +164,11 @@ def _size(
         # The shape suggest plans with (a reference, a catalog model of that size, or a stretched
         # reference): "20b" is gpt-oss-20b's MoE, "671b-a37b" DeepSeek-V3's, in both commands.
         spec = load_model_spec(text, ds)
-        total, active = _spec_params(spec)
-        ref = nearest_reference(*size, ds)
         if "scaled to" not in (spec.stands_for or ""):  # a real model's shape, not a stretched one
+            total, active = _spec_params(spec)
             return total, active, spec.stands_for, [f"size {text}: {spec.stands_for}, approximate for other models"]
         # Any other size: the loss scales with the size itself; the family is unknown (factor 1).
+        ref = nearest_reference(*size, ds)
         note = f"size {text}: scaled from the nearest reference shape ({ref.shorthand}, {ref.stands_for}), approximate"
         return size[0], size[1], None, [note]
     from .catalog import find_model
